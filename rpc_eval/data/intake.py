@@ -1,0 +1,633 @@
+"""``load``: read an evaluation dataset, check every cell and row, and keep a log.
+
+What is checked, table by table (the rules are documented in docs/data-model.md):
+
+1. the table's file or sheet is present and readable (required tables: las, parents);
+2. every required column is present (a misspelled name gets the closest match);
+3. every cell parses as its column's type and code list (all problems at once);
+4. row rules: dates not in the future and in order (referral <= start <= exit),
+   exit reasons consistent with dates, attendance within the parent's episode,
+   questionnaire items belonging to their instrument with values in range,
+   training questions asked at their wave, planning-tool responses valid;
+5. keys are unique (exact copies of a row are dropped as copies; conflicting rows
+   sharing a key are all excluded, since neither can be trusted);
+6. references resolve (a parent's LA exists, a response's parent exists ...); rows
+   that refer to an excluded row are excluded with that reason.
+
+Problems that make a whole table unusable (missing file, missing column, unreadable
+file) raise :class:`~rpc_eval.errors.DataValidationError` listing every problem found.
+Row problems exclude the row and are logged; the log reconciles per table:
+rows read = rows kept + rows excluded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rpc_eval.data.codebooks import Codebook, CodebookError, load_codebooks
+from rpc_eval.data.model import (
+    DTYPES,
+    RECONCILIATION_COLUMNS,
+    TABLES,
+    EvaluationData,
+    IntakeLog,
+    empty_table,
+    schema,
+)
+from rpc_eval.data.parse import parse_column
+from rpc_eval.data.pseudonymise import ID_COLUMNS, Pseudonymiser
+from rpc_eval.data.readers import RawTable, locate_tables, read_table_file, read_workbook
+from rpc_eval.errors import (
+    PROBLEM_COLUMNS,
+    DataQualityWarning,
+    DataValidationError,
+    Problem,
+    RpcEvalError,
+    problems_frame,
+)
+from rpc_eval.instruments import InstrumentDefinitionError, Registry
+
+__all__ = ["load", "check"]
+
+#: Order in which tables are checked: a table comes after the tables it refers to.
+ORDER = ("las", "interventions", "parents", "attendance", "responses", "practitioners",
+         "training_responses", "planning_tool")
+
+
+def _norm(name: str) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+class _TableCheck:
+    """Checks of one raw table; accumulates problems and excluded rows."""
+
+    def __init__(self, raw: RawTable, spec: Mapping) -> None:
+        self.raw, self.spec, self.table, self.file = raw, spec, raw.table, raw.file
+        self.problem_chunks: list[pd.DataFrame] = []
+        self.reasons: list[tuple[np.ndarray, str]] = []
+        frame = raw.frame
+        cells = frame.apply(lambda c: c.str.strip()) if len(frame.columns) else frame
+        blank = (cells == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
+        self.blank_rows = int(blank.sum())
+        if self.blank_rows:
+            first = int(raw.rows[blank][0])
+            self._chunk(np.array([first]), None, [""], "info",
+                        f"{self.blank_rows} blank row(s) were ignored (first at row {first})", "")
+        self.cells = cells.loc[~blank].reset_index(drop=True)
+        self.rows = raw.rows[~blank]
+        self.n = len(self.cells)
+        self.bad = np.zeros(self.n, bool)
+        self.typed = pd.DataFrame(index=range(self.n))
+        self.columns: dict[str, str] = {}  # schema column -> column name in the file
+        for p in raw.problems:  # problems the reader found
+            if p.row is not None and p.severity == "error":
+                hit = np.flatnonzero(self.rows == p.row)
+                self.bad[hit] = True
+                self.reasons.append((hit, p.problem))
+        self.reader_problems = list(raw.problems)
+
+    # -- recording -------------------------------------------------------------------
+    def _chunk(self, rows, column, values, severity, problem, hint) -> None:
+        self.problem_chunks.append(pd.DataFrame({
+            "table": self.table, "file": self.file, "row": rows, "column": column,
+            "value": values, "severity": severity, "problem": problem, "hint": hint,
+        }))
+
+    def error(self, mask: np.ndarray, column: str, problem: str | np.ndarray, hint: str,
+              values: pd.Series | np.ndarray | None = None) -> None:
+        """Exclude the rows in ``mask`` and log one problem per row.
+
+        ``problem`` is one text for all rows, or an array with a text per row of the table.
+        """
+        mask = np.asarray(mask, bool)
+        if not mask.any():
+            return
+        idx = np.flatnonzero(mask)
+        src = self.columns.get(column)
+        if values is None:
+            vals = self.cells[src].to_numpy()[idx] if src else np.full(len(idx), "")
+        else:
+            vals = np.asarray(pd.Series(values).astype(object).to_numpy())[idx]
+        text = problem if isinstance(problem, str) else np.asarray(problem, dtype=object)[idx]
+        self._chunk(self.rows[idx], src or column, vals, "error", text, hint)
+        self.bad[idx] = True
+        self.reasons.append((idx, (src or column) + ": " + text if isinstance(text, str)
+                             else np.char.add(f"{src or column}: ", text.astype(str))))
+
+    def warn(self, mask: np.ndarray, column: str, problem: str, hint: str) -> None:
+        """Log one warning for all the cells in ``mask`` (count and first row)."""
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return
+        src = self.columns.get(column, column)
+        first = int(self.rows[idx[0]])
+        value = self.cells[src].iloc[idx[0]] if src in self.cells else ""
+        text = problem if len(idx) == 1 else f"{problem} ({len(idx):,} cells; first at row {first})"
+        self._chunk(np.array([first]), src, [value], "warning", text, hint)
+
+    def fatal(self, column: str | None, problem: str, hint: str) -> Problem:
+        return Problem(self.table, self.file, None, column, None, problem, hint, "error")
+
+    # -- steps -----------------------------------------------------------------------
+    def match_columns(self) -> list[Problem]:
+        """Map schema columns to file columns; fatal problems for missing required ones.
+
+        Names match after trimming, lower-casing and turning spaces and hyphens into
+        underscores (reported as ``info``). A missing column gets the closest unread
+        column name as a suggestion.
+        """
+        cols = self.spec["columns"]
+        present: dict[str, str] = {}
+        extras: list[str] = []
+        for name in self.cells.columns:
+            key = _norm(name)
+            if key in cols and key not in present:
+                present[key] = name
+                if name != key:
+                    self._chunk(np.array([1]), name, [""], "info",
+                                f"column '{name}' was read as '{key}'", "")
+            else:
+                extras.append(name)
+        fatal: list[Problem] = []
+        for col, colspec in cols.items():
+            if col in present:
+                continue
+            close = difflib.get_close_matches(col, [_norm(e) for e in extras], n=1, cutoff=0.6)
+            original = next((e for e in extras if close and _norm(e) == close[0]), None)
+            if original:
+                extras.remove(original)
+            if colspec["required"]:
+                hint = (f"rename column '{original}' to '{col}'" if original
+                        else f"add a column named '{col}'")
+                fatal.append(self.fatal(col, f"required column '{col}' is missing", hint))
+            elif original:
+                self._chunk(np.array([1]), original, [""], "warning",
+                            f"column '{original}' was not read; did you mean '{col}'?",
+                            f"rename it to '{col}' if it holds that information")
+        for name in extras:
+            self._chunk(np.array([1]), name, [""], "info",
+                        f"column '{name}' is not part of the {self.table} table and was not read",
+                        "columns are " + ", ".join(cols))
+        self.columns = present
+        return fatal
+
+    def parse(self, books: Mapping[str, Codebook], code_override: Mapping[str, list[str]]) -> None:
+        """Parse every column into ``self.typed`` (schema order, schema dtypes)."""
+        for col, colspec in self.spec["columns"].items():
+            if col not in self.columns:
+                self.typed[col] = pd.Series([pd.NA] * self.n, dtype=DTYPES[colspec["type"]]) \
+                    if self.n else pd.Series(dtype=DTYPES[colspec["type"]])
+                continue
+            text = self.cells[self.columns[col]]
+            codes = labels = None
+            if colspec["type"] == "code":
+                name = colspec["codebook"]
+                if name in code_override:
+                    codes, labels = code_override[name], {}
+                else:
+                    codes, labels = books[name].codes, books[name].labels()
+            parsed = parse_column(text, colspec, col, codes, labels)
+            for mask, problem, hint in parsed.errors:
+                self.error(mask, col, problem, hint)
+            for mask, problem, hint in parsed.warnings:
+                self.warn(mask, col, problem, hint)
+            self.typed[col] = parsed.values.reset_index(drop=True).astype(DTYPES[colspec["type"]])
+
+    def not_future(self, columns: Iterable[str], today: pd.Timestamp) -> None:
+        for col in columns:
+            future = (self.typed[col] > today).fillna(False).to_numpy()
+            self.error(future, col, "date is in the future",
+                       "check the date; the year or the day and month may be swapped")
+
+    def check_keys(self) -> None:
+        """Exact copies: keep the first. Conflicting rows sharing a key: exclude all."""
+        key = list(self.spec.get("key", []))
+        if not key or not all(k in self.columns for k in key):
+            return
+        live = ~self.bad
+        if not live.any():
+            return
+        sub = self.cells.loc[live]
+        copies_local = sub.duplicated(keep="first").to_numpy()
+        copies = np.zeros(self.n, bool)
+        copies[np.flatnonzero(live)[copies_local]] = True
+        if copies.any():
+            text = np.full(self.n, "", dtype=object)
+            text[np.flatnonzero(live)] = self._first_rows(sub, list(sub.columns))
+            self.error(copies, key[0], text, "delete the repeated row")
+        live = ~self.bad
+        keys = self.typed.loc[live, key].astype(str)
+        dup_local = keys.duplicated(keep=False).to_numpy()
+        if dup_local.any():
+            dup = np.zeros(self.n, bool)
+            dup[np.flatnonzero(live)[dup_local]] = True
+            rows_of = pd.Series(self.rows[np.flatnonzero(live)], index=keys.index)
+            groups = rows_of[dup_local].groupby([keys[c][dup_local] for c in key]).transform(
+                lambda r: ", ".join(map(str, r)))
+            vals = np.full(self.n, "", dtype=object)
+            vals[np.flatnonzero(dup)] = self.cells.loc[dup, self.columns[key[0]]].to_numpy()
+            label = " + ".join(key)
+            text = np.full(self.n, "", dtype=object)
+            text[np.flatnonzero(dup)] = (f"{label} is not unique: rows "
+                                         + groups.astype(str).to_numpy()
+                                         + " share it with different values")
+            self.error(dup, key[0], text,
+                       f"keep one row per {label} and correct or delete the others", values=vals)
+
+    def _first_rows(self, sub: pd.DataFrame, cols: list[str]) -> np.ndarray:
+        """For each row of ``sub``: the spreadsheet row of the first identical row (as text)."""
+        rows = pd.Series(self.rows[sub.index.to_numpy()], index=sub.index)
+        first = rows.groupby([sub[c] for c in cols], sort=False).transform("first")
+        return ("row is an exact copy of row " + first.astype(str)).to_numpy()
+
+    def check_reference(self, column: str, valid: pd.Index, excluded: Mapping[str, int],
+                        target: str) -> None:
+        """Rows whose ``column`` is not a kept key of table ``target`` are excluded."""
+        if column not in self.columns:
+            return
+        values = self.typed[column]
+        ok = values.isin(valid).to_numpy() | values.isna().to_numpy()
+        was_excluded = values.isin(pd.Index(list(excluded))).to_numpy() & ~ok
+        unknown = ~ok & ~was_excluded
+        self.error(unknown, column, f"{column} is not in the {target} table",
+                   f"add it to the {target} table or correct the value")
+        if was_excluded.any():
+            rows = values.map(excluded).to_numpy()
+            text = np.array([f"refers to {target} row {int(r)}, which was excluded"
+                             if pd.notna(r) else "" for r in rows],
+                            dtype=object)
+            self.error(was_excluded, column, text,
+                       f"fix the problems reported for that row of the {target} table")
+
+    def result(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+        kept = self.typed.loc[~self.bad].reset_index(drop=True)
+        problems = (pd.concat(self.problem_chunks, ignore_index=True)
+                    if self.problem_chunks else pd.DataFrame(columns=PROBLEM_COLUMNS))
+        reader = problems_frame([p for p in self.reader_problems])
+        problems = pd.concat([reader, problems], ignore_index=True) if len(reader) else problems
+        if self.reasons:
+            idx = np.concatenate([i for i, _ in self.reasons])
+            why = np.concatenate([np.full(len(i), r, dtype=object) if isinstance(r, str)
+                                  else np.asarray(r, dtype=object) for i, r in self.reasons])
+            ex = pd.DataFrame({"i": idx, "reason": why}).drop_duplicates()
+            ex = ex.groupby("i", sort=True)["reason"].agg("; ".join).reset_index()
+            excluded = pd.DataFrame({"table": self.table, "file": self.file,
+                                     "row": self.rows[ex["i"].to_numpy()],
+                                     "reason": ex["reason"].to_numpy()})
+        else:
+            excluded = pd.DataFrame(columns=["table", "file", "row", "reason"])
+        recon = {"table": self.table, "file": self.file, "rows_read": self.n,
+                 "rows_kept": int((~self.bad).sum()), "rows_excluded": int(self.bad.sum()),
+                 "blank_rows_ignored": self.blank_rows}
+        return kept, problems, excluded, recon
+
+
+# ------------------------------------------------------------------------------------
+# table rules
+# ------------------------------------------------------------------------------------
+def _parents_rules(c: _TableCheck, today: pd.Timestamp) -> None:
+    t = c.typed
+    c.not_future(["referral_date", "start_date", "exit_date"], today)
+    start_early = (t["start_date"] < t["referral_date"]).fillna(False).to_numpy()
+    c.error(start_early, "start_date", "start date is before the referral date",
+            "check both dates; a parent starts on or after being referred")
+    exit_early = (t["exit_date"] < t["start_date"]).fillna(False).to_numpy()
+    c.error(exit_early, "exit_date", "exit date is before the start date",
+            "check both dates; the exit date is the last session or the date the parent left")
+    exit_before_ref = (t["exit_date"] < t["referral_date"]).fillna(False).to_numpy() & ~exit_early
+    c.error(exit_before_ref, "exit_date", "exit date is before the referral date",
+            "check both dates")
+    reason = t["exit_reason"]
+    has_start, has_exit = t["start_date"].notna().to_numpy(), t["exit_date"].notna().to_numpy()
+    rule = [
+        ((reason == "not_started").to_numpy() & has_start, "start_date",
+         "a start date is given but exit_reason is not_started",
+         "remove the start date, or set exit_reason to what happened"),
+        ((reason == "ongoing").to_numpy() & ~has_start, "start_date",
+         "exit_reason is ongoing but there is no start date", "add the date of the first session"),
+        ((reason == "ongoing").to_numpy() & has_exit, "exit_date",
+         "exit_reason is ongoing but an exit date is given",
+         "remove the exit date, or set exit_reason to completed or dropped_out"),
+        (reason.isin(["completed", "dropped_out"]).to_numpy() & ~has_start, "start_date",
+         "a parent who completed or dropped out needs a start date",
+         "add the date of the first session, or set exit_reason to not_started"),
+        (reason.isin(["completed", "dropped_out"]).to_numpy() & ~has_exit, "exit_date",
+         "a parent who completed or dropped out needs an exit date",
+         "add the exit date, or set exit_reason to ongoing"),
+    ]
+    for mask, col, problem, hint in rule:
+        c.error(mask, col, problem, hint)
+
+
+def _attendance_rules(c: _TableCheck, parents: pd.DataFrame, today: pd.Timestamp) -> None:
+    c.not_future(["session_date"], today)
+    ep = parents.set_index("parent_id")[["start_date", "exit_date"]]
+    t = c.typed
+    start = t["parent_id"].map(ep["start_date"])
+    exit_ = t["parent_id"].map(ep["exit_date"])
+    known = t["parent_id"].isin(ep.index).to_numpy()
+    never = known & start.isna().to_numpy()
+    c.error(never, "parent_id", "attendance is recorded for a parent with no start date",
+            "add the parent's start date in the parents table, or delete these rows")
+    before = (t["session_date"] < start).fillna(False).to_numpy()
+    c.error(before, "session_date", "session date is before the parent's start date",
+            "check the session date and the start date in the parents table")
+    after = (t["session_date"] > exit_).fillna(False).to_numpy()
+    c.error(after, "session_date", "session date is after the parent's exit date",
+            "check the session date and the exit date in the parents table")
+
+
+def _responses_rules(c: _TableCheck, registry: Registry, today: pd.Timestamp) -> None:
+    c.not_future(["completed_date"], today)
+    t = c.typed
+    items = registry.item_table()
+    key = pd.MultiIndex.from_frame(items[["instrument", "item"]])
+    idx = key.get_indexer(pd.MultiIndex.from_arrays([t["instrument"].astype(object),
+                                                      t["item"].astype(object)]))
+    known_instr = t["instrument"].notna().to_numpy()
+    unknown_item = known_instr & (idx < 0) & t["item"].notna().to_numpy()
+    if unknown_item.any():
+        for name in pd.unique(t.loc[unknown_item, "instrument"]):
+            mask = unknown_item & (t["instrument"] == name).to_numpy()
+            ids = registry.get(name).items
+            c.error(mask, "item", f"not an item of instrument {name}",
+                    f"items of {name} are {ids[0]} .. {ids[-1]} (see rpc_eval.instruments.get("
+                    f"'{name}').items)")
+    lo = np.where(idx >= 0, items["min"].to_numpy()[idx], np.nan)
+    hi = np.where(idx >= 0, items["max"].to_numpy()[idx], np.nan)
+    v = t["value"].to_numpy(dtype=float, na_value=np.nan)
+    has = ~np.isnan(v) & (idx >= 0)
+    out = has & ((v < lo) | (v > hi) | (v % 1 != 0))
+    if out.any():
+        for lo_v, hi_v in {(a, b) for a, b in zip(lo[out], hi[out], strict=True)}:
+            mask = out & (lo == lo_v) & (hi == hi_v)
+            c.error(mask, "value",
+                    f"value is not a valid response code for this item (whole numbers "
+                    f"{lo_v:g} to {hi_v:g})",
+                    "check the value against the questionnaire's scoring; leave the cell empty "
+                    "if the item was not answered")
+
+
+def _training_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
+    q = books["training_questions"]
+    lo, hi, waves = q.attribute("min"), q.attribute("max"), q.attribute("waves")
+    t = c.typed
+    v = t["value"].astype("float64")
+    qmin, qmax = t["question"].map(lo).astype(float), t["question"].map(hi).astype(float)
+    out = (v.notna() & qmin.notna() & ((v < qmin) | (v > qmax))).to_numpy()
+    for question in pd.unique(t.loc[out, "question"]):
+        mask = out & (t["question"] == question).to_numpy()
+        c.error(mask, "value", f"value is outside the valid codes of question {question} "
+                f"({lo[question]} to {hi[question]})", "check the response code")
+    asked = np.array([w in waves.get(qq, [w]) if isinstance(qq, str) and isinstance(w, str)
+                      else True for qq, w in zip(t["question"], t["wave"], strict=True)], bool)
+    c.error(~asked, "wave", "this question is not asked at this wave",
+            "check the wave and question codes (see the training_questions codebook)")
+
+
+def _planning_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
+    book = books["planning_tool"]
+    section, responses = book.attribute("section"), book.attribute("responses")
+    t = c.typed
+    wrong = (t["item"].notna() & t["section"].notna()
+             & (t["item"].map(section) != t["section"])).to_numpy()
+    c.error(wrong, "section", "the item belongs to another section",
+            "use the section given for the item in the planning_tool codebook")
+    ok = np.array([(r in [str(x) for x in responses.get(i, [])]) if isinstance(i, str) else True
+                   for i, r in zip(t["item"], t["response"], strict=True)], bool)
+    for item in pd.unique(t.loc[~ok, "item"]):
+        mask = ~ok & (t["item"] == item).to_numpy()
+        c.error(mask, "response", f"not a valid response for item {item}",
+                "use one of: " + ", ".join(map(str, responses[item])))
+
+
+# ------------------------------------------------------------------------------------
+def _read_source(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], list[Problem], Path | None]:
+    """Raw tables from a folder or workbook, problems found, and the folder for extras."""
+    if not path.exists():
+        return {}, [Problem("", str(path), None, None, None, "no such file or folder",
+                            "check the path; a dataset is a folder of CSV or SPSS files, one per "
+                            "table, or one .xlsx workbook with a sheet per table")], None
+    if path.is_dir():
+        located, problems = locate_tables(path, tables)
+        raws = {t: read_table_file(p, t) for t, p in located.items()}
+        return raws, problems, path
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        raws, problems = read_workbook(path, tables)
+        return raws, problems, None
+    if suffix in (".csv", ".sav"):
+        table = _norm(path.stem)
+        if table in tables:
+            return {table: read_table_file(path, table)}, [], path.parent
+    return {}, [Problem("", path.name, None, None, None,
+                        "not a dataset: give a folder of table files or an .xlsx workbook",
+                        "put one file per table (las.csv, parents.csv ...) in a folder and give "
+                        "the folder's path")], None
+
+
+def load(
+    path: str | Path,
+    *,
+    pseudonymise_key: str | bytes | None = None,
+    codebook_dirs: Iterable[str | Path] = (),
+    instrument_dirs: Iterable[str | Path] = (),
+    errors: str = "exclude",
+    today: dt.date | str | None = None,
+) -> EvaluationData:
+    """Read, validate and type an evaluation dataset.
+
+    Parameters
+    ----------
+    path : path-like
+        A folder holding one file per table (``las.csv``, ``parents.csv`` ... or
+        ``.sav``), or one ``.xlsx`` workbook with a sheet per table. A ``codebooks/``
+        or ``instruments/`` folder beside the tables extends the package's codebooks
+        and questionnaire definitions.
+    pseudonymise_key : str or bytes, optional
+        If given, ``parent_id``, ``family_id`` and ``practitioner_id`` are replaced by
+        keyed HMAC-SHA256 pseudonyms in the tables *and* the intake log.
+    codebook_dirs, instrument_dirs : iterable of path-like
+        Further folders of codebook or instrument YAML files.
+    errors : {"exclude", "raise"}
+        ``"exclude"`` (default): rows with problems are excluded and logged, and a
+        :class:`~rpc_eval.errors.DataQualityWarning` says how many. ``"raise"``: any
+        problem of severity ``error`` raises :class:`~rpc_eval.errors.DataValidationError`.
+    today : date, optional
+        Dates after this are "in the future" (default: today's date).
+
+    Returns
+    -------
+    EvaluationData
+        Typed tables; ``.intake_log`` holds ``problems`` (``table, file, row, column,
+        value, severity, problem, hint``), ``tables`` (``rows_read, rows_kept,
+        rows_excluded, blank_rows_ignored`` per table) and ``excluded`` (one row per
+        excluded row with its reasons).
+
+    Raises
+    ------
+    DataValidationError
+        When a required table or column is missing or a file cannot be read (with
+        every problem found), or with ``errors="raise"`` when any row has a problem.
+
+    Examples
+    --------
+    >>> import rpc_eval.data as rd, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "las.csv").write_text("la_code,la_name,region\\nLA001,Northtown,north_east\\n")
+    >>> _ = (folder / "parents.csv").write_text(
+    ...     "parent_id,family_id,la_code,intervention,delivery_mode,relationship_status,"
+    ...     "referral_date,start_date,exit_date,exit_reason\\n"
+    ...     "P1,F1,LA001,parents_plus_pws,online,separated,2023-01-05,2023-01-20,,ongoing\\n")
+    >>> data = rd.load(folder)
+    >>> data.parents.loc[0, "start_date"]
+    Timestamp('2023-01-20 00:00:00')
+    >>> data.intake_log.reconciles()
+    True
+    """
+    if errors not in ("exclude", "raise"):
+        raise RpcEvalError("errors must be 'exclude' or 'raise'")
+    path = Path(path)
+    today_ts = pd.Timestamp(today if today is not None else dt.date.today()).normalize()
+    pseudo = Pseudonymiser(pseudonymise_key) if pseudonymise_key is not None else None
+    spec = schema()
+    raws, problems, folder = _read_source(path, list(TABLES))
+
+    extra_books = list(codebook_dirs)
+    extra_instruments = list(instrument_dirs)
+    if folder is not None:
+        if (folder / "codebooks").is_dir():
+            extra_books.append(folder / "codebooks")
+        if (folder / "instruments").is_dir():
+            extra_instruments.append(folder / "instruments")
+    try:
+        books = load_codebooks(extra_books)
+        registry = Registry(extra_instruments)
+    except (CodebookError, InstrumentDefinitionError) as exc:
+        problems.append(Problem("", str(exc).split(": ")[0], None, None, None, str(exc),
+                                "correct the YAML file", "error"))
+        raise DataValidationError(problems, "the codebooks or instrument definitions could not "
+                                            "be read") from None
+    books = dict(books)
+    books["instruments"] = Codebook("instruments", "Questionnaires in the registry", tuple(
+        {"code": n, "label": registry.get(n).title} for n in registry.available()))
+
+    fatal = [p for p in problems if p.severity == "error"]
+    for table in ORDER:
+        if table not in raws and spec[table]["required"]:
+            where = path.name if folder is None else f"{table}.csv in {path}"
+            fatal.append(Problem(table, where, None, None, None,
+                                 f"the {table} table is missing",
+                                 f"add {table}.csv (or a sheet named {table}); it is required"))
+        elif table in raws and not raws[table].usable:
+            fatal.extend(raws[table].problems)
+
+    checks: dict[str, _TableCheck] = {}
+    for table in ORDER:
+        if table not in raws or not raws[table].usable:
+            continue
+        c = _TableCheck(raws[table], spec[table])
+        missing = c.match_columns()
+        fatal.extend(missing)
+        if missing:
+            continue
+        checks[table] = c
+
+    if fatal:
+        found = fatal + [p for p in problems if p.severity != "error"]
+        raise DataValidationError(found, f"{path.name}: the data cannot be used as it is")
+
+    kept: dict[str, pd.DataFrame] = {}
+    excluded_keys: dict[str, dict[str, int]] = {}
+    for table in ORDER:
+        if table not in checks:
+            continue
+        c = checks[table]
+        override = {}
+        if table == "parents" and "interventions" in kept:
+            override["interventions"] = list(kept["interventions"]["intervention"])
+        c.parse(books, override)
+        if table == "parents":
+            _parents_rules(c, today_ts)
+        elif table == "attendance" and "parents" in kept:
+            _attendance_rules(c, kept["parents"], today_ts)
+        elif table == "responses":
+            _responses_rules(c, registry, today_ts)
+        elif table == "practitioners":
+            c.not_future(["training_date"], today_ts)
+        elif table == "training_responses":
+            c.not_future(["completed_date"], today_ts)
+            _training_rules(c, books)
+        elif table == "planning_tool":
+            _planning_rules(c, books)
+        for col, colspec in spec[table]["columns"].items():
+            ref = colspec.get("references")
+            if ref:
+                target, tcol = ref.split(".")
+                valid = pd.Index(kept[target][tcol]) if target in kept else pd.Index([])
+                c.check_reference(col, valid, excluded_keys.get(target, {}), target)
+        c.check_keys()
+        key = spec[table].get("key", [])
+        if len(key) == 1:
+            k = key[0]
+            gone = c.bad & c.typed[k].notna().to_numpy()
+            excluded_keys[table] = dict(zip(c.typed.loc[gone, k], c.rows[gone], strict=True))
+        kept[table] = c.typed.loc[~c.bad].reset_index(drop=True)
+
+    frames, excluded, recon = [], [], []
+    tables: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        if table in checks:
+            t, prob, ex, rec = checks[table].result()
+            tables[table] = t
+            frames.append(prob)
+            excluded.append(ex)
+            recon.append(rec)
+        else:
+            tables[table] = empty_table(table)
+            if table in raws:
+                frames.append(problems_frame(raws[table].problems))
+    general = problems_frame(problems)
+    all_problems = pd.concat([general, *frames], ignore_index=True) if frames else general
+    all_problems = all_problems.reindex(columns=PROBLEM_COLUMNS)
+    all_problems["row"] = all_problems["row"].astype("Int64")
+    order = {t: i for i, t in enumerate(("",) + ORDER)}
+    all_problems = (all_problems.assign(_t=all_problems["table"].map(order).fillna(-1))
+                    .sort_values(["_t", "file", "row"], kind="stable", na_position="first")
+                    .drop(columns="_t").reset_index(drop=True))
+    excluded_df = (pd.concat(excluded, ignore_index=True) if excluded
+                   else pd.DataFrame(columns=["table", "file", "row", "reason"]))
+
+    if pseudo is not None:
+        for name, t in tables.items():
+            tables[name] = pseudo.frame(t)
+        id_rows = all_problems["column"].isin(ID_COLUMNS) & (all_problems["value"].fillna("") != "")
+        all_problems.loc[id_rows, "value"] = pseudo.series(all_problems.loc[id_rows, "value"])
+
+    log = IntakeLog(problems=all_problems, tables=pd.DataFrame(recon, columns=RECONCILIATION_COLUMNS),
+                    excluded=excluded_df, source=str(path), pseudonymised=pseudo is not None)
+    if errors == "raise" and log.n_errors:
+        rows = all_problems[all_problems["severity"] == "error"]
+        raise DataValidationError(
+            [Problem(r.table, r.file, None if pd.isna(r.row) else int(r.row), r.column,
+                     r.value, r.problem, r.hint, r.severity) for r in rows.itertuples()],
+            f"{path.name}: {len(excluded_df):,} row(s) have problems")
+    if len(excluded_df):
+        warnings.warn(f"{len(excluded_df):,} row(s) were excluded from {path.name}; see "
+                      ".intake_log.excluded and .intake_log.problems", DataQualityWarning,
+                      stacklevel=2)
+    return EvaluationData(**tables, codebooks=books, instruments=registry, intake_log=log)
+
+
+def check(path: str | Path, **kwargs) -> IntakeLog:
+    """Validate a dataset and return only its intake log (raises as :func:`load` does)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return load(path, **kwargs).intake_log

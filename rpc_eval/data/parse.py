@@ -1,0 +1,173 @@
+"""Turn a column of text cells into typed values, finding every bad cell at once.
+
+Each parser is vectorised and returns a :class:`Parsed`: the typed values and, for
+each kind of problem, a boolean mask of the cells that have it with a message and a
+hint. Cell text has surrounding white space removed first; an empty cell is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Parsed", "parse_column", "MISSING_MARKERS", "EXCEL_EPOCH"]
+
+#: Written-out "missing" markers accepted (with a warning) in columns that may be blank.
+MISSING_MARKERS = ("NA", "N/A", "n/a", "na", "#N/A", "NULL", "null", ".")
+#: Day zero of Excel's 1900 date system as used by Excel for dates after 1 March 1900.
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+#: Excel serial numbers accepted as dates: 1954-10-03 .. 2119-01-11.
+EXCEL_SERIAL_RANGE = (20000, 80000)
+
+DATE_HINT = "write dates as YYYY-MM-DD (e.g. 2023-07-16) or DD/MM/YYYY (e.g. 16/07/2023)"
+_TRUE = {"yes", "y", "true", "t", "1"}
+_FALSE = {"no", "n", "false", "f", "0"}
+
+
+@dataclass
+class Parsed:
+    """Typed values of a column plus its problems.
+
+    ``errors`` and ``warnings`` are lists of ``(mask, message, hint)``; a cell in an
+    error mask makes its row unusable; a warning marks a value that was interpreted.
+    """
+
+    values: pd.Series
+    errors: list[tuple[np.ndarray, str, str]] = field(default_factory=list)
+    warnings: list[tuple[np.ndarray, str, str]] = field(default_factory=list)
+
+
+def _missing(text: pd.Series, nullable: bool, label: str, out: Parsed) -> np.ndarray:
+    """Mask of missing cells; flags blanks in required columns and reads NA markers."""
+    blank = (text == "").to_numpy()
+    marker = text.isin(MISSING_MARKERS).to_numpy()
+    if nullable and marker.any():
+        out.warnings.append((marker, "a written 'missing' marker was read as a blank (missing) "
+                             "value", "leave the cell empty for a missing value"))
+        blank = blank | marker
+    if not nullable and blank.any():
+        out.errors.append((blank, f"{label} is missing", f"fill in {label} on every row"))
+    return blank
+
+
+def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
+    values = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    todo = ~blank
+    iso = text.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+    iso = iso.to_numpy() & todo
+    if iso.any():
+        values[iso] = pd.to_datetime(text[iso].str.slice(0, 10).str.rstrip(" T"),
+                                     format="%Y-%m-%d", errors="coerce")
+    uk = text.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?").to_numpy() & todo
+    if uk.any():
+        values[uk] = pd.to_datetime(text[uk].str.split(" ").str[0], format="%d/%m/%Y",
+                                    errors="coerce")
+    serial_like = text.str.fullmatch(r"\d{5}(?:\.0+)?").to_numpy() & todo
+    if serial_like.any():
+        num = pd.to_numeric(text[serial_like], errors="coerce")
+        ok = num.between(*EXCEL_SERIAL_RANGE).to_numpy()
+        idx = np.flatnonzero(serial_like)[ok]
+        values.iloc[idx] = EXCEL_EPOCH + pd.to_timedelta(num[ok].to_numpy(), unit="D")
+        mask = np.zeros(len(text), bool)
+        mask[idx] = True
+        if mask.any():
+            out.warnings.append((mask, "an Excel date serial number was converted to a date "
+                                 "(day 1 = 1900-01-01)", "format the column as a date in Excel "
+                                 "before saving, and check the converted dates"))
+    bad = todo & values.isna().to_numpy()
+    if bad.any():
+        out.errors.append((bad, "not a valid date", DATE_HINT))
+    return values
+
+
+def parse_column(
+    text: pd.Series,
+    spec: Mapping,
+    label: str,
+    codes: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Parsed:
+    """Parse one column of stripped text cells according to its schema ``spec``.
+
+    Parameters
+    ----------
+    text : Series of str
+        Cell text with surrounding white space removed ("" = empty).
+    spec : mapping
+        The column's schema entry (``type``, ``nullable``, ``min``, ``max``).
+    label : str
+        Column name, used in messages.
+    codes, labels : for ``type: code``, the valid codes and code -> label.
+    """
+    kind = spec["type"]
+    nullable = bool(spec.get("nullable", False))
+    out = Parsed(values=text)
+    blank = _missing(text, nullable, label, out)
+    todo = ~blank
+    if kind in ("id", "text"):
+        out.values = text.where(todo, None).astype(object)
+    elif kind == "code":
+        valid = list(codes or [])
+        ok = text.isin(valid).to_numpy()
+        lookup = {c.lower(): c for c in valid}
+        for code, lab in (labels or {}).items():
+            lookup.setdefault(str(lab).strip().lower(), code)
+        mapped = text.str.lower().map(lookup)
+        fixable = todo & ~ok & mapped.notna().to_numpy()
+        values = text.where(ok, mapped).where(todo, None)
+        if fixable.any():
+            out.warnings.append((fixable, "a value written as a label or with other capitals "
+                                 "was read as its code", "write the code exactly as in the "
+                                 "codebook"))
+        bad = todo & ~ok & ~fixable
+        if bad.any():
+            shown = ", ".join(valid[:15]) + (", ..." if len(valid) > 15 else "")
+            out.errors.append((bad, f"unknown {label} code", f"use one of: {shown}"))
+        out.values = values.astype(object)
+    elif kind in ("integer", "number"):
+        num = pd.to_numeric(text.where(todo, ""), errors="coerce")
+        num = num.where(todo)
+        notnum = todo & num.isna().to_numpy()
+        if notnum.any():
+            what = "a whole number" if kind == "integer" else "a number"
+            out.errors.append((notnum, f"text in a numeric column: expected {what}",
+                               f"write {label} as digits only (e.g. 3), or leave the cell "
+                               "empty if it is not known"))
+        if kind == "integer":
+            frac = (num.notna() & (num % 1 != 0)).to_numpy()
+            if frac.any():
+                out.errors.append((frac, "expected a whole number",
+                                   f"write {label} without a fractional part"))
+            num = num.where(~frac)
+        lo, hi = spec.get("min"), spec.get("max")
+        if lo is not None or hi is not None:
+            lo_v = -np.inf if lo is None else lo
+            hi_v = np.inf if hi is None else hi
+            out_of = (num.notna() & ~num.between(lo_v, hi_v)).to_numpy()
+            if out_of.any():
+                out.errors.append((out_of, f"{label} is outside the valid range {lo}..{hi}",
+                                   f"check the value; valid values run from {lo} to {hi}"))
+            num = num.where(~out_of)
+        if kind == "integer":
+            out.values = num.round().astype("Int64")
+        else:
+            out.values = num.astype("float64")
+    elif kind == "date":
+        out.values = _parse_dates(text, blank, out)
+    elif kind == "boolean":
+        low = text.str.lower()
+        is_true, is_false = low.isin(_TRUE).to_numpy(), low.isin(_FALSE).to_numpy()
+        bad = todo & ~is_true & ~is_false
+        if bad.any():
+            out.errors.append((bad, "expected yes or no",
+                               "write yes or no (or 1 / 0, true / false)"))
+        vals = pd.Series(pd.NA, index=text.index, dtype="boolean")
+        vals[is_true & todo] = True
+        vals[is_false & todo] = False
+        out.values = vals
+    else:  # pragma: no cover - schema.yaml is part of the package
+        raise ValueError(f"unknown column type {kind!r} in schema")
+    return out
