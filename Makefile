@@ -1,0 +1,47 @@
+# rpc_eval: the two commands a newcomer needs are `make report` and `make test`.
+# Both create .venv at the repository root and install the package on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SCALE  ?= default
+SEED   ?= 20240601
+DATA   := synthetic_data/$(SCALE)
+OUT    ?= report
+
+.PHONY: report test bench lint install data clean help
+
+help:
+	@echo "make report   install (first time) and build report/ from synthetic_data/$(SCALE)"
+	@echo "make test     install (first time) and run the whole test suite"
+	@echo "make bench    time the main workloads (results in benchmarks/results/)"
+	@echo "make lint     run ruff"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(DATA)/parents.csv: | $(STAMP)
+	$(PY) -m rpc_eval.cli synth --scale $(SCALE) --seed $(SEED) --out $(DATA)
+
+data: $(DATA)/parents.csv
+
+report: $(STAMP) $(DATA)/parents.csv
+	$(PY) -m rpc_eval.cli report --data $(DATA) --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rpc_eval tests benchmarks
+
+clean:
+	rm -rf $(OUT) build *.egg-info .pytest_cache

@@ -1,0 +1,130 @@
+"""The data report: what was read, what was kept, and what is wrong with the input.
+
+This is the minimal report built by ``make report``: a data summary and the intake log,
+as an HTML page and CSV tables, with a manifest of SHA-256 hashes of every input and
+output file. Identifier values in the problems table are withheld unless the data
+were pseudonymised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from rpc_eval.data.describe import describe
+from rpc_eval.data.model import EvaluationData
+from rpc_eval.data.pseudonymise import ID_COLUMNS
+from rpc_eval.report.html import esc, page, table_html
+
+__all__ = ["build_data_report", "sha256"]
+
+WITHHELD = "[identifier withheld]"
+
+
+def sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("rpc_eval", "numpy", "pandas", "scipy", "statsmodels", "matplotlib",
+                 "openpyxl", "pyreadstat", "pyyaml"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def public_problems(data: EvaluationData) -> pd.DataFrame:
+    """The intake problems with raw identifier values withheld (unless pseudonymised)."""
+    problems = data.intake_log.problems.copy()
+    if not data.intake_log.pseudonymised:
+        ids = problems["column"].isin(ID_COLUMNS) & problems["value"].fillna("").ne("")
+        problems.loc[ids, "value"] = WITHHELD
+    return problems
+
+
+def build_data_report(
+    data: EvaluationData,
+    out_dir: str | Path,
+    *,
+    title: str = "Evaluation data: summary and intake log",
+    inputs: Iterable[str | Path] = (),
+    seed: int | None = None,
+) -> list[Path]:
+    """Write the data report to ``out_dir``.
+
+    Writes ``index.html``, ``tables/*.csv`` (data summary tables; ``intake_tables.csv``:
+    rows read/kept/excluded per table; ``intake_problems.csv``) and ``manifest.json``
+    (SHA-256 of every input and output, package and dependency versions, seed).
+    Output is deterministic: the same data give byte-identical files.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out_dir)
+    tables_dir = out / "tables"
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    counts = describe(data)
+    log = data.intake_log
+    problems = public_problems(data)
+    frames = {
+        **counts,
+        "intake_tables": log.tables,
+        "intake_problems": problems,
+    }
+    written: list[Path] = []
+    for name, frame in frames.items():
+        path = tables_dir / f"{name}.csv"
+        frame.to_csv(path, index=False, lineterminator="\n")
+        written.append(path)
+
+    n_err, n_warn = log.n_errors, log.n_warnings
+    status = ("All rows passed the checks." if n_err == 0 else
+              f"{int(log.tables['rows_excluded'].sum()):,} row(s) were excluded because of "
+              f"{n_err:,} problem(s); they are listed below with the fix for each.")
+    body = [
+        f'<p>Source: <code>{esc(Path(log.source).name or log.source)}</code>. {esc(status)} '
+        f"{n_warn:,} warning(s).</p>",
+        table_html(log.tables, "Rows read, kept and excluded, by table "
+                   "(rows read = rows kept + rows excluded)"),
+        table_html(counts["parents_by_intervention"], "Parents by intervention and outcome "
+                   "of the referral"),
+        table_html(counts["responses_by_wave"], "Parents with questionnaire answers, by "
+                   "instrument and wave"),
+        table_html(counts["practitioners_by_sector"], "Practitioners trained, by sector"),
+        table_html(counts["planning_returns"], "Planning-tool returns: LAs per return year"),
+        table_html(problems[["table", "file", "row", "column", "value", "severity", "problem",
+                             "hint"]], "Problems found at intake", max_rows=200),
+        '<p class="note">Tables are also in the <code>tables/</code> folder as CSV. '
+        "Counts here are not yet disclosure-controlled: do not publish them as they are.</p>",
+    ]
+    index = out / "index.html"
+    index.write_text(page(title, "\n".join(body)), encoding="utf-8")
+    written.append(index)
+
+    manifest = {
+        "title": title,
+        "seed": seed,
+        "versions": _versions(),
+        "inputs": {str(Path(p).name): sha256(Path(p)) for p in sorted(map(Path, inputs))},
+        "outputs": {str(p.relative_to(out)): sha256(p) for p in sorted(written)},
+    }
+    mpath = out / "manifest.json"
+    mpath.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    written.append(mpath)
+    return written
