@@ -15,10 +15,20 @@ from rpc_eval.instruments.registry import (
     Scale,
     default_registry,
 )
+from rpc_eval.instruments.scoring import (
+    SCORE_COLUMNS,
+    WIDE_ID_COLUMNS,
+    responses_to_wide,
+    score,
+)
 
 __all__ = [
     "available",
     "get",
+    "score",
+    "responses_to_wide",
+    "SCORE_COLUMNS",
+    "WIDE_ID_COLUMNS",
     "Instrument",
     "Scale",
     "Registry",
