@@ -261,10 +261,11 @@ def test_change_table_direction_overrides():
     pre, post = [5, 6, 4, 7, 6], [7, 8, 6, 7, 9]
     scores = long_scores(pre, post, "sdq_parent_4_17", "prosocial")
     default = change_table(scores).iloc[0]
-    assert default["direction"] == "higher_is_worse"  # the instrument's direction
+    # prosocial's own direction wins over the instrument's higher_is_worse
+    assert default["direction"] == "higher_is_better" and default["improvement"] > 0
     fixed = change_table(scores, directions={("sdq_parent_4_17", "prosocial"):
-                                             "higher_is_better"}).iloc[0]
-    assert fixed["direction"] == "higher_is_better" and fixed["improvement"] > 0
+                                             "higher_is_worse"}).iloc[0]
+    assert fixed["direction"] == "higher_is_worse" and fixed["improvement"] < 0
     assert scale_direction("csi4", "total") == "higher_is_better"
     with pytest.raises(RpcEvalError, match="higher_is_worse"):
         scale_direction("phq9", "total", directions={"phq9": "up"})

@@ -449,3 +449,15 @@ def test_registry_with_overrides_leaves_the_original(reg):
     assert new.get("phq9").scale("total").min_answered == 9
     assert reg.get("phq9").scale("total").min_answered == 7
     assert new.get("gad7") is reg.get("gad7")
+
+
+def test_scale_direction_overrides_instrument_direction():
+    from rpc_eval import instruments
+    from rpc_eval.change.tables import scale_direction
+
+    sdq = instruments.get("sdq_parent_4_17")
+    assert sdq.direction == "higher_is_worse"
+    assert sdq.scale("prosocial").direction == "higher_is_better"
+    assert sdq.scale("emotional").direction is None
+    assert scale_direction("sdq_parent_4_17", "prosocial") == "higher_is_better"
+    assert scale_direction("sdq_parent_4_17", "total_difficulties") == "higher_is_worse"

@@ -49,7 +49,7 @@ _TOP_KEYS = {
 _SCALE_KEYS = {
     "name", "items", "reverse", "method", "from_scales", "prorate", "missing_as_zero",
     "range", "bands", "reliability", "norms", "clinical_cutoff", "conversion", "gate",
-    "description",
+    "description", "direction",
 }
 _RESPONSE_KEYS = {"min", "max", "labels", "integer"}
 _RECODE_KEYS = {"items", "map", "source", "verified", "note"}
@@ -111,6 +111,12 @@ class Scale:
     min_answered: int | None = None
     range: tuple[float, float] | None = None
     spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def direction(self) -> str | None:
+        """The scale's own direction when it differs from the instrument's (e.g. SDQ
+        prosocial), else ``None``."""
+        return self.spec.get("direction")
 
     @property
     def bands(self) -> dict[str, dict[str, Any]]:
@@ -513,6 +519,8 @@ def _build(spec: Any, path: Path) -> Instrument:
         if unknown:
             raise _fail(path, f"scale {sname!r}: unknown key(s) {sorted(unknown)}; "
                               f"allowed: {sorted(_SCALE_KEYS)}")
+        if raw.get("direction", "higher_is_worse") not in _DIRECTIONS:
+            raise _fail(path, f"scale {sname!r}: direction must be one of {sorted(_DIRECTIONS)}")
         method = raw.get("method", "sum")
         if method not in _METHODS:
             raise _fail(path, f"scale {sname!r}: method must be one of {sorted(_METHODS)}, "
