@@ -163,7 +163,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rpc_eval.report import build_data_report
 
-    steps = _Steps(["reading and checking the data", "writing the report"], args.quiet)
+    steps = _Steps(["reading and checking the data", "analysing and writing the report"],
+                   args.quiet)
     steps.start(0)
     data = _load(args.data, args.pseudonymise_key_env, args.today)
     steps.done()
@@ -175,7 +176,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     truth = data_path / "truth.json" if data_path.is_dir() else None
     if truth is not None and truth.exists():
         seed = json.loads(truth.read_text(encoding="utf-8")).get("seed")
-    files = build_data_report(data, args.out, inputs=inputs, seed=seed)
+    from rpc_eval.change.outcomes import outcome_tables
+
+    outcomes = None
+    try:
+        outcomes = outcome_tables(data)
+    except RpcEvalError as exc:
+        print(f"rpc-eval: outcomes table left out: {exc}", file=sys.stderr)
+    files = build_data_report(data, args.out, inputs=inputs, seed=seed, outcomes=outcomes)
     steps.done()
     steps.close()
     log = data.intake_log

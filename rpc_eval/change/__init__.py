@@ -8,6 +8,7 @@ change, attrition and multiple-imputation sensitivity.
 
 from rpc_eval.change.attrition import attrition_comparison, mi_change, rubin_pool
 from rpc_eval.change.effect_sizes import paired_effect_sizes, paired_tests
+from rpc_eval.change.outcomes import outcome_tables, score_responses
 from rpc_eval.change.reliable_change import (
     band_transitions,
     classify_reliable_change,
@@ -24,9 +25,11 @@ __all__ = [
     "classify_reliable_change",
     "clinical_cutoffs",
     "mi_change",
+    "outcome_tables",
     "paired_effect_sizes",
     "paired_tests",
     "reliable_change_index",
     "reliable_change_summary",
     "rubin_pool",
+    "score_responses",
 ]

@@ -56,6 +56,33 @@ def public_problems(data: EvaluationData) -> pd.DataFrame:
     return problems
 
 
+def _outcome_html(outcomes: dict[str, pd.DataFrame]) -> list[str]:
+    """The outcomes section: change with effect sizes, and reliable-change classes."""
+    change = outcomes["change"]
+    by = change.columns[0]
+    cols = [by, "instrument", "scale", "wave_pre", "wave_post", "n_paired", "mean_pre",
+            "mean_post", "mean_change", "change_ci_low", "change_ci_high", "d_z", "d_z_ci_low",
+            "d_z_ci_high", "g_av", "standardised_improvement"]
+    shown = change[cols].copy()
+    for c in cols[6:]:
+        shown[c] = shown[c].round(2)
+    rc = outcomes["reliable_change"]
+    wide = (rc.pivot_table(index=[by, "instrument", "scale", "n_total", "rci_basis"],
+                           columns="category", values="percent", aggfunc="first", observed=True)
+            .round(1).reset_index())
+    return [
+        "<h2>Outcomes: baseline to end of intervention</h2>",
+        '<p class="note">Paired parents only. Change is end minus baseline; d_z is the mean '
+        "change over the SD of the changes, g_av the Hedges-corrected mean change over the "
+        "average of the two SDs, with 95% intervals. standardised_improvement is g_av signed "
+        "so that a positive value is an improvement whichever way the scale runs.</p>",
+        table_html(shown, "Pre/post change of each questionnaire's headline scale, by "
+                   "intervention ('All' = every intervention)"),
+        table_html(wide, "Reliable and clinically significant change (Jacobson-Truax), percent "
+                   "of paired parents; rci_basis says which reliability and SD were used"),
+    ]
+
+
 def build_data_report(
     data: EvaluationData,
     out_dir: str | Path,
@@ -63,12 +90,15 @@ def build_data_report(
     title: str = "Evaluation data: summary and intake log",
     inputs: Iterable[str | Path] = (),
     seed: int | None = None,
+    outcomes: dict[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
     """Write the data report to ``out_dir``.
 
     Writes ``index.html``, ``tables/*.csv`` (data summary tables; ``intake_tables.csv``:
     rows read/kept/excluded per table; ``intake_problems.csv``) and ``manifest.json``
     (SHA-256 of every input and output, package and dependency versions, seed).
+    ``outcomes`` (from :func:`rpc_eval.change.outcome_tables`) adds the pre/post
+    outcomes tables (``outcomes_change.csv``, ``outcomes_reliable_change.csv``).
     Output is deterministic: the same data give byte-identical files.
 
     Returns
@@ -87,6 +117,9 @@ def build_data_report(
         "intake_tables": log.tables,
         "intake_problems": problems,
     }
+    if outcomes is not None:
+        frames["outcomes_change"] = outcomes["change"]
+        frames["outcomes_reliable_change"] = outcomes["reliable_change"]
     written: list[Path] = []
     for name, frame in frames.items():
         path = tables_dir / f"{name}.csv"
@@ -108,6 +141,7 @@ def build_data_report(
                    "instrument and wave"),
         table_html(counts["practitioners_by_sector"], "Practitioners trained, by sector"),
         table_html(counts["planning_returns"], "Planning-tool returns: LAs per return year"),
+        *(_outcome_html(outcomes) if outcomes is not None else []),
         table_html(problems[["table", "file", "row", "column", "value", "severity", "problem",
                              "hint"]], "Problems found at intake", max_rows=200),
         '<p class="note">Tables are also in the <code>tables/</code> folder as CSV. '
