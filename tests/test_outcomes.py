@@ -42,7 +42,14 @@ def test_outcome_tables_layout_and_overall_rows(default_data):
 
 def test_true_changes_are_recovered_for_completers(default_data):
     """95% CIs of the mean change (completers, baseline -> end) cover the generator's
-    population mean change in about 95% of intervention x instrument cells."""
+    population mean change in most intervention x instrument cells.
+
+    The paired CI treats parents as independent, but the generator has LA effects on
+    change and two parents per family in many families, so the CI is somewhat too
+    narrow (31 of 36 cells covered with this seed, 86%). That clustering is what the
+    multilevel models are for; here the check is the binomial 99.9% floor less one
+    cell, which still fails if the estimates were biased.
+    """
     data, truth = default_data
     scores = score_responses(data.responses, data.instruments)
     completers = data.parents.loc[data.parents["exit_reason"] == "completed",
@@ -62,7 +69,6 @@ def test_true_changes_are_recovered_for_completers(default_data):
         cells += 1
         covered += r.change_ci_low <= end["mean_change"] <= r.change_ci_high
     assert cells >= 20
-    # LA effects make cells slightly over-dispersed; allow the binomial 99.9% range
     from scipy.stats import binom
 
     assert covered >= binom.ppf(0.001, cells, 0.95) - 1, (covered, cells)

@@ -18,6 +18,7 @@ A code that is already there is updated with the new attributes.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +64,19 @@ class Codebook:
         return pd.DataFrame([dict(e) for e in self.entries])
 
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Parsed codebook files by (path, modification time, size): every load reads the
+#: package's codebooks, and parsing YAML is most of the time of loading a small dataset.
+_CACHE: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key in _CACHE:
+            return copy.deepcopy(_CACHE[key])
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CodebookError(f"{path}: cannot be read as YAML ({exc})") from None
     if not isinstance(spec, dict) or "name" not in spec or "codes" not in spec:
@@ -77,6 +88,7 @@ def _read(path: Path) -> dict[str, Any]:
     dupes = sorted({c for c in seen if seen.count(c) > 1})
     if dupes:
         raise CodebookError(f"{path}: duplicate codes {dupes}")
+    _CACHE[key] = copy.deepcopy(spec)
     return spec
 
 

@@ -52,7 +52,7 @@ from rpc_eval.errors import (
     RpcEvalError,
     problems_frame,
 )
-from rpc_eval.instruments import InstrumentDefinitionError, Registry
+from rpc_eval.instruments import InstrumentDefinitionError, Registry, default_registry
 
 __all__ = ["load", "check"]
 
@@ -75,6 +75,9 @@ class _TableCheck:
         frame = raw.frame
         cells = frame.apply(lambda c: c.str.strip()) if len(frame.columns) else frame
         blank = (cells == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
+        # a row the reader flagged (values beyond the last column) is not blank
+        flagged = [p.row for p in raw.problems if p.row is not None and p.severity == "error"]
+        blank = blank & ~np.isin(raw.rows, flagged)
         self.blank_rows = int(blank.sum())
         if self.blank_rows:
             first = int(raw.rows[blank][0])
@@ -83,6 +86,11 @@ class _TableCheck:
         self.cells = cells.loc[~blank].reset_index(drop=True)
         self.rows = raw.rows[~blank]
         self.n = len(self.cells)
+        if self.n == 0:
+            self._chunk([None], None, [""], "warning",
+                        "the file has column names but no rows of data",
+                        "add the data below the header row, or remove the file if this "
+                        "table is not collected")
         self.bad = np.zeros(self.n, bool)
         self.typed = pd.DataFrame(index=range(self.n))
         self.columns: dict[str, str] = {}  # schema column -> column name in the file
@@ -151,28 +159,40 @@ class _TableCheck:
             if key in cols and key not in present:
                 present[key] = name
                 if name != key:
-                    self._chunk(np.array([1]), name, [""], "info",
+                    self._chunk([self.raw.header_row], name, [""], "info",
                                 f"column '{name}' was read as '{key}'", "")
             else:
                 extras.append(name)
         fatal: list[Problem] = []
-        for col, colspec in cols.items():
-            if col in present:
-                continue
-            close = difflib.get_close_matches(col, [_norm(e) for e in extras], n=1, cutoff=0.6)
-            original = next((e for e in extras if close and _norm(e) == close[0]), None)
-            if original:
-                extras.remove(original)
+        missing = [col for col in cols if col not in present]
+        # pair each missing column with its closest unread column, best pairs first (so
+        # 'parent_agee' goes to parent_age, not to parent_sex which comes earlier)
+        pairs = sorted(
+            ((difflib.SequenceMatcher(None, col, _norm(e)).ratio(), i, j)
+             for i, col in enumerate(missing) for j, e in enumerate(extras)),
+            key=lambda p: (-p[0], p[1], p[2]))
+        suggestion: dict[str, str] = {}
+        used: set[int] = set()
+        for ratio, i, j in pairs:
+            if ratio < 0.6:
+                break
+            if missing[i] not in suggestion and j not in used:
+                suggestion[missing[i]] = extras[j]
+                used.add(j)
+        extras = [e for j, e in enumerate(extras) if j not in used]
+        for col in missing:
+            colspec = cols[col]
+            original = suggestion.get(col)
             if colspec["required"]:
                 hint = (f"rename column '{original}' to '{col}'" if original
                         else f"add a column named '{col}'")
                 fatal.append(self.fatal(col, f"required column '{col}' is missing", hint))
             elif original:
-                self._chunk(np.array([1]), original, [""], "warning",
+                self._chunk([self.raw.header_row], original, [""], "warning",
                             f"column '{original}' was not read; did you mean '{col}'?",
                             f"rename it to '{col}' if it holds that information")
         for name in extras:
-            self._chunk(np.array([1]), name, [""], "info",
+            self._chunk([self.raw.header_row], name, [""], "info",
                         f"column '{name}' is not part of the {self.table} table and was not read",
                         "columns are " + ", ".join(cols))
         self.columns = present
@@ -182,8 +202,11 @@ class _TableCheck:
         """Parse every column into ``self.typed`` (schema order, schema dtypes)."""
         for col, colspec in self.spec["columns"].items():
             if col not in self.columns:
-                self.typed[col] = pd.Series([pd.NA] * self.n, dtype=DTYPES[colspec["type"]]) \
-                    if self.n else pd.Series(dtype=DTYPES[colspec["type"]])
+                # an optional column not in the file: all missing, as blank cells would be
+                # (NaN in text columns, <NA> / NaT in typed ones)
+                dtype = DTYPES[colspec["type"]]
+                self.typed[col] = pd.Series(np.nan if dtype == "object" else pd.NA,
+                                            index=range(self.n), dtype=dtype)
                 continue
             text = self.cells[self.columns[col]]
             codes = labels = None
@@ -330,8 +353,10 @@ def _attendance_rules(c: _TableCheck, parents: pd.DataFrame, today: pd.Timestamp
     c.not_future(["session_date"], today)
     ep = parents.set_index("parent_id")[["start_date", "exit_date"]]
     t = c.typed
-    start = t["parent_id"].map(ep["start_date"])
-    exit_ = t["parent_id"].map(ep["exit_date"])
+    # reindex, not map: map fails on an empty parents table (pandas casts to float)
+    ids = t["parent_id"].to_numpy(dtype=object)
+    start = pd.Series(ep["start_date"].reindex(ids).to_numpy(), index=t.index)
+    exit_ = pd.Series(ep["exit_date"].reindex(ids).to_numpy(), index=t.index)
     known = t["parent_id"].isin(ep.index).to_numpy()
     never = known & start.isna().to_numpy()
     c.error(never, "parent_id", "attendance is recorded for a parent with no start date",
@@ -385,7 +410,7 @@ def _training_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
     for question in pd.unique(t.loc[out, "question"]):
         mask = out & (t["question"] == question).to_numpy()
         c.error(mask, "value", f"value is outside the valid codes of question {question} "
-                f"({lo[question]} to {hi[question]})", "check the response code")
+                f"({lo.get(question, '')} to {hi.get(question, '')})", "check the response code")
     asked = np.array([w in waves.get(qq, [w]) if isinstance(qq, str) and isinstance(w, str)
                       else True for qq, w in zip(t["question"], t["wave"], strict=True)], bool)
     c.error(~asked, "wave", "this question is not asked at this wave",
@@ -396,11 +421,12 @@ def _planning_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
     book = books["planning_tool"]
     section, responses = book.attribute("section"), book.attribute("responses")
     t = c.typed
-    wrong = (t["item"].notna() & t["section"].notna()
-             & (t["item"].map(section) != t["section"])).to_numpy()
+    expected = t["item"].map(section)
+    wrong = (expected.notna() & t["section"].notna() & (expected != t["section"])).to_numpy()
     c.error(wrong, "section", "the item belongs to another section",
             "use the section given for the item in the planning_tool codebook")
-    ok = np.array([(r in [str(x) for x in responses.get(i, [])]) if isinstance(i, str) else True
+    # an item without a list of responses (e.g. added by a region) takes any response
+    ok = np.array([(r in [str(x) for x in responses[i]]) if i in responses else True
                    for i, r in zip(t["item"], t["response"], strict=True)], bool)
     for item in pd.unique(t.loc[~ok, "item"]):
         mask = ~ok & (t["item"] == item).to_numpy()
@@ -427,6 +453,10 @@ def _read_source(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], li
         table = _norm(path.stem)
         if table in tables:
             return {table: read_table_file(path, table)}, [], path.parent
+    if suffix in (".xls", ".ods"):
+        return {}, [Problem("", path.name, None, None, None,
+                            f"{suffix} workbooks are not read",
+                            "open it in Excel and save it as an Excel Workbook (.xlsx)")], None
     return {}, [Problem("", path.name, None, None, None,
                         "not a dataset: give a folder of table files or an .xlsx workbook",
                         "put one file per table (las.csv, parents.csv ...) in a folder and give "
@@ -509,7 +539,8 @@ def load(
             extra_instruments.append(folder / "instruments")
     try:
         books = load_codebooks(extra_books)
-        registry = Registry(extra_instruments)
+        # the package's own registry is built once per session; extra folders need a new one
+        registry = Registry(extra_instruments) if extra_instruments else default_registry()
     except (CodebookError, InstrumentDefinitionError) as exc:
         problems.append(Problem("", str(exc).split(": ")[0], None, None, None, str(exc),
                                 "correct the YAML file", "error"))
@@ -520,8 +551,10 @@ def load(
         {"code": n, "label": registry.get(n).title} for n in registry.available()))
 
     fatal = [p for p in problems if p.severity == "error"]
+    # when the path itself cannot be read, "table missing" problems would only be noise
+    source_failed = any(p.table == "" for p in fatal)
     for table in ORDER:
-        if table not in raws and spec[table]["required"]:
+        if table not in raws and spec[table]["required"] and not source_failed:
             where = path.name if folder is None else f"{table}.csv in {path}"
             fatal.append(Problem(table, where, None, None, None,
                                  f"the {table} table is missing",
@@ -608,7 +641,9 @@ def load(
     if pseudo is not None:
         for name, t in tables.items():
             tables[name] = pseudo.frame(t)
-        id_rows = all_problems["column"].isin(ID_COLUMNS) & (all_problems["value"].fillna("") != "")
+        # the column is named as written in the file ("Parent ID"): match it as intake does
+        id_rows = (all_problems["column"].map(_norm, na_action="ignore").isin(ID_COLUMNS)
+                   & (all_problems["value"].fillna("") != ""))
         all_problems.loc[id_rows, "value"] = pseudo.series(all_problems.loc[id_rows, "value"])
 
     log = IntakeLog(problems=all_problems, tables=pd.DataFrame(recon, columns=RECONCILIATION_COLUMNS),

@@ -21,6 +21,10 @@ MISSING_MARKERS = ("NA", "N/A", "n/a", "na", "#N/A", "NULL", "null", ".")
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 #: Excel serial numbers accepted as dates: 1954-10-03 .. 2119-01-11.
 EXCEL_SERIAL_RANGE = (20000, 80000)
+#: Years accepted in dates (anything else is taken to be a typing slip).
+YEAR_RANGE = (1900, 2199)
+#: Largest magnitude accepted in a numeric column (exactly representable as a float).
+MAX_NUMBER = 2.0**53
 
 DATE_HINT = "write dates as YYYY-MM-DD (e.g. 2023-07-16) or DD/MM/YYYY (e.g. 16/07/2023)"
 _TRUE = {"yes", "y", "true", "t", "1"}
@@ -57,15 +61,30 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     values = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     todo = ~blank
     iso = text.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
-    iso = iso.to_numpy() & todo
+    iso = iso.to_numpy(dtype=bool, na_value=False) & todo
+    uk = text.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?")
+    uk = uk.to_numpy(dtype=bool, na_value=False) & todo
+    # The year must lie in YEAR_RANGE: outside it the date is a typing slip, and pandas
+    # cannot hold years beyond 1677..2262 at all.
+    year = pd.Series(-1, index=text.index)
+    year[iso] = text[iso].str.slice(0, 4).astype(int)
+    year[uk] = text[uk].str.split(" ").str[0].str.rsplit("/", n=1).str[-1].astype(int)
+    odd_year = (iso | uk) & ~year.between(*YEAR_RANGE).to_numpy()
+    if odd_year.any():
+        out.errors.append((odd_year, f"the year is outside {YEAR_RANGE[0]} to {YEAR_RANGE[1]}",
+                           "check the year; " + DATE_HINT))
+    iso = iso & ~odd_year
+    uk = uk & ~odd_year
     if iso.any():
-        values[iso] = pd.to_datetime(text[iso].str.slice(0, 10).str.rstrip(" T"),
-                                     format="%Y-%m-%d", errors="coerce")
-    uk = text.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?").to_numpy() & todo
+        parsed = pd.to_datetime(text[iso].str.slice(0, 10).str.rstrip(" T"),
+                                format="%Y-%m-%d", errors="coerce")
+        values[iso] = parsed.astype("datetime64[ns]")
     if uk.any():
-        values[uk] = pd.to_datetime(text[uk].str.split(" ").str[0], format="%d/%m/%Y",
-                                    errors="coerce")
-    serial_like = text.str.fullmatch(r"\d{5}(?:\.0+)?").to_numpy() & todo
+        parsed = pd.to_datetime(text[uk].str.split(" ").str[0], format="%d/%m/%Y",
+                                errors="coerce")
+        values[uk] = parsed.astype("datetime64[ns]")
+    serial_like = text.str.fullmatch(r"\d{5}(?:\.0+)?").to_numpy(dtype=bool, na_value=False)
+    serial_like = serial_like & todo
     if serial_like.any():
         num = pd.to_numeric(text[serial_like], errors="coerce")
         ok = num.between(*EXCEL_SERIAL_RANGE).to_numpy()
@@ -77,7 +96,7 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
             out.warnings.append((mask, "an Excel date serial number was converted to a date "
                                  "(day 1 = 1900-01-01)", "format the column as a date in Excel "
                                  "before saving, and check the converted dates"))
-    bad = todo & values.isna().to_numpy()
+    bad = todo & ~odd_year & values.isna().to_numpy()
     if bad.any():
         out.errors.append((bad, "not a valid date", DATE_HINT))
     return values
@@ -108,7 +127,7 @@ def parse_column(
     blank = _missing(text, nullable, label, out)
     todo = ~blank
     if kind in ("id", "text"):
-        out.values = text.where(todo, None).astype(object)
+        out.values = text.where(todo).astype(object)
     elif kind == "code":
         valid = list(codes or [])
         ok = text.isin(valid).to_numpy()
@@ -117,7 +136,7 @@ def parse_column(
             lookup.setdefault(str(lab).strip().lower(), code)
         mapped = text.str.lower().map(lookup)
         fixable = todo & ~ok & mapped.notna().to_numpy()
-        values = text.where(ok, mapped).where(todo, None)
+        values = text.where(ok, mapped).where(todo)
         if fixable.any():
             out.warnings.append((fixable, "a value written as a label or with other capitals "
                                  "was read as its code", "write the code exactly as in the "
@@ -125,17 +144,25 @@ def parse_column(
         bad = todo & ~ok & ~fixable
         if bad.any():
             shown = ", ".join(valid[:15]) + (", ..." if len(valid) > 15 else "")
-            out.errors.append((bad, f"unknown {label} code", f"use one of: {shown}"))
+            hint = (f"use one of: {shown}" if valid else
+                    f"no {label} code is valid: the list of valid codes is empty")
+            out.errors.append((bad, f"unknown {label} code", hint))
         out.values = values.astype(object)
     elif kind in ("integer", "number"):
-        num = pd.to_numeric(text.where(todo, ""), errors="coerce")
+        num = pd.to_numeric(text.where(todo, ""), errors="coerce").astype("float64")
         num = num.where(todo)
         notnum = todo & num.isna().to_numpy()
+        # "inf", "1e400": read by the number parser, but not a usable value
+        huge = todo & ~notnum & ~(num.abs() <= MAX_NUMBER).to_numpy()
         if notnum.any():
             what = "a whole number" if kind == "integer" else "a number"
             out.errors.append((notnum, f"text in a numeric column: expected {what}",
                                f"write {label} as digits only (e.g. 3), or leave the cell "
                                "empty if it is not known"))
+        if huge.any():
+            out.errors.append((huge, "the number is too large to be a valid value",
+                               f"check the value of {label}"))
+        num = num.where(~huge)
         if kind == "integer":
             frac = (num.notna() & (num % 1 != 0)).to_numpy()
             if frac.any():

@@ -14,7 +14,7 @@ import datetime as dt
 import difflib
 import io
 import math
-import zipfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from rpc_eval.errors import Problem
 __all__ = ["RawTable", "locate_tables", "read_table_file", "read_workbook"]
 
 TABLE_EXTENSIONS = (".csv", ".sav")
+#: Files that look like data but are not read from a folder (reported as info).
+OTHER_DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".txt", ".tsv", ".dta", ".por")
 
 
 @dataclass
@@ -38,6 +40,8 @@ class RawTable:
     rows: np.ndarray
     problems: list[Problem] = field(default_factory=list)
     usable: bool = True
+    #: row number of the column names (None for SPSS files, whose rows are cases)
+    header_row: int | None = 1
 
 
 def _fatal(table: str, file: str, problem: str, hint: str) -> Problem:
@@ -58,9 +62,15 @@ def locate_tables(folder: Path, tables: list[str]) -> tuple[dict[str, Path], lis
     """
     problems: list[Problem] = []
     found: dict[str, Path] = {}
-    candidates = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TABLE_EXTENSIONS
-    )
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    candidates = [p for p in files if p.suffix.lower() in TABLE_EXTENSIONS]
+    for path in files:
+        if path.suffix.lower() in OTHER_DATA_EXTENSIONS and not path.name.startswith("~$"):
+            problems.append(Problem(
+                "", path.name, None, None, None,
+                f"{path.suffix} files in a folder are not read (only .csv and .sav files are)",
+                "save each table as CSV, or give the path of an .xlsx workbook itself "
+                "(one sheet per table)", "info"))
     by_table: dict[str, list[Path]] = {}
     for path in candidates:
         stem = path.stem.strip().lower().replace(" ", "_").replace("-", "_")
@@ -86,6 +96,12 @@ def locate_tables(folder: Path, tables: list[str]) -> tuple[dict[str, Path], lis
 def _decode(data: bytes, table: str, file: str) -> tuple[str, list[Problem]]:
     """Text of a CSV file: UTF-8 (with or without Excel's byte-order mark), else
     Windows-1252, the encoding of Excel's plain 'CSV' export (with a warning)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's 'Unicode Text' is UTF-16
+        try:
+            return data.decode("utf-16"), [Problem(
+                table, file, None, None, None, "file is UTF-16 text; read that way", "", "info")]
+        except UnicodeDecodeError:
+            pass
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if _is_utf8(data):
@@ -132,6 +148,15 @@ def _finish(table: str, file: str, header: list[str], body: pd.DataFrame | list[
     return RawTable(table, file, frame.reset_index(drop=True), rows, problems)
 
 
+def _delimiter(text: str) -> str:
+    """The separator of the header line: comma unless semicolons (Excel in many European
+    locales) or tabs (Excel's 'Text (Tab delimited)' / 'Unicode Text') are commoner."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
 def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) -> RawTable:
     if not text.strip():
         return _unusable(table, file, "the file is empty",
@@ -140,11 +165,11 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
         return _unusable(table, file, "the file contains binary data (NUL bytes), not text",
                          "save the table as CSV (comma-separated values) text")
     try:
-        sample = text[:20000]
-        delimiter = ";" if sample.count(";") > sample.count(",") and "\t" not in sample[:200] else ","
-        if delimiter == ";":
+        delimiter = _delimiter(text)
+        if delimiter != ",":
+            name = {";": "semicolons", "\t": "tabs"}[delimiter]
             problems.append(Problem(table, file, None, None, None,
-                                    "values are separated by semicolons; read that way", "",
+                                    f"values are separated by {name}; read that way", "",
                                     "info"))
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
@@ -165,7 +190,7 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
     body: list[list[str]] = []
     for i, rec in enumerate(records[1:], start=2):
         if len(rec) > width and any(c.strip() for c in rec[width:]):
-            problems.append(Problem(table, file, i, None, None,
+            problems.append(Problem(table, file, i, f"(unnamed column {width + 1})", None,
                                     f"row has {len(rec)} values but the header has {width} "
                                     "columns; the extra values were not read",
                                     "check for a stray comma or a missing column name",
@@ -221,53 +246,77 @@ def _read_sav(path: Path, table: str) -> RawTable:
         return _unusable(table, file, f"the file cannot be read as an SPSS .sav file ({exc})",
                          "save it again from SPSS, or export the table as CSV")
     body = frame.astype(object).map(_cell_text)
-    return _finish(table, file, list(frame.columns), body, 1, [])
+    raw = _finish(table, file, list(frame.columns), body, 1, [])
+    raw.header_row = None
+    return raw
+
+
+def _sheet_key(title: str) -> str:
+    return title.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _workbook_values(path: Path, tables: list[str]) -> list[tuple[str, list[tuple] | None]]:
+    """(sheet title, rows of cell values) for each worksheet; values only for sheets
+    named after a table. Raises whatever openpyxl raises for a damaged file."""
+    import openpyxl
+
+    with warnings.catch_warnings():
+        # openpyxl warns about styles and extensions it ignores; they do not affect values
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            return [(sheet.title,
+                     [tuple(r) for r in sheet.iter_rows(values_only=True)]
+                     if _sheet_key(sheet.title) in tables else None)
+                    for sheet in wb.worksheets]
+        finally:
+            wb.close()
 
 
 def read_workbook(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], list[Problem]]:
     """Read an ``.xlsx`` workbook with one sheet per table (sheet names match table names)."""
     file = path.name
     try:
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
-        return {}, [_fatal("", file, f"the file cannot be read as an Excel workbook ({exc})",
-                           "save it as an Excel Workbook (.xlsx)")]
+        sheets = _workbook_values(path, tables)
+    except Exception as exc:  # a damaged file fails in many ways (zip, zlib, XML ...)
+        return {}, [_fatal("", file, "the file cannot be read as an Excel workbook "
+                           f"({type(exc).__name__}: {exc})",
+                           "open it in Excel and save it again as an Excel Workbook (.xlsx)")]
     out: dict[str, RawTable] = {}
     problems: list[Problem] = []
-    try:
-        for sheet in wb.worksheets:
-            key = sheet.title.strip().lower().replace(" ", "_").replace("-", "_")
-            label = f"{file} [sheet {sheet.title}]"
-            if key not in tables:
-                close = difflib.get_close_matches(key, tables, n=1, cutoff=0.6)
-                hint = (f"rename the sheet to {close[0]} if it holds that table" if close
-                        else "sheets are read only when named after a table: " + ", ".join(tables))
-                problems.append(Problem("", label, None, None, None,
-                                        "sheet is not a table of the data model and was not read",
-                                        hint, "info"))
-                continue
-            values = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-            if not values or not any(c.strip() for c in values[0]):
-                out[key] = _unusable(key, label, "the sheet is empty or has no header in row 1",
-                                     "put the column names in row 1 and the data below")
-                continue
-            width = max(len(values[0]), 1)
-            body = [(r + [""] * width)[:width] for r in values[1:]]
-            extra = [i for i, r in enumerate(values[1:], start=2)
-                     if len(r) > width and any(c.strip() for c in r[width:])]
-            raw = _finish(key, label, values[0], body, 2, [])
-            for i in extra:
-                raw.problems.append(Problem(key, label, i, None, None,
-                                            "row has values beyond the last named column; "
-                                            "they were not read",
-                                            "give the column a name in row 1 or delete the values",
-                                            "error"))
-            out[key] = raw
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
-        return {}, [_fatal("", file, f"the workbook cannot be read ({exc})",
-                           "save it again as an Excel Workbook (.xlsx)")]
-    finally:
-        wb.close()
+    titles: dict[str, list[str]] = {}
+    for title, rows in sheets:
+        key = _sheet_key(title)
+        label = f"{file} [sheet {title}]"
+        if rows is None:
+            close = difflib.get_close_matches(key, tables, n=1, cutoff=0.6)
+            hint = (f"rename the sheet to {close[0]} if it holds that table" if close
+                    else "sheets are read only when named after a table: " + ", ".join(tables))
+            problems.append(Problem("", label, None, None, None,
+                                    "sheet is not a table of the data model and was not read",
+                                    hint, "info"))
+            continue
+        titles.setdefault(key, []).append(title)
+        values = [[_cell_text(v) for v in row] for row in rows]
+        if not values or not any(c.strip() for c in values[0]):
+            out[key] = _unusable(key, label, "the sheet is empty or has no header in row 1",
+                                 "put the column names in row 1 and the data below")
+            continue
+        width = max(len(values[0]), 1)
+        body = [(r + [""] * width)[:width] for r in values[1:]]
+        extra = [i for i, r in enumerate(values[1:], start=2)
+                 if len(r) > width and any(c.strip() for c in r[width:])]
+        raw = _finish(key, label, values[0], body, 2, [])
+        for i in extra:
+            raw.problems.append(Problem(key, label, i, f"(unnamed column {width + 1})", None,
+                                        "row has values beyond the last named column; "
+                                        "they were not read",
+                                        "give the column a name in row 1 or delete the values",
+                                        "error"))
+        out[key] = raw
+    for key, names in titles.items():
+        if len(names) > 1:
+            out[key] = _unusable(key, f"{file} [sheets {', '.join(names)}]",
+                                 f"more than one sheet holds the {key} table",
+                                 "keep exactly one sheet per table")
     return out, problems

@@ -30,7 +30,7 @@ def to_text_frame(frame: pd.DataFrame, table: str) -> pd.DataFrame:
             text = s.map({True: "yes", False: "no"})
         elif kind == "number":
             whole = s.dropna()
-            if (whole % 1 == 0).all():
+            if ((whole % 1 == 0) & (whole.abs() < 2.0**53)).all():
                 text = s.astype("Int64").astype("string")
             else:
                 text = s.map(lambda v: format(v, ".15g") if pd.notna(v) else None)
