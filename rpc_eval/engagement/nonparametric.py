@@ -1,0 +1,1102 @@
+"""Non-parametric time-to-event estimates: Kaplan-Meier, log-rank, cumulative incidence.
+
+Engagement with a programme ends in one of two ways, dropout or completion, or is
+still going on (censored). This module estimates, from any DataFrame with a duration
+column and an integer event column (``0`` censored, ``1, 2, ...`` event types; the
+time-to-event frame of :mod:`rpc_eval.engagement.timetoevent` codes 1 dropout and
+2 completion):
+
+* :func:`kaplan_meier` -- the survival ("retention") curve. With
+  ``event_of_interest=1`` it is time to dropout with completion treated as censoring;
+  with ``None`` every event ends a spell (time in the programme). Greenwood variance,
+  CIs as ``survival::survfit``.
+* :func:`logrank_test` -- the k-sample log-rank test, optionally stratified, as
+  ``survival::survdiff`` (rho = 0).
+* :func:`cumulative_incidence` -- the Aalen-Johansen cumulative incidence function
+  (CIF) of each event type in the presence of the others (the right estimate of "the
+  proportion who dropped out by session k" when completion competes with dropout;
+  ``1 - KM`` with competing events censored overstates it). Tied times are handled by
+  the grouped-ties formula, deterministically (no random jitter as in lifelines'
+  ``AalenJohansenFitter``); the variance is the one of ``cmprsk::cuminc``.
+* :func:`gray_test` -- Gray's (1988) k-sample test for equality of CIFs, as
+  ``cmprsk::cuminc(...)$Tests`` (rho = 0).
+
+All functions are vectorised with numpy (one sort of the data, cumulative sums over
+distinct times; no loop over subjects): Kaplan-Meier and the CIF of 100,000 rows take
+a few hundredths of a second.
+
+Notation used below: at the distinct observed times ``t_1 < t_2 < ...`` (of a group),
+``n_j`` is the number at risk (duration >= t_j), ``d_j`` the number of events (of the
+kind that ends the curve), ``d_cj`` the number of events of cause ``c``, ``S(t)`` the
+all-cause Kaplan-Meier estimate and ``S(t_j-)`` its value just before ``t_j``.
+
+References
+----------
+Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations.
+JASA 53:457-481.
+Greenwood M (1926). The natural duration of cancer. Reports on Public Health and
+Medical Subjects 33. HMSO.
+Aalen OO, Johansen S (1978). An empirical transition matrix for non-homogeneous Markov
+chains based on censored observations. Scand J Statist 5:141-150.
+Gray RJ (1988). A class of K-sample tests for comparing the cumulative incidence of a
+competing risk. Annals of Statistics 16:1141-1154.
+Therneau TM, Grambsch PM (2000). Modeling Survival Data. Springer (survfit, survdiff).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rpc_eval.errors import DataQualityWarning, RpcEvalError, RpcEvalWarning
+
+__all__ = [
+    "kaplan_meier",
+    "KaplanMeierResult",
+    "logrank_test",
+    "cumulative_incidence",
+    "CumulativeIncidenceResult",
+    "gray_test",
+    "KM_COLUMNS",
+    "CIF_COLUMNS",
+    "TEST_COLUMNS",
+    "GRAY_COLUMNS",
+]
+
+#: Columns of :attr:`KaplanMeierResult.table`.
+KM_COLUMNS = ["group", "time", "n_risk", "n_event", "n_censor", "survival", "std_err",
+              "ci_low", "ci_high"]
+#: Columns of :attr:`CumulativeIncidenceResult.table` and of its ``at()``.
+CIF_COLUMNS = ["group", "cause", "time", "cif", "variance", "ci_low", "ci_high"]
+#: Columns of :func:`logrank_test`.
+TEST_COLUMNS = ["test", "statistic", "df", "p"]
+#: Columns of :func:`gray_test`.
+GRAY_COLUMNS = ["cause", "statistic", "df", "p"]
+
+_KM_CONF_TYPES = ("log", "log-log", "plain")
+_CIF_CONF_TYPES = ("log-log", "plain")
+ALL = "all"  # group label when no grouping column is given
+
+
+# --------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class _Prepared:
+    time: np.ndarray  # float64
+    code: np.ndarray  # int64 event codes, 0 censored
+    group: np.ndarray  # int codes into labels
+    labels: list
+    strata: np.ndarray | None
+    integer_time: bool
+
+
+def _prepare(df: pd.DataFrame, duration: str, event: str, group: str | None = None,
+             strata: str | None = None) -> _Prepared:
+    """Check the columns and return clean numpy arrays. Rows with a missing value in a
+    used column are left out with a :class:`DataQualityWarning` (never silently)."""
+    if not isinstance(df, pd.DataFrame):
+        raise RpcEvalError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    cols = [c for c in (duration, event, group, strata) if c is not None]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise RpcEvalError(
+            f"column(s) {', '.join(map(repr, missing))} not in the data; it has "
+            f"{', '.join(map(str, df.columns[:20]))}")
+    if len(set(cols)) != len(cols):
+        raise RpcEvalError(f"the same column is used twice among {cols}")
+    sub = df[cols]
+    bad = sub.isna().any(axis=1).to_numpy()
+    if bad.any():
+        warnings.warn(
+            f"{int(bad.sum())} of {len(sub)} rows have a missing {', '.join(cols)} and "
+            "were left out", DataQualityWarning, stacklevel=3)
+        sub = sub.loc[~bad]
+    if len(sub) == 0:
+        raise RpcEvalError("no rows to analyse (the data are empty after leaving out "
+                           "rows with missing values)")
+    t_raw = sub[duration]
+    if pd.api.types.is_bool_dtype(t_raw) or not pd.api.types.is_numeric_dtype(t_raw):
+        raise RpcEvalError(f"duration column {duration!r} must be numeric "
+                           f"(days, sessions ...), got dtype {t_raw.dtype}")
+    integer_time = pd.api.types.is_integer_dtype(t_raw)
+    t = t_raw.to_numpy(dtype=float)
+    if not np.isfinite(t).all():
+        raise RpcEvalError(f"duration column {duration!r} has infinite values")
+    if (t < 0).any():
+        raise RpcEvalError(f"duration column {duration!r} has {int((t < 0).sum())} "
+                           "negative values; durations must be >= 0")
+    e_raw = sub[event]
+    if pd.api.types.is_bool_dtype(e_raw):
+        code = e_raw.to_numpy(dtype=np.int64)
+    elif pd.api.types.is_numeric_dtype(e_raw):
+        e = e_raw.to_numpy(dtype=float)
+        if not np.all(e == np.round(e)) or (e < 0).any():
+            raise RpcEvalError(
+                f"event column {event!r} must hold whole-number codes >= 0 (0 censored, "
+                "1 dropout, 2 completion, ...)")
+        code = e.astype(np.int64)
+    else:
+        raise RpcEvalError(
+            f"event column {event!r} must hold integer codes (0 censored, 1 dropout, "
+            f"2 completion, ...), got dtype {e_raw.dtype}; map a status text column to "
+            "codes first")
+    if group is None:
+        gcode = np.zeros(len(t), dtype=np.int64)
+        labels: list = [ALL]
+    else:
+        g = sub[group]
+        if isinstance(g.dtype, pd.CategoricalDtype):
+            g = g.cat.remove_unused_categories()
+            gcode = g.cat.codes.to_numpy(dtype=np.int64)
+            labels = list(g.cat.categories)
+        else:
+            codes, uniq = pd.factorize(g, sort=True)
+            gcode = codes.astype(np.int64)
+            labels = list(uniq)
+    scode = None
+    if strata is not None:
+        scode = pd.factorize(sub[strata], sort=True)[0].astype(np.int64)
+    return _Prepared(t, code, gcode, labels, scode, integer_time)
+
+
+def _check_ci(ci: float) -> float:
+    if not (isinstance(ci, int | float) and 0.0 < float(ci) < 1.0):
+        raise RpcEvalError(f"ci must be a confidence level between 0 and 1, got {ci!r}")
+    return float(ci)
+
+
+def _tabulate(t: np.ndarray, code: np.ndarray, ncode: int):
+    """Distinct times and, per time, the number at risk, and counts per event code
+    (column 0 = censored). Returns (times, n_risk, counts[T, ncode])."""
+    times, inv = np.unique(t, return_inverse=True)
+    counts = np.bincount(inv * ncode + code, minlength=len(times) * ncode)
+    counts = counts.reshape(len(times), ncode).astype(float)
+    total = counts.sum(axis=1)
+    n_risk = np.cumsum(total[::-1])[::-1]
+    return times, n_risk, counts
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NR"
+    return f"{x:.{digits}g}" if abs(x) >= 1 else f"{x:.{digits}f}"
+
+
+def _html_table(frame: pd.DataFrame, caption: str) -> str:
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    rows = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, float):
+                text = "" if math.isnan(v) else f"{v:.4g}"
+            else:
+                text = str(v)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+# --------------------------------------------------------------------------------------
+# Kaplan-Meier
+# --------------------------------------------------------------------------------------
+
+def _km_ci(surv: np.ndarray, se_h: np.ndarray, z: float, conf_type: str):
+    """CI limits as survival:::survfit_confint (se_h is the SE of the cumulative
+    hazard, i.e. of log S)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "log":
+            xx = np.where(surv == 0, np.nan, surv)
+            low = np.exp(np.log(xx) - z * se_h)
+            high = np.minimum(np.exp(np.log(xx) + z * se_h), 1.0)
+        elif conf_type == "log-log":
+            xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+            se2 = z * se_h / np.log(xx)
+            low = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
+            high = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+        else:  # plain
+            se2 = z * se_h * surv
+            low = np.maximum(surv - se2, 0.0)
+            high = np.minimum(surv + se2, 1.0)
+            low = np.where(np.isnan(se2), np.nan, low)
+            high = np.where(np.isnan(se2), np.nan, high)
+    return low, high
+
+
+def _median_of(y: np.ndarray, x: np.ndarray) -> float:
+    """First time the curve y reaches 0.5 or below; if it sits exactly at 0.5, the
+    midpoint to the next drop (survival:::survmean's ``minmin``)."""
+    tol = np.finfo(float).eps ** 0.5
+    keep = ~np.isnan(y) & (y < 0.5 + tol)
+    if not keep.any():
+        return math.nan
+    xk, yk = x[keep], y[keep]
+    if abs(yk[0] - 0.5) < tol:
+        lower = np.flatnonzero(yk < yk[0])
+        if lower.size:
+            return float((xk[0] + xk[lower[0]]) / 2)
+    return float(xk[0])
+
+
+@dataclass
+class KaplanMeierResult:
+    """Kaplan-Meier estimates, as returned by :func:`kaplan_meier`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per distinct observed time per group (event or censoring times, like
+        ``summary(survfit(...), censored = TRUE)``): ``group, time, n_risk, n_event,
+        n_censor, survival, std_err, ci_low, ci_high``. ``std_err`` is the Greenwood
+        standard error of ``survival`` (survival scale, as ``summary.survfit``; NaN
+        once the curve reaches 0, as R). The CI limits are NaN where the transform is
+        undefined, as in R: ``survival = 0`` (every type) and ``survival = 1`` for
+        ``"log-log"``.
+    ci : float
+        Confidence level.
+    conf_type : str
+        ``"log"``, ``"log-log"`` or ``"plain"``.
+    duration, event, group : str or None
+        The column names used.
+    event_of_interest : int or None
+        Event code that ends the curve (others are censored); ``None`` = any event.
+    """
+
+    table: pd.DataFrame
+    ci: float
+    conf_type: str
+    duration: str
+    event: str
+    group: str | None = None
+    event_of_interest: int | None = None
+
+    @property
+    def groups(self) -> list:
+        """Group labels in table order."""
+        return list(pd.unique(self.table["group"]))
+
+    def at_risk(self, times: Sequence[float]) -> pd.DataFrame:
+        """Numbers at risk (duration >= t) at the given times, per group.
+
+        Returns a DataFrame ``group, time, n_risk`` (as ``summary(fit, times = ...,
+        extend = TRUE)$n.risk``); 0 after the last observed time.
+        """
+        tt = np.sort(np.unique(np.asarray(times, dtype=float)))
+        out = []
+        for g in self.groups:
+            sub = self.table[self.table["group"] == g]
+            tg = sub["time"].to_numpy(dtype=float)
+            nr = sub["n_risk"].to_numpy()
+            idx = np.searchsorted(tg, tt, side="left")
+            n = np.where(idx < len(tg), nr[np.minimum(idx, len(tg) - 1)], 0)
+            out.append(pd.DataFrame({"group": g, "time": tt, "n_risk": n.astype(np.int64)}))
+        return pd.concat(out, ignore_index=True)
+
+    def median(self) -> pd.DataFrame:
+        """Median time with its CI per group, as ``print(survfit(...))``.
+
+        Returns a DataFrame ``group, n, events, median, ci_low, ci_high``: the median is
+        the first time the survival curve is at or below 0.5 (the midpoint to the next
+        drop when it sits exactly at 0.5); the CI limits are the same read off the CI
+        curves. NaN means "not reached" (the curve or limit never falls to 0.5).
+        """
+        rows = []
+        for g in self.groups:
+            sub = self.table[self.table["group"] == g]
+            x = sub["time"].to_numpy(dtype=float)
+            rows.append({
+                "group": g,
+                "n": int(sub["n_risk"].iloc[0]),
+                "events": int(sub["n_event"].sum()),
+                "median": _median_of(sub["survival"].to_numpy(), x),
+                "ci_low": _median_of(sub["ci_low"].to_numpy(), x),
+                "ci_high": _median_of(sub["ci_high"].to_numpy(), x),
+            })
+        return pd.DataFrame(rows, columns=["group", "n", "events", "median", "ci_low",
+                                           "ci_high"])
+
+    def _title(self) -> str:
+        what = ("any event" if self.event_of_interest is None
+                else f"event {self.event_of_interest} (other events censored)")
+        return f"Kaplan-Meier estimate of time to {what}"
+
+    def summary(self) -> str:
+        """A few lines for people: per group n, events and the median with its CI."""
+        med = self.median()
+        pct = f"{self.ci:.0%}"
+        lines = [self._title(), f"  duration: {self.duration}; {pct} CI ({self.conf_type})"]
+        width = max(5, *(len(str(g)) for g in med["group"]))
+        lines.append(f"  {'group':<{width}} {'n':>8} {'events':>8} {'median':>8}  {pct} CI")
+        for r in med.itertuples(index=False):
+            lines.append(f"  {str(r.group):<{width}} {r.n:>8,} {r.events:>8,} "
+                         f"{_fmt(r.median):>8}  ({_fmt(r.ci_low)}, {_fmt(r.ci_high)})")
+        lines.append("  NR = not reached")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return (f"<p><strong>{html.escape(self._title())}</strong> ({html.escape(self.duration)}; "
+                f"{self.ci:.0%} CI, {html.escape(self.conf_type)})</p>"
+                + _html_table(self.median(), "Median time (NaN = not reached)"))
+
+    def plot(self, ax: Any = None, ci: bool = True, xlabel: str | None = None,
+             ylabel: str | None = None) -> Any:
+        """Step curves of the survival estimate per group with CI bands.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw on; a new figure is made when omitted.
+        ci : bool
+            Shade the confidence band.
+        xlabel, ylabel : str, optional
+            Axis labels (default: the duration column and "Survival probability").
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        for g in self.groups:
+            sub = self.table[self.table["group"] == g]
+            x = np.r_[0.0, sub["time"].to_numpy(dtype=float)]
+            y = np.r_[1.0, sub["survival"].to_numpy()]
+            (line,) = ax.step(x, y, where="post", label=str(g))
+            if ci:
+                lo = np.r_[1.0, sub["ci_low"].to_numpy()]
+                hi = np.r_[1.0, sub["ci_high"].to_numpy()]
+                ax.fill_between(x, lo, hi, step="post", alpha=0.2, color=line.get_color(),
+                                linewidth=0)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlim(left=0)
+        ax.set_xlabel(xlabel or self.duration)
+        ax.set_ylabel(ylabel or "Survival probability")
+        ax.set_title(self._title())
+        if self.group is not None:
+            ax.legend(title=self.group)
+        return ax
+
+
+def kaplan_meier(df: pd.DataFrame, duration: str, event: str, *,
+                 event_of_interest: int | None = None, group: str | None = None,
+                 ci: float = 0.95, conf_type: str = "log") -> KaplanMeierResult:
+    """Kaplan-Meier survival curves with Greenwood standard errors.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per subject (parent).
+    duration : str
+        Column of durations (days, sessions, ...), >= 0.
+    event : str
+        Column of integer event codes: 0 censored, 1, 2, ... event types (bool is read
+        as 0/1).
+    event_of_interest : int, optional
+        Event code that ends a spell; other codes count as censored (``1`` = time to
+        dropout with completion censored: "retention" in the dropout sense). ``None``
+        (default): any non-zero code is an event (time in the programme).
+    group : str, optional
+        Column to estimate a curve per group (labels sorted, or in category order).
+    ci : float
+        Confidence level (default 0.95).
+    conf_type : {"log", "log-log", "plain"}
+        CI transform; "log" is ``survfit``'s default.
+
+    Returns
+    -------
+    KaplanMeierResult
+        ``.table`` has columns ``group, time, n_risk, n_event, n_censor, survival,
+        std_err, ci_low, ci_high`` (``group`` is ``"all"`` without ``group=``); see
+        also ``.at_risk(times)``, ``.median()``, ``.summary()``, ``.plot()``.
+
+    Notes
+    -----
+    ``S(t) = prod_{t_j <= t} (1 - d_j / n_j)``; Greenwood:
+    ``Var(log S(t)) = sum_{t_j <= t} d_j / (n_j (n_j - d_j))`` with ``se_H`` its square
+    root and ``std_err = S(t) se_H``. CIs with ``z = Phi^-1((1 + ci) / 2)``:
+    "log" ``S exp(+-z se_H)`` (upper capped at 1); "log-log"
+    ``S^exp(+-z se_H / log S)``; "plain" ``S (1 +- z se_H)`` clipped to [0, 1]
+    (``survival:::survfit_confint``). Times are used as given (R's ``timefix`` merges
+    times that differ by rounding error only; round such times first).
+
+    R equivalent: ``summary(survfit(Surv(time, event == k) ~ group, conf.type = "log"),
+    censored = TRUE)``; the median: ``print(survfit(...))``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"days": [2, 3, 3, 5, 8, 9], "event": [1, 0, 2, 1, 0, 1]})
+    >>> km = kaplan_meier(d, "days", "event")
+    >>> km.table["survival"].round(4).tolist()
+    [0.8333, 0.6667, 0.4444, 0.4444, 0.0]
+    >>> kaplan_meier(d, "days", "event", event_of_interest=1).table["n_event"].tolist()
+    [1, 0, 1, 0, 1]
+    """
+    ci = _check_ci(ci)
+    if conf_type not in _KM_CONF_TYPES:
+        raise RpcEvalError(f"conf_type must be one of {_KM_CONF_TYPES}, got {conf_type!r}")
+    p = _prepare(df, duration, event, group)
+    if event_of_interest is None:
+        d = (p.code != 0).astype(np.int64)
+    else:
+        d = (p.code == event_of_interest).astype(np.int64)
+    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    what = "events" if event_of_interest is None else f"events of type {event_of_interest}"
+    if d.sum() == 0:
+        warnings.warn(f"there are no {what}: every survival estimate is 1 and the median "
+                      "is not reached", RpcEvalWarning, stacklevel=2)
+    parts = []
+    for gi, label in enumerate(p.labels):
+        m = p.group == gi
+        times, n_risk, counts = _tabulate(p.time[m], d[m], 2)
+        n_event, n_censor = counts[:, 1], counts[:, 0]
+        if len(p.labels) > 1 and d[m].sum() == 0 and d.sum() > 0:
+            warnings.warn(f"group {label!r} has no {what}: its curve stays at 1",
+                          RpcEvalWarning, stacklevel=2)
+        if m.sum() == 1:
+            warnings.warn(f"group {label!r} has a single subject: its curve is one step "
+                          "and has no useful CI", RpcEvalWarning, stacklevel=2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surv = np.cumprod(1.0 - n_event / n_risk)
+            term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+            se_h = np.sqrt(np.cumsum(term))
+            std_err = np.where(np.isinf(se_h), np.nan, surv * se_h)
+        low, high = _km_ci(surv, se_h, z, conf_type)
+        parts.append(pd.DataFrame({
+            "group": [label] * len(times),
+            "time": times.astype(np.int64) if p.integer_time else times,
+            "n_risk": n_risk.astype(np.int64),
+            "n_event": n_event.astype(np.int64),
+            "n_censor": n_censor.astype(np.int64),
+            "survival": surv,
+            "std_err": std_err,
+            "ci_low": low,
+            "ci_high": high,
+        }))
+    table = pd.concat(parts, ignore_index=True)[KM_COLUMNS]
+    return KaplanMeierResult(table=table, ci=ci, conf_type=conf_type, duration=duration,
+                             event=event, group=group, event_of_interest=event_of_interest)
+
+
+# --------------------------------------------------------------------------------------
+# log-rank
+# --------------------------------------------------------------------------------------
+
+def logrank_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
+                 event_of_interest: int | None = None,
+                 strata: str | None = None) -> pd.DataFrame:
+    """k-sample log-rank test of equal hazards (survival curves) across groups.
+
+    Parameters
+    ----------
+    df : DataFrame
+    duration, event : str
+        As :func:`kaplan_meier`.
+    group : str
+        Column of the groups compared.
+    event_of_interest : int, optional
+        Event code tested (others censored); ``None`` = any event.
+    strata : str, optional
+        Column of strata: observed - expected and its variance are summed over strata
+        (``survdiff(... + strata(s))``).
+
+    Returns
+    -------
+    DataFrame
+        One row: ``test`` ("log-rank" or "stratified log-rank"), ``statistic`` (chi-
+        square), ``df``, ``p``.
+
+    Notes
+    -----
+    At each distinct event time ``t_j`` with ``n_j`` at risk and ``d_j`` events in all,
+    ``n_jk`` and ``d_jk`` in group ``k``: ``O_k - E_k = sum_j (d_jk - d_j n_jk / n_j)``,
+    ``V_kl = sum_j d_j (n_j - d_j) / (n_j - 1) (n_jk / n_j) (delta_kl - n_jl / n_j)``.
+    The statistic is ``(O - E)' V^-1 (O - E)`` over the groups with ``E_k > 0`` less the
+    first, with ``df`` = their number minus 1, as ``survival::survdiff`` (rho = 0).
+
+    R equivalent: ``survdiff(Surv(time, event == k) ~ group)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 0, 1, 1, 0, 1, 0],
+    ...                   "g": ["a", "a", "a", "a", "b", "b", "b", "b"]})
+    >>> res = logrank_test(d, "t", "e", "g")
+    >>> round(float(res["statistic"].iloc[0]), 4), int(res["df"].iloc[0])
+    (5.3478, 1)
+    """
+    p = _prepare(df, duration, event, group, strata)
+    if event_of_interest is None:
+        d = (p.code != 0).astype(np.int64)
+    else:
+        d = (p.code == event_of_interest).astype(np.int64)
+    k = len(p.labels)
+    if k < 2:
+        raise RpcEvalError(f"the log-rank test needs at least two groups in {group!r}; "
+                           f"found {k}")
+    if d.sum() == 0:
+        raise RpcEvalError("there are no events, so the log-rank test is undefined")
+    strata_codes = p.strata if p.strata is not None else np.zeros(len(d), dtype=np.int64)
+    obs = np.zeros(k)
+    exp = np.zeros(k)
+    var = np.zeros((k, k))
+    for s in np.unique(strata_codes):
+        m = strata_codes == s
+        times, inv = np.unique(p.time[m], return_inverse=True)
+        nt = len(times)
+        g = p.group[m]
+        tot = np.bincount(inv * k + g, minlength=nt * k).reshape(nt, k).astype(float)
+        ev = np.bincount(inv * k + g, weights=d[m], minlength=nt * k).reshape(nt, k)
+        n_jk = np.cumsum(tot[::-1], axis=0)[::-1]
+        keep = ev.sum(axis=1) > 0
+        n_jk, ev = n_jk[keep], ev[keep]
+        n_j = n_jk.sum(axis=1)
+        d_j = ev.sum(axis=1)
+        frac = n_jk / n_j[:, None]
+        obs += ev.sum(axis=0)
+        exp += (d_j[:, None] * frac).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(n_j > 1, d_j * (n_j - d_j) / (n_j - 1), 0.0)
+        var += np.diag(np.einsum("j,jk->k", w, frac)) - np.einsum("j,jk,jl->kl", w, frac, frac)
+    use = exp > 0
+    dof = int(use.sum()) - 1
+    if dof < 1:
+        raise RpcEvalError("fewer than two groups have subjects at risk at an event "
+                           "time, so the log-rank test is undefined")
+    diff = (obs - exp)[use][1:]
+    vv = var[np.ix_(use, use)][1:, 1:]
+    try:
+        stat = float(diff @ np.linalg.solve(vv, diff))
+    except np.linalg.LinAlgError as err:  # pragma: no cover - needs a degenerate design
+        raise RpcEvalError("the log-rank variance matrix is singular") from err
+    pval = float(stats.chi2.sf(stat, dof))
+    name = "log-rank" if strata is None else "stratified log-rank"
+    return pd.DataFrame({"test": [name], "statistic": [stat], "df": [dof], "p": [pval]},
+                        columns=TEST_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------
+# cumulative incidence (Aalen-Johansen) with cmprsk's variance
+# --------------------------------------------------------------------------------------
+
+def _cif_one(times: np.ndarray, n_risk: np.ndarray, d_c: np.ndarray, d_all: np.ndarray):
+    """CIF and its cmprsk::cuminc variance for one cause at the distinct times."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d_all / n_risk)
+    s_minus = np.r_[1.0, surv[:-1]]
+    cif = np.cumsum(s_minus * d_c / n_risk)
+    d_o = d_all - d_c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_s = np.where(surv > 0, 1.0 / surv, 0.0)
+        # (d - 1) / (n - 1) tie correction, only used where d > 1 (so n > 1)
+        t5_c = np.where(d_c > 1, 1.0 - (d_c - 1.0) / (n_risk - 1.0), 1.0)
+        t5_o = np.where(d_o > 1, 1.0 - (d_o - 1.0) / (n_risk - 1.0), 1.0)
+    base = s_minus**2 / n_risk**2
+    w_c = base * t5_c * d_c  # zero where d_c = 0
+    w_o = np.where(surv > 0, base * t5_o * d_o, 0.0)
+    b_c = 1.0 + inv_s * cif  # cause-of-interest events
+    b_o = cif * inv_s  # competing events
+    v1 = np.cumsum(b_c**2 * w_c + b_o**2 * w_o)
+    v2 = np.cumsum(inv_s * b_c * w_c + inv_s * b_o * w_o)
+    v3 = np.cumsum(inv_s**2 * (w_c + w_o))
+    var_at = v1 + cif**2 * v3 - 2.0 * cif * v2
+    # cuminc reports the variance at cause-c event times; it is constant in between
+    idx = np.where(d_c > 0, np.arange(len(times)), -1)
+    idx = np.maximum.accumulate(idx)
+    var = np.where(idx >= 0, var_at[np.maximum(idx, 0)], 0.0)
+    return cif, var
+
+
+def _cif_ci(cif: np.ndarray, var: np.ndarray, z: float, conf_type: str):
+    se = np.sqrt(np.maximum(var, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "log-log":
+            # g = log(-log F), se(g) = se / (F |log F|); limits F^exp(+-z se(g))
+            c = z * se / (cif * np.abs(np.log(cif)))
+            low = cif ** np.exp(c)
+            high = cif ** np.exp(-c)
+        else:
+            low = np.clip(cif - z * se, 0.0, 1.0)
+            high = np.clip(cif + z * se, 0.0, 1.0)
+    zero = cif <= 0
+    low = np.where(zero, 0.0, low)
+    high = np.where(zero, 0.0, high)
+    one = (cif >= 1) & (var <= 0)
+    low = np.where(one, 1.0, low)
+    high = np.where(one, 1.0, high)
+    return low, high
+
+
+@dataclass
+class CumulativeIncidenceResult:
+    """Aalen-Johansen cumulative incidence functions, from :func:`cumulative_incidence`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per group, cause and distinct observed time of the group: ``group,
+        cause, time, cif, variance, ci_low, ci_high``. ``variance`` is cmprsk's
+        (``cuminc(...)$var``).
+    ci : float
+        Confidence level.
+    conf_type : str
+        ``"log-log"`` (default; as tidycmprsk) or ``"plain"``.
+    causes : list of int
+        The event codes estimated.
+    duration, event, group : str or None
+        Column names used.
+    """
+
+    table: pd.DataFrame
+    ci: float
+    conf_type: str
+    causes: list
+    duration: str
+    event: str
+    group: str | None = None
+
+    @property
+    def groups(self) -> list:
+        """Group labels in table order."""
+        return list(pd.unique(self.table["group"]))
+
+    def at(self, times: Sequence[float]) -> pd.DataFrame:
+        """Estimates at chosen times, like ``cmprsk::timepoints``.
+
+        Returns a DataFrame with the columns of ``.table``: the step function's value at
+        each time (right-continuous). Times after a group's last observed time have no
+        estimate (NaN, as ``timepoints``' NA) and a warning names them.
+        """
+        tt = np.sort(np.unique(np.asarray(times, dtype=float)))
+        if (tt < 0).any():
+            raise RpcEvalError("times must be >= 0")
+        out = []
+        beyond = []
+        for (g, c), sub in self.table.groupby(["group", "cause"], sort=False):
+            tg = sub["time"].to_numpy(dtype=float)
+            idx = np.searchsorted(tg, tt, side="right") - 1
+            before = idx < 0
+            after = tt > tg[-1]
+            j = np.maximum(idx, 0)
+            res = {}
+            for col, fill in (("cif", 0.0), ("variance", 0.0), ("ci_low", 0.0),
+                              ("ci_high", 0.0)):
+                v = sub[col].to_numpy()[j].astype(float)
+                v = np.where(before, fill, v)
+                res[col] = np.where(after, np.nan, v)
+            if after.any():
+                beyond.append(f"{g}: after {tg[-1]:g}")
+            out.append(pd.DataFrame({"group": g, "cause": c, "time": tt, **res}))
+        if beyond:
+            warnings.warn("no estimate after the last observed time of a group ("
+                          + "; ".join(sorted(set(beyond))) + "); those rows are NaN",
+                          RpcEvalWarning, stacklevel=2)
+        return pd.concat(out, ignore_index=True)[CIF_COLUMNS]
+
+    def _title(self) -> str:
+        return "Cumulative incidence (Aalen-Johansen) with competing events"
+
+    def final(self) -> pd.DataFrame:
+        """The estimate at the end of follow-up per group and cause (columns of
+        ``.table``)."""
+        return self.table.groupby(["group", "cause"], sort=False).tail(1).reset_index(
+            drop=True)
+
+    def summary(self) -> str:
+        """A few lines for people: the CIF at the end of follow-up per group and cause."""
+        fin = self.final()
+        pct = f"{self.ci:.0%}"
+        lines = [self._title(), f"  duration: {self.duration}; causes: "
+                 f"{', '.join(map(str, self.causes))}; {pct} CI ({self.conf_type})"]
+        width = max(5, *(len(str(g)) for g in fin["group"]))
+        lines.append(f"  {'group':<{width}} {'cause':>5} {'time':>8} {'CIF':>7}  {pct} CI")
+        for r in fin.itertuples(index=False):
+            lines.append(f"  {str(r.group):<{width}} {r.cause!s:>5} {r.time:>8g} "
+                         f"{r.cif:7.3f}  ({r.ci_low:.3f}, {r.ci_high:.3f})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return (f"<p><strong>{html.escape(self._title())}</strong> "
+                f"({html.escape(self.duration)}; {self.ci:.0%} CI, "
+                f"{html.escape(self.conf_type)})</p>"
+                + _html_table(self.final(), "Cumulative incidence at the end of follow-up"))
+
+    def plot(self, ax: Any = None, stacked: bool = True, group: Any = None,
+             ci: bool = True, labels: dict | None = None) -> Any:
+        """Plot the CIFs.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw on; a new figure is made when omitted.
+        stacked : bool
+            ``True`` (default): stacked areas, one per cause, for one group; the top of
+            the stack is ``1 - S(t)`` (all-cause incidence) and the white space above
+            it the proportion still in the programme. ``False``: one step line per
+            group and cause (colour = group, line style = cause), with CI bands when
+            ``ci``.
+        group : label, optional
+            Group to draw when stacked; required when there are several groups.
+        ci : bool
+            CI bands (unstacked plot only).
+        labels : dict, optional
+            Names for causes, e.g. ``{1: "dropout", 2: "completion"}``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        labels = labels or {}
+        groups = self.groups
+        if stacked:
+            if group is None:
+                if len(groups) > 1:
+                    raise RpcEvalError(
+                        "a stacked plot shows one group; pass group= one of "
+                        f"{groups} (or stacked=False for all groups)")
+                group = groups[0]
+            if group not in groups:
+                raise RpcEvalError(f"no group {group!r}; groups are {groups}")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        tab = self.table
+        if stacked:
+            sub = tab[tab["group"] == group]
+            bottom = None
+            for c in self.causes:
+                sc = sub[sub["cause"] == c]
+                x = np.r_[0.0, sc["time"].to_numpy(dtype=float)]
+                y = np.r_[0.0, sc["cif"].to_numpy()]
+                lo = np.zeros_like(y) if bottom is None else bottom
+                ax.fill_between(x, lo, lo + y, step="post", alpha=0.7,
+                                label=str(labels.get(c, c)), linewidth=0)
+                bottom = lo + y
+            if self.group is not None:
+                ax.set_title(f"Cumulative incidence, {self.group} = {group}")
+            else:
+                ax.set_title("Cumulative incidence")
+        else:
+            colours = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+            styles = ["-", "--", ":", "-."]
+            for (g, c), sc in tab.groupby(["group", "cause"], sort=False):
+                x = np.r_[0.0, sc["time"].to_numpy(dtype=float)]
+                y = np.r_[0.0, sc["cif"].to_numpy()]
+                name = str(labels.get(c, c)) if len(groups) == 1 else f"{g}: {labels.get(c, c)}"
+                gi, ci_ = groups.index(g), self.causes.index(c)
+                colour = colours[(ci_ if len(groups) == 1 else gi) % len(colours)]
+                style = "-" if len(groups) == 1 else styles[ci_ % len(styles)]
+                (line,) = ax.step(x, y, where="post", label=name, color=colour,
+                                  linestyle=style)
+                if ci:
+                    lo = np.r_[0.0, sc["ci_low"].to_numpy()]
+                    hi = np.r_[0.0, sc["ci_high"].to_numpy()]
+                    ax.fill_between(x, lo, hi, step="post", alpha=0.2,
+                                    color=line.get_color(), linewidth=0)
+            ax.set_title("Cumulative incidence")
+        ax.set_ylim(0, 1.02)
+        legend_title = "cause" if stacked or len(groups) == 1 else f"{self.group}: cause"
+        ax.set_xlim(left=0)
+        ax.set_xlabel(self.duration)
+        ax.set_ylabel("Cumulative incidence")
+        ax.legend(title=legend_title)
+        return ax
+
+
+def cumulative_incidence(df: pd.DataFrame, duration: str, event: str, *,
+                         group: str | None = None, causes: Sequence[int] | None = None,
+                         ci: float = 0.95,
+                         conf_type: str = "log-log") -> CumulativeIncidenceResult:
+    """Aalen-Johansen cumulative incidence of each event type with competing events.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per subject.
+    duration : str
+        Column of durations, >= 0.
+    event : str
+        Column of integer codes: 0 censored, 1, 2, ... event types (causes).
+    group : str, optional
+        Column to estimate the CIFs per group.
+    causes : sequence of int, optional
+        Causes to report (default: every non-zero code present). Every non-zero code
+        still counts as a competing event for the others.
+    ci : float
+        Confidence level (default 0.95).
+    conf_type : {"log-log", "plain"}
+        "log-log" (default): the ``log(-log F)`` transform, ``F^exp(+-z se /
+        (F |log F|))``, as ``tidycmprsk::cuminc``; "plain": ``F +- z se`` clipped to
+        [0, 1]. Where ``F = 0`` the interval is (0, 0).
+
+    Returns
+    -------
+    CumulativeIncidenceResult
+        ``.table`` with columns ``group, cause, time, cif, variance, ci_low, ci_high``
+        (one row per group, cause and distinct observed time); ``.at(times)``,
+        ``.final()``, ``.summary()``, ``.plot()``.
+
+    Notes
+    -----
+    With ``S`` the all-cause Kaplan-Meier estimate,
+    ``F_c(t) = sum_{t_j <= t} S(t_j-) d_cj / n_j`` (tied times of different causes are
+    handled together; nothing is jittered). The variance is the delta-method estimator
+    of ``cmprsk::cuminc`` (Gray's program): with ``q_j = 1 - (d - 1) / (n_j - 1)`` for
+    ``d > 1`` (else 1) applied to ``d = d_cj`` or to the competing count ``d_oj``,
+    ``w_j = S(t_j-)^2 q_j d / n_j^2``, ``a_j = 1 / S(t_j)`` and
+    ``b_j = 1 + a_j F_c(t_j)`` (cause ``c`` events) or ``F_c(t_j) a_j`` (competing
+    events), the sums ``V1 = sum w b^2``, ``V2 = sum w a b``, ``V3 = sum w a^2`` give
+    ``Var F_c(t) = V1 + F_c(t)^2 V3 - 2 F_c(t) V2``, evaluated at the last cause-``c``
+    event time ``<= t``.
+
+    R equivalent: ``cmprsk::cuminc(time, event, group, cencode = 0)`` (``$est``,
+    ``$var``), ``cmprsk::timepoints()`` for ``.at()``; the log-log CI as
+    ``tidycmprsk::cuminc``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"sessions": [1, 2, 2, 3, 4, 4], "event": [1, 2, 1, 0, 1, 2]})
+    >>> res = cumulative_incidence(d, "sessions", "event")
+    >>> res.at([2, 4])[["cause", "time", "cif"]].round(4).values.tolist()
+    [[1.0, 2.0, 0.3333], [1.0, 4.0, 0.5833], [2.0, 2.0, 0.1667], [2.0, 4.0, 0.4167]]
+    """
+    ci = _check_ci(ci)
+    if conf_type not in _CIF_CONF_TYPES:
+        raise RpcEvalError(f"conf_type must be one of {_CIF_CONF_TYPES}, got {conf_type!r}")
+    p = _prepare(df, duration, event, group)
+    present = sorted(int(c) for c in np.unique(p.code) if c != 0)
+    if causes is None:
+        causes = present
+        if not causes:
+            warnings.warn("there are no events (everyone is censored): nothing to "
+                          "estimate, the table is empty", RpcEvalWarning, stacklevel=2)
+    else:
+        causes = [int(c) for c in causes]
+        if any(c == 0 for c in causes):
+            raise RpcEvalError("0 is the censoring code, not a cause")
+        absent = [c for c in causes if c not in present]
+        if absent:
+            warnings.warn(f"no events of cause {absent}: their incidence is 0",
+                          RpcEvalWarning, stacklevel=2)
+    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    ncode = int(max(p.code.max(), max(causes, default=0))) + 1
+    parts = []
+    for gi, label in enumerate(p.labels):
+        m = p.group == gi
+        times, n_risk, counts = _tabulate(p.time[m], p.code[m], ncode)
+        d_all = counts[:, 1:].sum(axis=1)
+        if m.sum() == 1 and len(p.labels) > 1:
+            warnings.warn(f"group {label!r} has a single subject", RpcEvalWarning,
+                          stacklevel=2)
+        for c in causes:
+            cif, var = _cif_one(times, n_risk, counts[:, c], d_all)
+            low, high = _cif_ci(cif, var, z, conf_type)
+            parts.append(pd.DataFrame({
+                "group": [label] * len(times), "cause": c,
+                "time": times.astype(np.int64) if p.integer_time else times,
+                "cif": cif, "variance": var, "ci_low": low, "ci_high": high}))
+    if parts:
+        table = pd.concat(parts, ignore_index=True)[CIF_COLUMNS]
+    else:
+        table = pd.DataFrame({c: pd.Series(dtype=float) for c in CIF_COLUMNS})
+    return CumulativeIncidenceResult(table=table, ci=ci, conf_type=conf_type,
+                                     causes=list(causes), duration=duration, event=event,
+                                     group=group)
+
+
+# --------------------------------------------------------------------------------------
+# Gray's test
+# --------------------------------------------------------------------------------------
+
+def _gray_stratum(t: np.ndarray, m: np.ndarray, g: np.ndarray, k: int,
+                  chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Score (length k) and variance (k x k) of Gray's test in one stratum.
+
+    ``m`` is 0 censored, 1 cause of interest, 2 other cause; ``g`` in 0..k-1.
+    """
+    times, inv = np.unique(t, return_inverse=True)
+    nt = len(times)
+    cnt = np.bincount((inv * k + g) * 3 + m, minlength=nt * k * 3).reshape(nt, k, 3)
+    cnt = cnt.astype(float)
+    risk = np.cumsum(cnt.sum(axis=2)[::-1], axis=0)[::-1]  # R_jk
+    d1 = cnt[:, :, 1]
+    d2 = cnt[:, :, 2]
+    keep = (d1.sum(axis=1) + d2.sum(axis=1)) > 0
+    risk, d1, d2 = risk[keep], d1[keep], d2[keep]
+    if len(risk) == 0:
+        return np.zeros(k), np.zeros((k, k))
+    at = risk > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fac = np.where(at, 1.0 - (d1 + d2) / risk, 1.0)
+        inc1 = np.where(at, d1 / risk, 0.0)
+    skm = np.cumprod(fac, axis=0)  # right-continuous KM per group
+    skmm = np.vstack([np.ones((1, k)), skm[:-1]])  # left-continuous
+    f1 = np.cumsum(skmm * inc1, axis=0)
+    f1m = np.vstack([np.zeros((1, k)), f1[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(at, risk / skmm, 0.0)  # R_k / S_k(t-)
+        q = np.where(at, risk * (1.0 - f1m) / skmm, 0.0)  # Gray's R_k
+    tr = t1.sum(axis=1)
+    tq = q.sum(axis=1)
+    nd1 = d1.sum(axis=1)
+    f = np.cumsum(nd1 / tr)  # pooled estimate
+    fm = np.r_[0.0, f[:-1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = (d1 - np.where(at, nd1[:, None] * q / tq[:, None], 0.0)).sum(axis=0)
+        w = nd1 / (tr * (1.0 - fm))
+    # a_j(i, l) = t1_i (delta_il - t1_l / tr)
+    # quantities for the variance
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t4a = np.where(skm > 0, 1.0 - (1.0 - f[:, None]) / skm, 1.0)
+        t5a = np.where(nd1[:, None] > 1,
+                       1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * skmm - 1.0), 1.0)
+        t3a = np.where(at & (nd1[:, None] > 0), t5a * skmm * nd1[:, None] / (tr[:, None] * risk),
+                       0.0)
+        ok2 = (skm > 0) & (d2 > 0)
+        t4b = np.where(ok2, (1.0 - f[:, None]) / skm, 0.0)
+        t5b = np.where(d2 > 1, 1.0 - (d2 - 1.0) / (risk - 1.0), 1.0)
+        t3b = np.where(ok2, t5b * skmm**2 * d2 / risk**2, 0.0)
+    v = np.zeros((k, k))
+    v2 = np.zeros((k, k))  # v2[i, l]
+    v3 = (t4a**2 * t3a).sum(axis=0) + (t4b**2 * t3b).sum(axis=0)
+    c_prev = np.zeros((k, k))
+    eye = np.eye(k)
+    for start in range(0, len(tr), chunk):
+        sl = slice(start, start + chunk)
+        a = t1[sl, :, None] * (eye[None] - t1[sl, None, :] / tr[sl, None, None])
+        c = c_prev[None] + np.cumsum(a * w[sl, None, None], axis=0)  # C_j(i, l)
+        b = a - t4a[sl, None, :] * c  # B_j(i, l)
+        v += np.einsum("jl,jil,jml->im", t3a[sl], b, b)
+        v2 += np.einsum("jil,jl->il", b, t4a[sl] * t3a[sl])
+        s4 = t4b[sl] ** 2 * t3b[sl]
+        v += np.einsum("jl,jil,jml->im", s4, c, c)
+        v2 -= np.einsum("jil,jl->il", c, s4)
+        c_prev = c[-1]
+    cf = c_prev
+    v += np.einsum("il,ml,l->im", cf, cf, v3) + cf @ v2.T + v2 @ cf.T
+    return score, v
+
+
+def gray_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
+              cause: int | Sequence[int] | None = None,
+              strata: str | None = None) -> pd.DataFrame:
+    """Gray's (1988) k-sample test for equal cumulative incidence of a cause.
+
+    Parameters
+    ----------
+    df : DataFrame
+    duration, event : str
+        As :func:`cumulative_incidence` (0 censored, other codes causes).
+    group : str
+        Column of the groups compared.
+    cause : int or sequence of int, optional
+        Cause(s) to test, one row each (default: every cause present).
+    strata : str, optional
+        Column of strata; scores and variances are summed over strata (as
+        ``cuminc(..., strata = s)``).
+
+    Returns
+    -------
+    DataFrame
+        ``cause, statistic, df, p``; ``df`` = number of groups - 1.
+
+    Notes
+    -----
+    Gray's test with weight ``(1 - F)^rho``, ``rho = 0``. At each distinct event time,
+    per group ``k``: ``n_k`` at risk, ``S_k(t-)`` all-cause Kaplan-Meier and
+    ``F_k(t-)`` the cause's CIF (left limits). Gray's subdistribution risk set is
+    ``R_k = n_k (1 - F_k(t-)) / S_k(t-)``; the score of group ``k`` is
+    ``s_k = sum_t [d_1k - d_1 R_k / sum_l R_l]``, observed minus expected cause events
+    under a common subdistribution hazard. Its variance is Gray's (1988) estimator as
+    programmed in ``cmprsk`` (``crstm``). With ``h_k = n_k / S_k(t-)``,
+    ``H = sum_k h_k``, the pooled ``F(t) = sum_{u <= t} d_1(u) / H(u)``,
+    ``a(i, k) = h_i (delta_ik - h_k / H)`` and its running sum
+    ``C_t(i, k) = sum_{u <= t} a_u(i, k) d_1(u) / (H(u) (1 - F(u-)))``, define at each
+    event time and for each group ``k`` at risk:
+
+    * cause events (``d_1 > 0``): ``q_k = 1 - (1 - F(t)) / S_k(t)`` (1 if
+      ``S_k(t) = 0``), weight ``w_k = g S_k(t-) d_1 / (H n_k)`` with the tie factor
+      ``g = 1 - (d_1 - 1) / (H S_k(t-) - 1)``, and ``B = a - q_k C_t``;
+    * competing events in group ``k`` (``d_2k > 0``, ``S_k(t) > 0``):
+      ``r_k = (1 - F(t)) / S_k(t)``, weight ``u_k = g' S_k(t-)^2 d_2k / n_k^2`` with
+      ``g' = 1 - (d_2k - 1) / (n_k - 1)``.
+
+    Then ``V(i, j) = sum_t sum_k [w_k B(i, k) B(j, k) + u_k r_k^2 C_t(i, k) C_t(j, k)]
+    + sum_k [C(i, k) C(j, k) v3_k + C(i, k) v2(j, k) + C(j, k) v2(i, k)]`` where ``C`` is
+    the final running sum, ``v3_k = sum_t (w_k q_k^2 + u_k r_k^2)`` and
+    ``v2(i, k) = sum_t (w_k q_k B(i, k) - u_k r_k^2 C_t(i, k))``. The statistic
+    ``s' V^-1 s`` uses the first ``k - 1`` groups (it does not depend on which group is
+    left out) and is chi-square with ``k - 1`` df under the null. The sums over time
+    are vectorised (cumulative sums and einsum over blocks of event times).
+
+    R equivalent: ``cmprsk::cuminc(time, event, group, cencode = 0)$Tests``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> d = pd.DataFrame({"t": rng.integers(1, 10, 60), "e": rng.integers(0, 3, 60),
+    ...                   "g": np.repeat(["a", "b"], 30)})
+    >>> gray_test(d, "t", "e", "g", cause=1).columns.tolist()
+    ['cause', 'statistic', 'df', 'p']
+    """
+    p = _prepare(df, duration, event, group, strata)
+    k = len(p.labels)
+    if k < 2:
+        raise RpcEvalError(f"Gray's test needs at least two groups in {group!r}; found {k}")
+    present = sorted(int(c) for c in np.unique(p.code) if c != 0)
+    if cause is None:
+        causes = present
+    elif isinstance(cause, int | np.integer):
+        causes = [int(cause)]
+    else:
+        causes = [int(c) for c in cause]
+    if not causes:
+        raise RpcEvalError("there are no events, so Gray's test is undefined")
+    strata_codes = p.strata if p.strata is not None else np.zeros(len(p.time), np.int64)
+    rows = []
+    for c in causes:
+        if c not in present:
+            raise RpcEvalError(f"there are no events of cause {c}, so Gray's test for it "
+                               "is undefined")
+        m = np.where(p.code == 0, 0, np.where(p.code == c, 1, 2))
+        score = np.zeros(k)
+        var = np.zeros((k, k))
+        for s in np.unique(strata_codes):
+            sel = strata_codes == s
+            sc, vv = _gray_stratum(p.time[sel], m[sel], p.group[sel], k)
+            score += sc
+            var += vv
+        s1, v1 = score[:-1], var[:-1, :-1]
+        if np.linalg.matrix_rank(v1) < k - 1:
+            warnings.warn(f"Gray's test for cause {c}: the variance matrix is singular "
+                          "(a group may have no one at risk at the cause's event times); "
+                          "statistic not computed", RpcEvalWarning, stacklevel=2)
+            stat = math.nan
+        else:
+            stat = float(s1 @ np.linalg.solve(v1, s1))
+        rows.append({"cause": c, "statistic": stat, "df": k - 1,
+                     "p": float(stats.chi2.sf(stat, k - 1)) if not math.isnan(stat)
+                     else math.nan})
+    return pd.DataFrame(rows, columns=GRAY_COLUMNS)
