@@ -65,6 +65,16 @@ def _norm(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
+def _concat_problems(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Problem frames stacked, with the same dtypes whatever they hold (text columns as
+    object, ``row`` as Int64), so pandas never has to guess from empty or all-NA parts."""
+    dtypes = {**{c: object for c in PROBLEM_COLUMNS}, "row": "Int64"}
+    parts = [f.reindex(columns=PROBLEM_COLUMNS).astype(dtypes) for f in frames if len(f)]
+    if not parts:
+        return problems_frame([])
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
 class _TableCheck:
     """Checks of one raw table; accumulates problems and excluded rows."""
 
@@ -154,16 +164,20 @@ class _TableCheck:
         cols = self.spec["columns"]
         present: dict[str, str] = {}
         extras: list[str] = []
+        fatal: list[Problem] = []
         for name in self.cells.columns:
             key = _norm(name)
-            if key in cols and key not in present:
+            if key in cols and key in present:  # 'parent_id' and 'Parent ID'
+                fatal.append(self.fatal(
+                    key, f"columns '{present[key]}' and '{name}' are both read as '{key}'",
+                    "keep one of them, or rename the other"))
+            elif key in cols:
                 present[key] = name
                 if name != key:
                     self._chunk([self.raw.header_row], name, [""], "info",
                                 f"column '{name}' was read as '{key}'", "")
             else:
                 extras.append(name)
-        fatal: list[Problem] = []
         missing = [col for col in cols if col not in present]
         # pair each missing column with its closest unread column, best pairs first (so
         # 'parent_agee' goes to parent_age, not to parent_sex which comes earlier)
@@ -291,10 +305,7 @@ class _TableCheck:
 
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         kept = self.typed.loc[~self.bad].reset_index(drop=True)
-        problems = (pd.concat(self.problem_chunks, ignore_index=True)
-                    if self.problem_chunks else pd.DataFrame(columns=PROBLEM_COLUMNS))
-        reader = problems_frame([p for p in self.reader_problems])
-        problems = pd.concat([reader, problems], ignore_index=True) if len(reader) else problems
+        problems = _concat_problems([problems_frame(self.reader_problems), *self.problem_chunks])
         if self.reasons:
             idx = np.concatenate([i for i, _ in self.reasons])
             why = np.concatenate([np.full(len(i), r, dtype=object) if isinstance(r, str)
@@ -627,16 +638,17 @@ def load(
             tables[table] = empty_table(table)
             if table in raws:
                 frames.append(problems_frame(raws[table].problems))
-    general = problems_frame(problems)
-    all_problems = pd.concat([general, *frames], ignore_index=True) if frames else general
-    all_problems = all_problems.reindex(columns=PROBLEM_COLUMNS)
-    all_problems["row"] = all_problems["row"].astype("Int64")
+    all_problems = _concat_problems([problems_frame(problems), *frames])
     order = {t: i for i, t in enumerate(("",) + ORDER)}
     all_problems = (all_problems.assign(_t=all_problems["table"].map(order).fillna(-1))
                     .sort_values(["_t", "file", "row"], kind="stable", na_position="first")
                     .drop(columns="_t").reset_index(drop=True))
+    excluded = [e.astype({"row": "int64"}) for e in excluded if len(e)]
     excluded_df = (pd.concat(excluded, ignore_index=True) if excluded
-                   else pd.DataFrame(columns=["table", "file", "row", "reason"]))
+                   else pd.DataFrame({"table": pd.Series(dtype=object),
+                                      "file": pd.Series(dtype=object),
+                                      "row": pd.Series(dtype="int64"),
+                                      "reason": pd.Series(dtype=object)}))
 
     if pseudo is not None:
         for name, t in tables.items():

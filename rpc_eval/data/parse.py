@@ -151,8 +151,11 @@ def parse_column(
     elif kind in ("integer", "number"):
         num = pd.to_numeric(text.where(todo, ""), errors="coerce").astype("float64")
         num = num.where(todo)
-        notnum = todo & num.isna().to_numpy()
-        # "inf", "1e400": read by the number parser, but not a usable value
+        # "1e400" and "inf" are numbers of a sort, but not usable values (and pandas
+        # versions differ on whether "1e400" parses to inf or fails)
+        numeric_like = text.str.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+        numeric_like = numeric_like.to_numpy(dtype=bool, na_value=False)
+        notnum = todo & num.isna().to_numpy() & ~numeric_like
         huge = todo & ~notnum & ~(num.abs() <= MAX_NUMBER).to_numpy()
         if notnum.any():
             what = "a whole number" if kind == "integer" else "a number"

@@ -255,9 +255,9 @@ def _sheet_key(title: str) -> str:
     return title.strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def _workbook_values(path: Path, tables: list[str]) -> list[tuple[str, list[tuple] | None]]:
-    """(sheet title, rows of cell values) for each worksheet; values only for sheets
-    named after a table. Raises whatever openpyxl raises for a damaged file."""
+def _workbook_values(path: Path, tables: list[str]) -> list[tuple[str, list[list[str]] | None]]:
+    """(sheet title, rows of cell text) for each worksheet; cells only for sheets named
+    after a table. Raises whatever openpyxl raises for a damaged file."""
     import openpyxl
 
     with warnings.catch_warnings():
@@ -266,7 +266,7 @@ def _workbook_values(path: Path, tables: list[str]) -> list[tuple[str, list[tupl
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
             return [(sheet.title,
-                     [tuple(r) for r in sheet.iter_rows(values_only=True)]
+                     [[_cell_text(v) for v in r] for r in sheet.iter_rows(values_only=True)]
                      if _sheet_key(sheet.title) in tables else None)
                     for sheet in wb.worksheets]
         finally:
@@ -297,7 +297,7 @@ def read_workbook(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], l
                                     hint, "info"))
             continue
         titles.setdefault(key, []).append(title)
-        values = [[_cell_text(v) for v in row] for row in rows]
+        values = rows
         if not values or not any(c.strip() for c in values[0]):
             out[key] = _unusable(key, label, "the sheet is empty or has no header in row 1",
                                  "put the column names in row 1 and the data below")
