@@ -31,7 +31,7 @@ def test_outcome_tables_layout_and_overall_rows(default_data):
     overall = change[change["intervention"] == "All"]
     assert set(overall["instrument"]) == {"csi4", "gad7", "phq9", "sdq_parent_4_17", "swemwbs"}
     # the 'All' row pools the intervention rows
-    for inst, sub in change.groupby("instrument"):
+    for _, sub in change.groupby("instrument"):
         by = sub[sub["intervention"] != "All"]
         assert by["n_paired"].sum() == sub.loc[sub["intervention"] == "All", "n_paired"].item()
     # every parent in the reliable-change table falls in exactly one class
