@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
 
 __all__ = [
@@ -146,16 +147,9 @@ def _binary(series: pd.Series, name: str) -> np.ndarray:
 
 
 def _wilson(events: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (no continuity correction)."""
-    z = stats.norm.ppf(0.5 + level / 2.0)
-    events = np.asarray(events, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = events / n
-        denom = 1.0 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    """Wilson score interval (no continuity correction); the funnel's implementation."""
+    lo, hi = wilson_interval(np.asarray(events, dtype=float), np.asarray(n, dtype=float), level)
+    return np.atleast_1d(lo), np.atleast_1d(hi)
 
 
 def _rcs_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
