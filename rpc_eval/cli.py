@@ -183,7 +183,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         outcomes = outcome_tables(data)
     except RpcEvalError as exc:
         print(f"rpc-eval: outcomes table left out: {exc}", file=sys.stderr)
-    files = build_data_report(data, args.out, inputs=inputs, seed=seed, outcomes=outcomes)
+    from rpc_eval.engagement.summary import engagement_analysis
+
+    engagement = None
+    try:
+        engagement = engagement_analysis(data)
+    except RpcEvalError as exc:
+        print(f"rpc-eval: engagement section left out: {exc}", file=sys.stderr)
+    files = build_data_report(data, args.out, inputs=inputs, seed=seed, outcomes=outcomes,
+                              engagement=engagement)
     steps.done()
     steps.close()
     log = data.intake_log

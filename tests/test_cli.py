@@ -103,11 +103,17 @@ def test_report_is_deterministic_and_hashes_inputs(small_dir, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["report", "--data", str(small_dir), "--out", str(a), "--quiet"]) == 0
     assert main(["report", "--data", str(small_dir), "--out", str(b), "--quiet"]) == 0
-    for f in sorted((a / "tables").glob("*.csv")) + [a / "index.html"]:
+    figures = sorted((a / "figures").glob("*"))
+    assert {f.suffix for f in figures} == {".png", ".svg"} and len(figures) >= 6
+    for f in sorted((a / "tables").glob("*.csv")) + figures + [a / "index.html"]:
         assert f.read_bytes() == (b / f.relative_to(a)).read_bytes(), f.name
     manifest = json.loads((a / "manifest.json").read_text())
     assert "parents.csv" in manifest["inputs"] and manifest["seed"] == 7
     assert "tables/intake_tables.csv" in manifest["outputs"]
+    for name in ("engagement_funnel", "engagement_cox_dropout", "engagement_finegray_completion",
+                 "outcomes_change", "outcomes_reliable_change"):
+        assert f"tables/{name}.csv" in manifest["outputs"], name
+    assert "figures/retention_by_intervention.svg" in manifest["outputs"]
     tables = pd.read_csv(a / "tables" / "intake_tables.csv")
     assert (tables["rows_read"] == tables["rows_kept"] + tables["rows_excluded"]).all()
     data = load(small_dir)

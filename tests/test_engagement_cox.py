@@ -51,8 +51,8 @@ FITS = {
 
 
 def _r_term(name: str) -> str:
-    """rpc_eval's 'group[B]' is R's 'groupB'."""
-    return name.replace("[", "").replace("]", "")
+    """rpc_eval's 'group[T.B]' is R's 'groupB'."""
+    return name.replace("[T.", "").replace("[", "").replace("]", "")
 
 
 def _fit(key: str, name: str) -> CoxResult:
@@ -182,7 +182,7 @@ def test_breslow_one_event_time_closed_form():
     res = fit_cox(frame, "t", "e", "arm", ties="breslow")
     b = math.log((d1 / n1) / (d0 / n0))
     row = res.coefficients.iloc[0]
-    assert row["term"] == "arm[b]"
+    assert row["term"] == "arm[T.b]"
     assert row["coef"] == pytest.approx(b, rel=1e-10)
     assert row["se"] == pytest.approx(math.sqrt(1 / d0 + 1 / d1), rel=1e-8)
     d = d0 + d1
@@ -264,20 +264,20 @@ def test_reference_levels_and_categorical_order():
     frame, tcol = DATA["ties"]
     base = fit_cox(frame, tcol, "event", COVS)
     assert base.reference_levels == {"group": "A"}
-    assert base.terms["group"] == ["group[B]", "group[C]", "group[D]"]
+    assert base.terms["group"] == ["group[T.B]", "group[T.C]", "group[T.D]"]
     alt = fit_cox(frame, tcol, "event", COVS, reference={"group": "C"})
     assert alt.reference_levels == {"group": "C"}
     ca = base.coefficients.set_index("term")["coef"]
     cc = alt.coefficients.set_index("term")["coef"]
-    assert cc["group[A]"] == pytest.approx(-ca["group[C]"], rel=1e-8)
-    assert cc["group[B]"] == pytest.approx(ca["group[B]"] - ca["group[C]"], rel=1e-8)
+    assert cc["group[T.A]"] == pytest.approx(-ca["group[T.C]"], rel=1e-8)
+    assert cc["group[T.B]"] == pytest.approx(ca["group[T.B]"] - ca["group[T.C]"], rel=1e-8)
     assert alt.loglik == pytest.approx(base.loglik, rel=1e-12)
     cat = frame.assign(group=pd.Categorical(frame["group"], categories=["D", "C", "B", "A"]))
     byorder = fit_cox(cat, tcol, "event", COVS)
     assert byorder.reference_levels == {"group": "D"}
     # a numeric column listed in reference= is treated as categorical
     num = fit_cox(frame, tcol, "event", ["group", "workless"], reference={"workless": 1})
-    assert "workless[0]" in set(num.coefficients["term"])
+    assert "workless[T.0]" in set(num.coefficients["term"])
 
 
 def test_result_shape_and_display():
@@ -287,7 +287,7 @@ def test_result_shape_and_display():
     assert "robust_se" not in plain.coefficients.columns
     assert res.n_clusters == 12
     text = res.summary()
-    assert "group[B]" in text and "robust" in text and "reference levels" in text
+    assert "group[T.B]" in text and "robust" in text and "reference levels" in text
     assert repr(res) == text
     assert "<table" in res._repr_html_()
     assert res.vcov.shape == (4, 4) and list(res.vcov.index) == list(res.coefficients["term"])
@@ -419,12 +419,12 @@ def test_constant_and_collinear_covariates(tiny):
 def test_level_without_events_is_flagged_infinite(tiny):
     frame = tiny.copy()
     frame.loc[frame["g"] == "b", "e"] = 0
-    with pytest.warns(ConvergenceWarning, match=r"g\[b\].*infinite"):
+    with pytest.warns(ConvergenceWarning, match=r"g\[T\.b\].*infinite"):
         res = fit_cox(frame, "t", "e", ["x", "g"])
-    row = res.coefficients.set_index("term").loc["g[b]"]
+    row = res.coefficients.set_index("term").loc["g[T.b]"]
     assert row["coef"] == -np.inf and row["hr"] == 0.0
     assert np.isnan(row["se"]) and np.isnan(row["p"])
-    assert res.infinite_terms == ["g[b]"]
+    assert res.infinite_terms == ["g[T.b]"]
     assert "diverging" in res.summary()
     # the other coefficient is still estimated
     assert np.isfinite(res.coefficients.set_index("term").loc["x", "se"])
@@ -481,9 +481,9 @@ def test_group_with_one_parent_and_zero_times(tiny):
     frame.loc[1:9, "t"] = 0.0  # exits at time 0 are allowed, as in R
     res = fit_cox(frame, "t", "e", ["x", "g"])
     tab = res.coefficients.set_index("term")
-    assert np.isfinite(tab.loc["g[solo]", "coef"]) and np.isfinite(tab.loc["g[solo]", "se"])
-    assert tab.loc["g[solo]", "se"] > 0.9  # one event: about 1/sqrt(1)
+    assert np.isfinite(tab.loc["g[T.solo]", "coef"]) and np.isfinite(tab.loc["g[T.solo]", "se"])
+    assert tab.loc["g[T.solo]", "se"] > 0.9  # one event: about 1/sqrt(1)
     frame.loc[0, "e"] = 0  # the one parent is censored: no events in the level
-    with pytest.warns(ConvergenceWarning, match=r"g\[solo\]"):
+    with pytest.warns(ConvergenceWarning, match=r"g\[T\.solo\]"):
         res = fit_cox(frame, "t", "e", ["x", "g"])
-    assert res.infinite_terms == ["g[solo]"]
+    assert res.infinite_terms == ["g[T.solo]"]

@@ -138,7 +138,7 @@ def _design(frame: pd.DataFrame, covariates: list[str],
             if lev == ref:
                 continue
             idx.append(len(names))
-            names.append(f"{cov}[{lev}]")
+            names.append(f"{cov}[T.{lev}]")
             cols.append((codes == k).astype("float64"))
         terms.append((cov, idx))
     X = np.column_stack(cols) if cols else np.empty((len(frame), 0))
@@ -829,8 +829,9 @@ def fit_cox(
     covariates : str or list of str
         Numeric columns enter as they are (booleans as 0/1). Text, categorical and
         ``reference``-listed columns are expanded to treatment dummies named
-        ``"col[level]"``; the reference level is the first in sorted order, or the
-        first category of a pandas Categorical, unless given in ``reference``.
+        ``"col[T.level]"`` (as Fine-Gray and the discrete-time models); the reference
+        level is the first in sorted order, or the first category of a pandas
+        Categorical, unless given in ``reference``.
     event_of_interest : scalar
         The event code modelled; every other code is censoring.
     cluster : str, optional
@@ -891,8 +892,8 @@ def fit_cox(
     ...                       "arm": np.where(x == 1, "treated", "control")})
     >>> res = fit_cox(frame, "weeks", "event", ["arm"])
     >>> res.coefficients[["term", "coef", "hr"]].round(2)
-               term  coef    hr
-    0  arm[treated]  0.67  1.95
+                 term  coef    hr
+    0  arm[T.treated]  0.67  1.95
     """
     covariates = _as_list(covariates)
     strata_cols = _as_list(strata)

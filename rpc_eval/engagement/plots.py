@@ -61,9 +61,12 @@ _FS_TICK, _FS_LABEL, _FS_TITLE, _FS_LEGEND, _FS_NOTE = 11, 12, 13, 11, 10
 
 
 def _style(i: int) -> dict[str, Any]:
+    """Style of series ``i``: past the seventh series the line style, marker and hatch
+    shift against the colour, so no two of the first 49 series look alike."""
     k = len(PALETTE)
-    return {"color": PALETTE[i % k], "linestyle": LINESTYLES[i % k],
-            "marker": MARKERS[i % k], "hatch": HATCHES[i % k]}
+    j = (i + i // k) % k
+    return {"color": PALETTE[i % k], "linestyle": LINESTYLES[j],
+            "marker": MARKERS[j], "hatch": HATCHES[j]}
 
 
 def _check_table(table: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
@@ -109,8 +112,10 @@ def _finish(ax: Any, xlabel: str, ylabel: str, title: str | None, legend: bool,
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if legend:
+        many = len(ax.get_legend_handles_labels()[0]) > 4
+        where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if many else {}
         leg = ax.legend(fontsize=_FS_LEGEND, title=legend_title, frameon=True,
-                        handlelength=3.2)
+                        handlelength=3.2, **where)
         if legend_title:
             leg.get_title().set_fontsize(_FS_LEGEND)
 

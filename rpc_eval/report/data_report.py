@@ -20,6 +20,8 @@ import pandas as pd
 from rpc_eval.data.describe import describe
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.data.pseudonymise import ID_COLUMNS
+from rpc_eval.engagement.summary import EngagementResults
+from rpc_eval.report.engagement_section import write_engagement_section
 from rpc_eval.report.html import esc, page, table_html
 
 __all__ = ["build_data_report", "sha256"]
@@ -91,6 +93,7 @@ def build_data_report(
     inputs: Iterable[str | Path] = (),
     seed: int | None = None,
     outcomes: dict[str, pd.DataFrame] | None = None,
+    engagement: EngagementResults | None = None,
 ) -> list[Path]:
     """Write the data report to ``out_dir``.
 
@@ -98,7 +101,9 @@ def build_data_report(
     rows read/kept/excluded per table; ``intake_problems.csv``) and ``manifest.json``
     (SHA-256 of every input and output, package and dependency versions, seed).
     ``outcomes`` (from :func:`rpc_eval.change.outcome_tables`) adds the pre/post
-    outcomes tables (``outcomes_change.csv``, ``outcomes_reliable_change.csv``).
+    outcomes tables (``outcomes_change.csv``, ``outcomes_reliable_change.csv``);
+    ``engagement`` (from :func:`rpc_eval.engagement.engagement_analysis`) adds the
+    funnel, retention and competing-exits section with its figures (PNG and SVG).
     Output is deterministic: the same data give byte-identical files.
 
     Returns
@@ -121,6 +126,11 @@ def build_data_report(
         frames["outcomes_change"] = outcomes["change"]
         frames["outcomes_reliable_change"] = outcomes["reliable_change"]
     written: list[Path] = []
+    engagement_html = ""
+    if engagement is not None:
+        engagement_html, eng_tables, figures = write_engagement_section(engagement, out)
+        frames.update(eng_tables)
+        written.extend(figures)
     for name, frame in frames.items():
         path = tables_dir / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
@@ -141,6 +151,7 @@ def build_data_report(
                    "instrument and wave"),
         table_html(counts["practitioners_by_sector"], "Practitioners trained, by sector"),
         table_html(counts["planning_returns"], "Planning-tool returns: LAs per return year"),
+        engagement_html,
         *(_outcome_html(outcomes) if outcomes is not None else []),
         table_html(problems[["table", "file", "row", "column", "value", "severity", "problem",
                              "hint"]], "Problems found at intake", max_rows=200),
