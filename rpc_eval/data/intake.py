@@ -252,17 +252,19 @@ class _TableCheck:
         if not live.any():
             return
         sub = self.cells.loc[live]
-        copies_local = sub.duplicated(keep="first").to_numpy()
+        whole_row = _row_ids(sub, list(sub.columns))
+        copies_local = pd.Series(whole_row).duplicated(keep="first").to_numpy()
         copies = np.zeros(self.n, bool)
         copies[np.flatnonzero(live)[copies_local]] = True
         if copies.any():
             text = np.full(self.n, "", dtype=object)
-            text[np.flatnonzero(live)] = self._first_rows(sub, list(sub.columns))
+            text[np.flatnonzero(live)] = self._first_rows(sub, whole_row)
             self.error(copies, key[0], text, "delete the repeated row")
         live = ~self.bad
-        keys = self.typed.loc[live, key].astype(str)
-        dup_local = keys.duplicated(keep=False).to_numpy()
+        key_ids = _row_ids(self.typed.loc[live], key)
+        dup_local = pd.Series(key_ids).duplicated(keep=False).to_numpy()
         if dup_local.any():
+            keys = self.typed.loc[live, key].astype(str)
             dup = np.zeros(self.n, bool)
             dup[np.flatnonzero(live)[dup_local]] = True
             rows_of = pd.Series(self.rows[np.flatnonzero(live)], index=keys.index)
@@ -278,10 +280,10 @@ class _TableCheck:
             self.error(dup, key[0], text,
                        f"keep one row per {label} and correct or delete the others", values=vals)
 
-    def _first_rows(self, sub: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    def _first_rows(self, sub: pd.DataFrame, row_ids: np.ndarray) -> np.ndarray:
         """For each row of ``sub``: the spreadsheet row of the first identical row (as text)."""
         rows = pd.Series(self.rows[sub.index.to_numpy()], index=sub.index)
-        first = rows.groupby([sub[c] for c in cols], sort=False).transform("first")
+        first = rows.groupby(row_ids, sort=False).transform("first")
         return ("row is an exact copy of row " + first.astype(str)).to_numpy()
 
     def check_reference(self, column: str, valid: pd.Index, excluded: Mapping[str, int],
@@ -321,6 +323,20 @@ class _TableCheck:
                  "rows_kept": int((~self.bad).sum()), "rows_excluded": int(self.bad.sum()),
                  "blank_rows_ignored": self.blank_rows}
         return kept, problems, excluded, recon
+
+
+def _row_ids(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """One integer per row, equal for rows equal in ``cols`` (missing equals missing).
+
+    Factorising column by column and folding the codes together is much faster on
+    millions of rows than hashing tuples of strings.
+    """
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for col in cols:
+        codes, uniques = pd.factorize(frame[col], use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+        combined = pd.factorize(combined)[0].astype(np.int64)
+    return combined
 
 
 # ------------------------------------------------------------------------------------

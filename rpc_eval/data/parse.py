@@ -131,6 +131,9 @@ def parse_column(
     elif kind == "code":
         valid = list(codes or [])
         ok = text.isin(valid).to_numpy()
+        if (ok | blank).all():  # the usual case: every code as in the codebook
+            out.values = text.where(todo).astype(object)
+            return out
         lookup = {c.lower(): c for c in valid}
         for code, lab in (labels or {}).items():
             lookup.setdefault(str(lab).strip().lower(), code)
