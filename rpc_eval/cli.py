@@ -190,8 +190,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         engagement = engagement_analysis(data)
     except RpcEvalError as exc:
         print(f"rpc-eval: engagement section left out: {exc}", file=sys.stderr)
+    from rpc_eval.multilevel.summary import multilevel_analysis
+
+    multilevel = None
+    try:
+        multilevel = multilevel_analysis(data)
+    except RpcEvalError as exc:
+        print(f"rpc-eval: multilevel section left out: {exc}", file=sys.stderr)
     files = build_data_report(data, args.out, inputs=inputs, seed=seed, outcomes=outcomes,
-                              engagement=engagement)
+                              engagement=engagement, multilevel=multilevel)
     steps.done()
     steps.close()
     log = data.intake_log

@@ -111,9 +111,12 @@ def test_report_is_deterministic_and_hashes_inputs(small_dir, tmp_path):
     assert "parents.csv" in manifest["inputs"] and manifest["seed"] == 7
     assert "tables/intake_tables.csv" in manifest["outputs"]
     for name in ("engagement_funnel", "engagement_cox_dropout", "engagement_finegray_completion",
-                 "outcomes_change", "outcomes_reliable_change"):
+                 "outcomes_change", "outcomes_reliable_change", "multilevel_icc",
+                 "multilevel_outcome_fixed_effects", "multilevel_la_effects",
+                 "multilevel_completion_funnel"):
         assert f"tables/{name}.csv" in manifest["outputs"], name
     assert "figures/retention_by_intervention.svg" in manifest["outputs"]
+    assert "figures/la_funnel_completion.png" in manifest["outputs"]
     tables = pd.read_csv(a / "tables" / "intake_tables.csv")
     assert (tables["rows_read"] == tables["rows_kept"] + tables["rows_excluded"]).all()
     data = load(small_dir)

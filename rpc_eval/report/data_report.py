@@ -21,8 +21,10 @@ from rpc_eval.data.describe import describe
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.data.pseudonymise import ID_COLUMNS
 from rpc_eval.engagement.summary import EngagementResults
+from rpc_eval.multilevel.summary import MultilevelResults
 from rpc_eval.report.engagement_section import write_engagement_section
 from rpc_eval.report.html import esc, page, table_html
+from rpc_eval.report.multilevel_section import write_multilevel_section
 
 __all__ = ["build_data_report", "sha256"]
 
@@ -94,6 +96,7 @@ def build_data_report(
     seed: int | None = None,
     outcomes: dict[str, pd.DataFrame] | None = None,
     engagement: EngagementResults | None = None,
+    multilevel: MultilevelResults | None = None,
 ) -> list[Path]:
     """Write the data report to ``out_dir``.
 
@@ -103,7 +106,9 @@ def build_data_report(
     ``outcomes`` (from :func:`rpc_eval.change.outcome_tables`) adds the pre/post
     outcomes tables (``outcomes_change.csv``, ``outcomes_reliable_change.csv``);
     ``engagement`` (from :func:`rpc_eval.engagement.engagement_analysis`) adds the
-    funnel, retention and competing-exits section with its figures (PNG and SVG).
+    funnel, retention and competing-exits section with its figures (PNG and SVG);
+    ``multilevel`` (from :func:`rpc_eval.multilevel.multilevel_analysis`) adds the
+    outcome model, ICC and LA comparisons.
     Output is deterministic: the same data give byte-identical files.
 
     Returns
@@ -131,6 +136,11 @@ def build_data_report(
         engagement_html, eng_tables, figures = write_engagement_section(engagement, out)
         frames.update(eng_tables)
         written.extend(figures)
+    multilevel_html = ""
+    if multilevel is not None:
+        multilevel_html, ml_tables, figures = write_multilevel_section(multilevel, out)
+        frames.update(ml_tables)
+        written.extend(figures)
     for name, frame in frames.items():
         path = tables_dir / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
@@ -153,6 +163,7 @@ def build_data_report(
         table_html(counts["planning_returns"], "Planning-tool returns: LAs per return year"),
         engagement_html,
         *(_outcome_html(outcomes) if outcomes is not None else []),
+        multilevel_html,
         table_html(problems[["table", "file", "row", "column", "value", "severity", "problem",
                              "hint"]], "Problems found at intake", max_rows=200),
         '<p class="note">Tables are also in the <code>tables/</code> folder as CSV. '

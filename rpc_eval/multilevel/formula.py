@@ -1,0 +1,118 @@
+"""Design matrices for the multilevel models: fixed effects from a formula (patsy),
+grouping factors coded the way lme4 codes nesting.
+
+``groups=[outer, inner]`` means ``(1 | outer/inner)``: an inner label that repeats
+under two outer groups is two different groups (the inner factor is the interaction
+``outer:inner``, as lme4 expands it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rpc_eval.errors import RpcEvalError
+
+__all__ = ["Design", "build_design"]
+
+
+@dataclass
+class Design:
+    """Response, fixed-effects design and grouping codes of a random-intercept model.
+
+    Attributes
+    ----------
+    y : ndarray (n,)
+    X : ndarray (n, p)
+    terms : list of str
+        Column names of ``X`` (patsy names, e.g. ``Intercept``, ``wave:arm``).
+    group_names : list of str
+        Grouping factors, outermost first (``["la_code", "parent_id:la_code"]``).
+    codes : list of ndarray (n,)
+        Integer codes of each grouping factor (inner codes are unique across outer
+        groups).
+    labels : list of ndarray
+        Label of each code, per factor.
+    n_dropped : int
+        Rows dropped because a variable in the model was missing.
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    terms: list
+    response: str
+    group_names: list
+    codes: list
+    labels: list
+    n_dropped: int
+
+
+def _normalise_groups(groups) -> list[str]:
+    if isinstance(groups, str):
+        groups = [groups]
+    groups = list(groups)
+    if not 1 <= len(groups) <= 2 or not all(isinstance(g, str) for g in groups):
+        raise RpcEvalError(
+            "groups must be one column name, e.g. groups='la_code' for (1 | la_code), "
+            "or two, outer first, e.g. groups=['la_code', 'parent_id'] for "
+            "(1 | la_code/parent_id). Random slopes and crossed or deeper designs are "
+            "not supported by fit_lmm; statsmodels.formula.api.mixedlm can fit them.")
+    return groups
+
+
+def build_design(data: pd.DataFrame, formula: str, groups) -> Design:
+    """Build the response, fixed-effects matrix and grouping codes.
+
+    Rows with a missing value in any model variable or grouping column are dropped
+    (counted in ``n_dropped``), as ``lmer(..., na.action = na.omit)`` does.
+    """
+    import patsy
+
+    if not isinstance(data, pd.DataFrame):
+        raise RpcEvalError("data must be a pandas DataFrame in long form (one row per observation).")
+    if "|" in formula:
+        raise RpcEvalError(
+            "Write only the fixed effects in the formula (e.g. 'y ~ wave * arm') and give "
+            "the random intercepts with groups=...; random slopes are not supported by "
+            "fit_lmm (statsmodels.formula.api.mixedlm can fit them).")
+    groups = _normalise_groups(groups)
+    missing = [g for g in groups if g not in data.columns]
+    if missing:
+        raise RpcEvalError(f"grouping column(s) {missing} not in the data; columns are "
+                           f"{list(data.columns)}.")
+    keep = data[groups].notna().all(axis=1).to_numpy()
+    frame = data.loc[keep]
+    # text columns as pandas categoricals (sorted levels, as R factors): patsy codes
+    # these far faster than object/string columns
+    text = [c for c in frame.columns if c not in groups
+            and (pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
+            and not isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if text:
+        frame = frame.assign(**{c: pd.Categorical(frame[c]) for c in text})
+    try:
+        ydf, Xdf = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop")
+    except patsy.PatsyError as exc:
+        raise RpcEvalError(f"could not build the model from formula {formula!r}: {exc}") from exc
+    if ydf.shape[1] != 1:
+        raise RpcEvalError(f"the formula's left-hand side must be one numeric column; got {list(ydf.columns)}.")
+    n_dropped = int(len(data) - len(ydf))
+    frame = frame.loc[ydf.index]
+    codes, labels, names = [], [], []
+    outer_codes = None
+    for k, g in enumerate(groups):
+        col = frame[g].astype(str).to_numpy()
+        if k == 0:
+            c, lab = pd.factorize(col, sort=True)
+            names.append(g)
+        else:
+            key = pd.Series(col) + ":" + pd.Series(frame[groups[0]].astype(str).to_numpy())
+            c, lab = pd.factorize(key.to_numpy(), sort=True)
+            names.append(f"{g}:{groups[0]}")
+        codes.append(np.asarray(c, dtype=np.intp))
+        labels.append(np.asarray(lab, dtype=object))
+        outer_codes = c if outer_codes is None else outer_codes
+    return Design(y=ydf.to_numpy(dtype=float).ravel(), X=Xdf.to_numpy(dtype=float),
+                  terms=list(Xdf.columns), response=str(ydf.columns[0]), group_names=names,
+                  codes=codes, labels=labels, n_dropped=n_dropped)
