@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval._util import as_list as _as_list
 from rpc_eval.errors import DataQualityWarning, RpcEvalError
 
 __all__ = [
@@ -84,13 +85,6 @@ _RIDGE = 1e-5  # mice's default ridge penalty in its Bayesian regression draws
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_list(cols: str | Sequence[str] | None) -> list[str]:
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    return [str(c) for c in cols]
-
 
 def _check_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rpc_eval._util import as_list as _as_list
 from rpc_eval.change.effect_sizes import ESTIMATORS, _check_ci, _summary, _wilcoxon
 from rpc_eval.errors import RpcEvalError
 from rpc_eval.instruments.registry import Registry, default_registry
@@ -47,13 +48,6 @@ CHANGE_COLUMNS = [
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_list(cols: str | Sequence[str] | None) -> list[str]:
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    return [str(c) for c in cols]
-
 
 def _wave_pairs(waves: Any) -> list[tuple[str, str]]:
     """``("baseline", "end")`` or a list of such pairs -> list of pairs."""

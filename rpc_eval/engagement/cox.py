@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval._util import as_list as _as_list
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError, RpcEvalWarning
 
 __all__ = ["fit_cox", "CoxResult", "COEFFICIENT_COLUMNS", "ZPH_COLUMNS"]
@@ -64,13 +65,6 @@ FEW_CLUSTERS = 10
 # --------------------------------------------------------------------------------------
 # Input handling
 # --------------------------------------------------------------------------------------
-
-def _as_list(cols: str | Sequence[str] | None) -> list[str]:
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    return list(cols)
 
 
 def _is_numeric(s: pd.Series) -> bool:

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval._util import as_list as _as_list
 from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
 
@@ -104,13 +105,6 @@ class SeparationWarning(ConvergenceWarning):
 
 
 # ------------------------------------------------------------------------------ helpers
-def _as_list(cols: str | Sequence[str] | None) -> list[str]:
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    return list(cols)
-
 
 def _check_ci(ci: float) -> float:
     try:
