@@ -30,9 +30,13 @@ for coefficient ``k`` with ``v = Var(beta_k)(phi)``, ``df = 2 v^2 / (g' A g)`` w
 ``g = dv/dphi``. Derivatives are taken numerically (central differences with one
 Richardson step; the sigma-derivative of ``Var(beta)`` is exact).
 
-Random slopes, crossed effects and more than two levels are outside this module;
-:func:`fit_lmm` raises :class:`~rpc_eval.errors.RpcEvalError` pointing to
-``statsmodels.formula.api.mixedlm`` for those.
+Confidence intervals for the variance components, ICCs and design effects come from a
+parametric bootstrap (:meth:`LmmResult.bootstrap`): responses are simulated from the
+fitted model and refitted with the same design and groups through the same engine.
+
+Random slopes (one grouping level, ``re_formula=``) are fitted by a fallback to
+``statsmodels.formula.api.mixedlm`` (:class:`LmmSlopesResult`; z-based inference).
+Crossed effects and more than two levels are outside this module.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from scipy import optimize, sparse, stats
 from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
 from rpc_eval.multilevel.formula import build_design
 
-__all__ = ["fit_lmm", "LmmResult"]
+__all__ = ["fit_lmm", "LmmResult", "LmmSlopesResult"]
 
 FIXED_COLUMNS = ["term", "estimate", "std_error", "df", "ci_low", "ci_high", "p"]
 BOUNDARY_TOL = 1e-4  # on theta (an SD relative to the residual SD): scale-free, as lme4::isSingular
@@ -205,7 +209,7 @@ def _jacobian(f, x):
 
 
 
-def _optimise(eng, k):
+def _optimise(eng, k, polish=True, start=None):
     """Minimise the profiled deviance over the variance ratios t = theta^2 >= 0.
 
     The deviance is even in theta, so its theta-gradient vanishes at 0 and a bounded
@@ -218,8 +222,8 @@ def _optimise(eng, k):
     opts = dict(ftol=1e-15, gtol=1e-10, maxiter=1000)
     bounds = [(0.0, None)] * k
     best = None
-    for start in (np.ones(k),):  # boundary optima are caught by the KKT check below
-        res = optimize.minimize(f, start, method="L-BFGS-B", bounds=bounds, options=opts)
+    for x0 in (np.ones(k) if start is None else start,):  # boundary optima: KKT check below
+        res = optimize.minimize(f, x0, method="L-BFGS-B", bounds=bounds, options=opts)
         if best is None or res.fun < best.fun:
             best = res
     t = np.clip(best.x, 0.0, None)
@@ -253,7 +257,7 @@ def _optimise(eng, k):
     theta = np.sqrt(t)
     # Newton polish of the interior components (quadratic convergence; k <= 2)
     free = np.flatnonzero(theta > 0)
-    for _ in range(8):
+    for _ in range(8 if polish else 0):
         if free.size == 0:
             break
 
@@ -278,13 +282,30 @@ def _optimise(eng, k):
         if np.max(np.abs(step) / x0) < 1e-9:
             break
     grad = np.zeros(k)
-    for i in range(k):
+    for i in range(k if polish else 0):
         if theta[i] > 0:
             h = 1e-5 * theta[i]
             e = np.zeros(k)
             e[i] = h
             grad[i] = (eng.profiled(theta + e) - eng.profiled(theta - e)) / (2 * h)
     return theta, best, grad
+
+
+def _refit_theta(eng, k, t0):
+    """Fast refit for the bootstrap: bounded Brent search in t = theta^2 for one level
+    (about 30 evaluations), the general optimiser otherwise or at the search's edge."""
+    if k == 1:
+        ub = max(50.0 * float(t0[0]), 50.0)
+        res = optimize.minimize_scalar(lambda t: eng.profiled(np.sqrt([max(t, 0.0)])),
+                                       bounds=(0.0, ub), method="bounded",
+                                       options=dict(xatol=1e-9))
+        if res.success and res.x < 0.99 * ub:
+            t = float(res.x)
+            if eng.profiled(np.zeros(1)) <= res.fun:
+                t = 0.0
+            return np.sqrt([t if np.sqrt(t) >= BOUNDARY_TOL else 0.0])
+    theta, _, _ = _optimise(eng, k, polish=False, start=t0)
+    return theta
 
 
 @dataclass
@@ -333,6 +354,8 @@ class LmmResult:
     optimizer: dict
     _blups: pd.DataFrame = field(repr=False, default=None)
     _cluster_sizes: dict = field(repr=False, default=None)
+    _X: np.ndarray = field(repr=False, default=None)
+    _codes: list = field(repr=False, default=None)
 
     @property
     def npar(self) -> int:
@@ -343,8 +366,21 @@ class LmmResult:
     def aic(self) -> float:
         return -2 * self.loglik + 2 * self.npar
 
-    def icc(self) -> pd.DataFrame:
+    def icc(self, ci: bool = False, n_boot: int = 200, seed=None,
+            level: float | None = None) -> pd.DataFrame:
         """Share of the total variance at each level and the design effect.
+
+        Parameters
+        ----------
+        ci : bool, default False
+            Add parametric-bootstrap percentile intervals (see :meth:`bootstrap`).
+        n_boot : int, default 200
+            Bootstrap replicates (only with ``ci=True``).
+        seed : int or numpy Generator, optional
+            Seed of the bootstrap (only with ``ci=True``); the same seed gives the same
+            intervals.
+        level : float, optional
+            Interval level; default the fit's ``ci`` (0.95).
 
         Returns
         -------
@@ -355,9 +391,26 @@ class LmmResult:
             group at that level (its share plus the shares of the levels above);
             ``design_effect = 1 + (m - 1) * within_correlation`` with ``m`` the mean
             number of observations per group (Kish). The residual row carries its share.
-            No confidence intervals are given (a parametric bootstrap would be needed).
+            With ``ci=True`` also ``ci_low, ci_high`` (of ``icc``) and
+            ``design_effect_ci_low, design_effect_ci_high``.
         """
+        out = self._icc_table()
+        if not ci:
+            return out
+        boot = self.bootstrap(n_boot=n_boot, seed=seed, ci=level).set_index("quantity")
+        out["ci_low"] = [boot.at[f"icc: {g}", "ci_low"] for g in out["group"]]
+        out["ci_high"] = [boot.at[f"icc: {g}", "ci_high"] for g in out["group"]]
+        de = [f"design_effect: {g}" for g in out["group"]]
+        out["design_effect_ci_low"] = [boot.at[q, "ci_low"] if q in boot.index else np.nan
+                                       for q in de]
+        out["design_effect_ci_high"] = [boot.at[q, "ci_high"] if q in boot.index else np.nan
+                                        for q in de]
+        return out
+
+    def _icc_table(self, variances=None) -> pd.DataFrame:
         vc = self.variance_components
+        if variances is not None:
+            vc = vc.assign(variance=variances)
         total = vc["variance"].sum()
         rows, above = [], 0.0
         for _, r in vc.iterrows():
@@ -373,6 +426,108 @@ class LmmResult:
                              within_correlation=above, mean_cluster_size=m,
                              design_effect=1 + (m - 1) * above))
         return pd.DataFrame(rows)
+
+    def _quantities(self, variances) -> dict:
+        """Variances, ICCs and design effects as a flat {name: value} (bootstrap targets)."""
+        tab = self._icc_table(variances)
+        out = {f"variance: {g}": v for g, v in zip(tab["group"], tab["variance"], strict=True)}
+        out.update({f"icc: {g}": v for g, v in zip(tab["group"], tab["icc"], strict=True)})
+        for g, v in zip(tab["group"], tab["design_effect"], strict=True):
+            if g != "Residual":
+                out[f"design_effect: {g}"] = v
+        return out
+
+    def bootstrap(self, n_boot: int = 200, seed=None, ci: float | None = None) -> pd.DataFrame:
+        """Parametric-bootstrap percentile intervals for variances, ICCs and design effects.
+
+        Each replicate simulates ``y* = X beta + sum_l sigma theta_l u_l[group] + sigma e``
+        (``u, e`` standard normal, fitted ``beta, theta, sigma``), refits the same model
+        (same design, groups and criterion) and recomputes the quantities; the interval
+        is the ``(1 - ci)/2`` and ``(1 + ci)/2`` percentiles of the replicates. A
+        variance estimated as 0 simulates data without that level, so its interval
+        starts at 0 (the percentile interval does not cover the truth well when the true
+        variance is at or near 0; the interval is still a useful upper bound).
+
+        Parameters
+        ----------
+        n_boot : int, default 200
+            Number of replicates (lme4's ``confint(method = "boot")`` uses ``nsim = 500``).
+        seed : int or numpy Generator, optional
+            Random seed (``numpy.random.default_rng``); the same seed gives the same table.
+        ci : float, optional
+            Interval level; default the fit's ``ci``.
+
+        Returns
+        -------
+        DataFrame
+            ``quantity, estimate, ci_low, ci_high, n_boot, n_failed``; quantities are
+            ``variance: <group>`` (and ``variance: Residual``), ``icc: <group>`` (shares
+            of the total variance, as :meth:`icc`) and ``design_effect: <group>``.
+            ``n_failed`` counts replicates whose refit failed (left out).
+
+        Notes
+        -----
+        R equivalent (random, so not reproducible across software)::
+
+            confint(fit, method = "boot", nsim = 200, boot.type = "perc", oldNames = FALSE)
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(1)
+        >>> la = np.repeat(np.arange(20), 30)
+        >>> d = pd.DataFrame({"la": la, "y": rng.normal(0, 0.5, 20)[la] + rng.normal(size=la.size)})
+        >>> tab = fit_lmm(d, "y ~ 1", groups="la").bootstrap(n_boot=49, seed=1)
+        >>> list(tab.quantity)
+        ['variance: la', 'variance: Residual', 'icc: la', 'icc: Residual', 'design_effect: la']
+        """
+        level = self.ci if ci is None else ci
+        if not 0 < level < 1:
+            raise RpcEvalError(f"ci must be between 0 and 1, got {level!r}.")
+        n_boot = int(n_boot)
+        if n_boot < 1:
+            raise RpcEvalError(f"n_boot must be a positive integer, got {n_boot}.")
+        if self._X is None or self._codes is None:
+            raise RpcEvalError("this result does not keep its design, so it cannot be "
+                               "bootstrapped; refit it with fit_lmm.")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        X, codes = self._X, self._codes
+        beta = self.fixed_effects["estimate"].to_numpy()
+        sigma = float(np.sqrt(self.variance_components["variance"].iloc[-1]))
+        mu = X @ beta
+        k = len(codes)
+        est = self._quantities(self.variance_components["variance"].to_numpy())
+        t0 = np.maximum(self.theta ** 2, 0.05)  # warm start (off the boundary)
+        draws, failed = [], 0
+        for _ in range(n_boot):
+            ystar = mu + sigma * rng.standard_normal(len(mu))
+            for lev in range(k):
+                ng = int(codes[lev].max()) + 1
+                ystar = ystar + sigma * self.theta[lev] * rng.standard_normal(ng)[codes[lev]]
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    eng = _Engine(ystar, X, codes, self.reml)
+                    theta = _refit_theta(eng, k, t0)
+                    s = eng.solve(theta)
+                    s2 = eng.sigma2(s)
+                v = np.append(s2 * theta ** 2, s2)
+                if not np.all(np.isfinite(v)):
+                    raise FloatingPointError
+            except (FloatingPointError, TypeError, np.linalg.LinAlgError, ValueError):
+                failed += 1
+                continue
+            draws.append(list(self._quantities(v).values()))
+        names = list(est)
+        a = (1 - level) / 2
+        if draws:
+            arr = np.asarray(draws)
+            lo, hi = np.quantile(arr, [a, 1 - a], axis=0)
+        else:
+            lo = hi = np.full(len(names), np.nan)
+        return pd.DataFrame({"quantity": names, "estimate": [est[q] for q in names],
+                             "ci_low": lo, "ci_high": hi, "n_boot": n_boot,
+                             "n_failed": failed})
 
     def blups(self, group: str | None = None) -> pd.DataFrame:
         """Conditional modes of the random intercepts and their conditional SDs.
@@ -470,8 +625,191 @@ class LmmResult:
                 + self.variance_components.to_html(index=False) + note)
 
 
+@dataclass
+class LmmSlopesResult:
+    """A linear mixed model with a general random-effects structure for one grouping
+    factor, fitted by ``statsmodels`` MixedLM (see ``fit_lmm(..., re_formula=...)``).
+
+    Attributes
+    ----------
+    fixed_effects : DataFrame
+        ``term, estimate, std_error, df, ci_low, ci_high, p``. ``df`` is NaN: intervals
+        and p-values are z-based (normal), so they are somewhat liberal with few
+        groups. ``std_error`` is ``sqrt(diag(sigma^2 (X' V^{-1} X)^{-1}))`` at the
+        estimates, as lme4 (statsmodels' own ``bse_fe`` differs by about 1%).
+    variance_components : DataFrame
+        ``group, variance, sd``: one row per random effect (``la: Intercept``,
+        ``la: wave``), one per covariance (``la: Intercept x wave``; ``sd`` NaN,
+        ``variance`` is the covariance) and ``Residual``.
+    loglik : float
+        REML criterion or log-likelihood (``logLik()`` of the lme4 fit).
+    converged, boundary : bool
+    cov_re : DataFrame
+        Random-effects covariance matrix.
+    """
+
+    formula: str
+    groups: list
+    re_formula: str
+    reml: bool
+    ci: float
+    fixed_effects: pd.DataFrame
+    variance_components: pd.DataFrame
+    loglik: float
+    nobs: int
+    n_dropped: int
+    n_groups: dict
+    converged: bool
+    boundary: bool
+    cov_re: pd.DataFrame
+
+    def _label(self) -> str:
+        return f"{self.formula} + ({self.re_formula.lstrip('~ ').strip()} | {self.groups[0]})"
+
+    def icc(self, *args, **kwargs):
+        raise RpcEvalError("with random slopes the share of variance between groups depends "
+                           "on the covariate, so no single ICC exists; fit a random-intercept "
+                           "model (re_formula=None) for ICCs.")
+
+    def bootstrap(self, *args, **kwargs):
+        raise RpcEvalError("bootstrap intervals are available for random-intercept fits "
+                           "(re_formula=None) only.")
+
+    def summary(self) -> str:
+        """A plain-text report of the fit."""
+        crit = "REML" if self.reml else "ML"
+        lines = [f"Linear mixed model fit by {crit} (statsmodels MixedLM; z-based inference)",
+                 f"Formula: {self._label()}",
+                 f"Observations: {self.nobs}" + (f" ({self.n_dropped} dropped for missing values)"
+                                                 if self.n_dropped else ""),
+                 "Groups: " + ", ".join(f"{k} {v}" for k, v in self.n_groups.items()),
+                 f"logLik = {self.loglik:.4f}", "", "Random effects:",
+                 self.variance_components.to_string(index=False), "", "Fixed effects:",
+                 self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+        if not self.converged:
+            lines += ["", "Warning: the optimiser did not report convergence."]
+        if self.boundary:
+            lines += ["", "Note: boundary (singular) fit - the random-effects covariance is "
+                          "singular (a variance at zero or a correlation at +/-1)."]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        crit = "REML" if self.reml else "ML"
+        head = (f"<p><b>Linear mixed model ({crit}, statsmodels)</b>: "
+                f"{html.escape(self._label())}; {self.nobs} observations; "
+                f"logLik {self.loglik:.3f}</p>")
+        note = ("<p><i>Boundary (singular) fit.</i></p>" if self.boundary else "")
+        return (head + self.fixed_effects.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+                + self.variance_components.to_html(index=False) + note)
+
+
+def _fit_statsmodels(data, formula, groups, reml, ci, re_formula):
+    import statsmodels.formula.api as smf
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergenceWarning
+
+    if not isinstance(data, pd.DataFrame):
+        raise RpcEvalError("data must be a pandas DataFrame in long form (one row per observation).")
+    glist = [groups] if isinstance(groups, str) else list(groups)
+    if len(glist) != 1 or not isinstance(glist[0], str):
+        raise RpcEvalError(
+            f"re_formula (random slopes) needs exactly one grouping column, got {glist!r}: "
+            "nested random slopes are not supported. Use groups='la_code' with "
+            "re_formula, or nested random intercepts without re_formula.")
+    g = glist[0]
+    if g not in data.columns:
+        raise RpcEvalError(f"grouping column {g!r} not in the data; columns are "
+                           f"{list(data.columns)}.")
+    if "|" in formula or "|" in re_formula:
+        raise RpcEvalError("write the fixed effects in formula and the random-effect terms "
+                           "in re_formula (e.g. re_formula='~wave'), without '|'.")
+    if not re_formula.strip().startswith("~"):
+        raise RpcEvalError(f"re_formula must be a one-sided formula such as '~wave', got "
+                           f"{re_formula!r}.")
+    frame = data[data[g].notna()]
+    try:
+        model = smf.mixedlm(formula, frame, groups=frame[g].astype(str),
+                            re_formula=re_formula, missing="drop")
+    except Exception as exc:  # patsy / statsmodels errors in user formulas
+        raise RpcEvalError(f"could not build the model from formula {formula!r} and "
+                           f"re_formula {re_formula!r}: {exc}") from exc
+    n = int(model.nobs)
+    ng = len(model.group_labels)
+    if ng < 2:
+        raise RpcEvalError(f"'{g}' has only {ng} group in the data used; random effects "
+                           "need at least 2 groups (and in practice many more).")
+    if np.ptp(model.endog) == 0:
+        raise RpcEvalError("the outcome is constant in all rows used, so there is no "
+                           "variation to model.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = model.fit(reml=reml, method=["lbfgs"])
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise RpcEvalError(f"statsmodels MixedLM failed to fit the model: {exc}. "
+                               "Simplify re_formula.") from exc
+    sm_msgs = [str(w.message) for w in caught if issubclass(w.category, SmConvergenceWarning)]
+    converged = bool(res.converged) and not any("converge" in m.lower() for m in sm_msgs)
+    if not converged:
+        warnings.warn("statsmodels MixedLM did not converge"
+                      + (f" ({'; '.join(sorted(set(sm_msgs)))})" if sm_msgs else "")
+                      + "; the estimates may be wrong. Simplify re_formula or rescale "
+                      "covariates.", ConvergenceWarning, stacklevel=3)
+    scale = float(res.scale)
+    cov_re = pd.DataFrame(np.asarray(res.cov_re, dtype=float))
+    names = [str(c) for c in res.cov_re.columns]
+    names = ["Intercept" if c in ("Group", "Intercept") else c for c in names]
+    cov_re.index = cov_re.columns = names
+    # boundary as lme4::isSingular: a diagonal element of the relative Cholesky factor
+    # below 1e-4 (a variance at 0 or a correlation at +/-1)
+    try:
+        L = np.linalg.cholesky(cov_re.to_numpy() / scale)
+        boundary = bool(np.any(np.diag(L) < BOUNDARY_TOL))
+    except np.linalg.LinAlgError:
+        boundary = True
+    if boundary:
+        warnings.warn(
+            f"boundary (singular) fit: the random-effects covariance for '{g}' is singular "
+            "(a variance at zero or a correlation at +/-1). statsmodels can return wrong "
+            "fixed effects in this case (statsmodels issue #10239); compare with a simpler "
+            "re_formula (e.g. random intercepts only) before using these estimates.",
+            BoundaryFitWarning, stacklevel=3)
+    k = len(names)
+    terms = list(model.exog_names)
+    beta = np.asarray(res.fe_params, dtype=float)
+    # SEs as lme4: sigma^2 (X' V*^{-1} X)^{-1} at the estimates, V = Z G Z' + sigma^2 I per
+    # group (statsmodels' cov_params inverts the joint Hessian, about 1% different)
+    G = cov_re.to_numpy()
+    XtVX = np.zeros((len(terms), len(terms)))
+    for Xg, Zg in zip(model.exog_li, model.exog_re_li, strict=True):
+        Vg = Zg @ G @ Zg.T + scale * np.eye(len(Zg))
+        XtVX += Xg.T @ np.linalg.solve(Vg, Xg)
+    se = np.sqrt(np.diag(np.linalg.inv(XtVX)))
+    if boundary and np.any((beta == 0.0) & (np.abs(model.exog).sum(axis=0) > 0)):
+        raise RpcEvalError("statsmodels returned fixed effects of exactly 0 on a boundary "
+                           "fit (statsmodels issue #10239); these are not estimates. Simplify "
+                           "re_formula.")
+    z = stats.norm.ppf(0.5 + ci / 2)
+    terms = ["(Intercept)" if t == "Intercept" else t for t in terms]
+    fixed = pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": np.nan,
+                          "ci_low": beta - z * se, "ci_high": beta + z * se,
+                          "p": 2 * stats.norm.sf(np.abs(beta / se))})
+    rows = [dict(group=f"{g}: {a}", variance=cov_re.iat[i, i], sd=np.sqrt(cov_re.iat[i, i]))
+            for i, a in enumerate(names)]
+    rows += [dict(group=f"{g}: {names[i]} x {names[j]}", variance=cov_re.iat[i, j], sd=np.nan)
+             for i in range(k) for j in range(i + 1, k)]
+    rows.append(dict(group="Residual", variance=scale, sd=np.sqrt(scale)))
+    return LmmSlopesResult(
+        formula=formula, groups=[g], re_formula=re_formula, reml=reml, ci=ci,
+        fixed_effects=fixed, variance_components=pd.DataFrame(rows), loglik=float(res.llf),
+        nobs=n, n_dropped=int(len(data) - n), n_groups={g: ng}, converged=converged,
+        boundary=boundary, cov_re=cov_re)
+
+
 def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
-            ci: float = 0.95) -> LmmResult:
+            ci: float = 0.95, re_formula: str | None = None):
     """Fit a linear mixed model with one or two levels of nested random intercepts.
 
     Parameters
@@ -490,13 +828,21 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     ci : float, default 0.95
         Level of the confidence intervals of the fixed effects and of the BLUP
         prediction intervals.
+    re_formula : str, optional
+        Random-effects formula for one grouping factor, e.g. ``"~wave"`` for
+        ``(1 + wave | la_code)`` (random intercepts and slopes, correlated). Fitted by
+        ``statsmodels.formula.api.mixedlm(formula, data, groups=..., re_formula=...)
+        .fit(reml=reml, method=["lbfgs"])``; returns an :class:`LmmSlopesResult`
+        (z-based inference, ``df`` NaN). Nested groups with ``re_formula`` raise
+        :class:`~rpc_eval.errors.RpcEvalError`.
 
     Returns
     -------
-    LmmResult
+    LmmResult or LmmSlopesResult
         ``.fixed_effects`` (``term, estimate, std_error, df, ci_low, ci_high, p``),
         ``.variance_components`` (``group, variance, sd``), ``.loglik``, ``.icc()``,
-        ``.blups()``, ``.lr_test()``, ``.summary()``.
+        ``.bootstrap()``, ``.blups()``, ``.lr_test()``, ``.summary()`` (the last four
+        and ``icc`` for random intercepts only).
 
     Warns
     -----
@@ -540,6 +886,8 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     """
     if not 0 < ci < 1:
         raise RpcEvalError(f"ci must be between 0 and 1, got {ci!r}.")
+    if re_formula is not None:
+        return _fit_statsmodels(data, formula, groups, reml, ci, re_formula)
     des = build_design(data, formula, groups)
     y, X = des.y, des.X
     n, p = X.shape
@@ -655,4 +1003,5 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
         boundary=boundary, vcov=pd.DataFrame(cov, index=des.terms, columns=des.terms),
         vcov_varpar=A, optimizer=dict(success=bool(best.success), message=str(best.message),
                                       nfev=int(best.nfev), gradient=grad.tolist()),
-        _blups=pd.concat(blup_frames, ignore_index=True), _cluster_sizes=sizes)
+        _blups=pd.concat(blup_frames, ignore_index=True), _cluster_sizes=sizes,
+        _X=X, _codes=des.codes)
