@@ -25,6 +25,8 @@ def test_tables_and_reference(result):
                                    "intervention"].value_counts().idxmax()
     assert not any(ref in t for t in fe["term"])
     assert set(res.icc["group"]) == {"la_code", "Residual"}
+    la = res.icc.set_index("group").loc["la_code"]
+    assert la["ci_low"] <= la["icc"] <= la["ci_high"]
     assert len(res.la_effects) == data.parents["la_code"].nunique()
     assert set(res.completion_funnel.table["unit"]) == set(data.parents["la_code"])
 

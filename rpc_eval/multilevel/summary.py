@@ -37,7 +37,7 @@ class MultilevelResults:
         reference intervention is the one with most starters (as in the engagement
         models), so the two sections compare against the same intervention.
     icc : DataFrame or None
-        The outcome model's ICC and design effect.
+        The outcome model's ICC and design effect with parametric-bootstrap 95% CIs.
     completion_model : GlmmResult or None
         ``completed ~ C(intervention) + (1 | la_code)`` among starters (AGQ, 10 nodes).
     la_effects : DataFrame or None
@@ -85,6 +85,8 @@ def multilevel_analysis(
     scale: str | None = None,
     waves: tuple[str, str] = ("baseline", "end"),
     group: str = "la_code",
+    n_boot: int = 200,
+    seed: int = 20240601,
 ) -> MultilevelResults:
     """Fit the report's multilevel models.
 
@@ -97,6 +99,9 @@ def multilevel_analysis(
         Baseline and follow-up waves of the ANCOVA model.
     group : str
         Column of ``parents`` identifying the LA.
+    n_boot, seed : int
+        Parametric-bootstrap replicates and seed for the ICC and design-effect
+        intervals (fixed seed: the report is reproducible).
 
     Returns
     -------
@@ -130,7 +135,7 @@ def multilevel_analysis(
                                     "intervention", reference)
             outcome = fit_lmm(frame, "score_end ~ score_baseline + C(intervention)",
                               groups=group, reml=True)
-            icc = outcome.icc()
+            icc = outcome.icc(ci=True, n_boot=n_boot, seed=seed)
         except RpcEvalError as exc:
             notes.append(f"Outcome model not fitted: {exc}")
         starters = data.parents[data.parents["start_date"].notna()].copy()

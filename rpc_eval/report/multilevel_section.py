@@ -52,7 +52,8 @@ def write_multilevel_section(res: MultilevelResults, out_dir: str | Path
     if res.icc is not None:
         tables["multilevel_icc"] = res.icc
         parts.append(table_html(_rounded(res.icc, 4), "Intra-class correlation and design "
-                                "effect (share of outcome variance between LAs)"))
+                                "effect (share of outcome variance between LAs), with 95% parametric-"
+                                "bootstrap intervals"))
     if res.completion_model is not None:
         tables["multilevel_completion_fixed_effects"] = res.completion_model.fixed_effects
         parts.append(table_html(_rounded(res.completion_model.fixed_effects),
