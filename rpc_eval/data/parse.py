@@ -102,6 +102,14 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     return values
 
 
+def _as_object(text: pd.Series, keep: np.ndarray) -> pd.Series:
+    """Text cells as an object column, missing where ``keep`` is false (one conversion,
+    much faster than ``where`` on arrow-backed strings)."""
+    values = text.to_numpy(dtype=object)
+    values[~keep] = np.nan
+    return pd.Series(values, index=text.index, dtype=object)
+
+
 def parse_column(
     text: pd.Series,
     spec: Mapping,
@@ -127,12 +135,12 @@ def parse_column(
     blank = _missing(text, nullable, label, out)
     todo = ~blank
     if kind in ("id", "text"):
-        out.values = text.where(todo).astype(object)
+        out.values = _as_object(text, todo)
     elif kind == "code":
         valid = list(codes or [])
         ok = text.isin(valid).to_numpy()
         if (ok | blank).all():  # the usual case: every code as in the codebook
-            out.values = text.where(todo).astype(object)
+            out.values = _as_object(text, todo)
             return out
         lookup = {c.lower(): c for c in valid}
         for code, lab in (labels or {}).items():
