@@ -197,8 +197,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         multilevel = multilevel_analysis(data)
     except RpcEvalError as exc:
         print(f"rpc-eval: multilevel section left out: {exc}", file=sys.stderr)
+    from rpc_eval.monitoring import monitoring_analysis
+
+    monitoring = monitoring_analysis(data)
     files = build_data_report(data, args.out, inputs=inputs, seed=seed, outcomes=outcomes,
-                              engagement=engagement, multilevel=multilevel)
+                              engagement=engagement, multilevel=multilevel,
+                              monitoring=monitoring)
     steps.done()
     steps.close()
     log = data.intake_log

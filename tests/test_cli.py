@@ -113,7 +113,8 @@ def test_report_is_deterministic_and_hashes_inputs(small_dir, tmp_path):
     for name in ("engagement_funnel", "engagement_cox_dropout", "engagement_finegray_completion",
                  "outcomes_change", "outcomes_reliable_change", "multilevel_icc",
                  "multilevel_outcome_fixed_effects", "multilevel_la_effects",
-                 "multilevel_completion_funnel"):
+                 "multilevel_completion_funnel", "monitoring_parent_satisfaction_target",
+                 "monitoring_training_pre_post", "monitoring_planning_stage_change"):
         assert f"tables/{name}.csv" in manifest["outputs"], name
     assert "figures/retention_by_intervention.svg" in manifest["outputs"]
     assert "figures/la_funnel_completion.png" in manifest["outputs"]

@@ -21,9 +21,11 @@ from rpc_eval.data.describe import describe
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.data.pseudonymise import ID_COLUMNS
 from rpc_eval.engagement.summary import EngagementResults
+from rpc_eval.monitoring import MonitoringResults
 from rpc_eval.multilevel.summary import MultilevelResults
 from rpc_eval.report.engagement_section import write_engagement_section
 from rpc_eval.report.html import esc, page, table_html
+from rpc_eval.report.monitoring_section import write_monitoring_section
 from rpc_eval.report.multilevel_section import write_multilevel_section
 
 __all__ = ["build_data_report", "sha256"]
@@ -97,6 +99,7 @@ def build_data_report(
     outcomes: dict[str, pd.DataFrame] | None = None,
     engagement: EngagementResults | None = None,
     multilevel: MultilevelResults | None = None,
+    monitoring: MonitoringResults | None = None,
 ) -> list[Path]:
     """Write the data report to ``out_dir``.
 
@@ -108,7 +111,9 @@ def build_data_report(
     ``engagement`` (from :func:`rpc_eval.engagement.engagement_analysis`) adds the
     funnel, retention and competing-exits section with its figures (PNG and SVG);
     ``multilevel`` (from :func:`rpc_eval.multilevel.multilevel_analysis`) adds the
-    outcome model, ICC and LA comparisons.
+    outcome model, ICC and LA comparisons; ``monitoring`` (from
+    :func:`rpc_eval.monitoring.monitoring_analysis`) the satisfaction, training and
+    planning-tool tables.
     Output is deterministic: the same data give byte-identical files.
 
     Returns
@@ -141,6 +146,10 @@ def build_data_report(
         multilevel_html, ml_tables, figures = write_multilevel_section(multilevel, out)
         frames.update(ml_tables)
         written.extend(figures)
+    monitoring_html = ""
+    if monitoring is not None:
+        monitoring_html, mon_tables = write_monitoring_section(monitoring)
+        frames.update(mon_tables)
     for name, frame in frames.items():
         path = tables_dir / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
@@ -164,6 +173,7 @@ def build_data_report(
         engagement_html,
         *(_outcome_html(outcomes) if outcomes is not None else []),
         multilevel_html,
+        monitoring_html,
         table_html(problems[["table", "file", "row", "column", "value", "severity", "problem",
                              "hint"]], "Problems found at intake", max_rows=200),
         '<p class="note">Tables are also in the <code>tables/</code> folder as CSV. '
