@@ -1,9 +1,10 @@
-"""The data report: what was read, what was kept, and what is wrong with the input.
+"""The evaluation report page: the intake log and data summary, then the sections the
+analyses provide (engagement, outcomes, multilevel, monitoring).
 
-This is the minimal report built by ``make report``: a data summary and the intake log,
-as an HTML page and CSV tables, with a manifest of SHA-256 hashes of every input and
-output file. Identifier values in the problems table are withheld unless the data
-were pseudonymised.
+``make report`` builds it: one HTML page, every table as CSV, figures as PNG and SVG,
+and a manifest of SHA-256 hashes of every input and output file. Identifier values in
+the problems table are withheld unless the data were pseudonymised. Counts are not yet
+disclosure-controlled.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def build_data_report(
     data: EvaluationData,
     out_dir: str | Path,
     *,
-    title: str = "Evaluation data: summary and intake log",
+    title: str = "Evaluation report: data, engagement, outcomes and local authorities",
     inputs: Iterable[str | Path] = (),
     seed: int | None = None,
     outcomes: dict[str, pd.DataFrame] | None = None,
