@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.errors import (
     BoundaryFitWarning,
     ConvergenceWarning,
@@ -140,13 +141,6 @@ def _feldt(alpha: float, n: int, k: int, ci: float) -> tuple[float, float]:
     low = 1.0 - (1.0 - alpha) * stats.f.ppf(1.0 - a / 2.0, df1, df2)
     high = 1.0 - (1.0 - alpha) * stats.f.ppf(a / 2.0, df1, df2)
     return float(low), float(high)
-
-
-def _check_ci(ci: float) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0.0 < float(ci) < 1.0:
-        raise RpcEvalError(f"ci must be a confidence level between 0 and 1, such as 0.95; "
-                           f"got {ci!r}")
-    return float(ci)
 
 
 # ------------------------------------------------------------------------------ alpha

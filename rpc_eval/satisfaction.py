@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import ConvergenceWarning, RpcEvalError
 
@@ -61,12 +62,6 @@ def _as_list(by) -> list:
     if isinstance(by, str):
         return [by]
     return list(by)
-
-
-def _check_ci(ci) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
-        raise RpcEvalError(f"ci must be a confidence level between 0 and 1, e.g. 0.95; got {ci!r}")
-    return float(ci)
 
 
 def _check_scale(scale) -> tuple[int, int]:

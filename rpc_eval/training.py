@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
+from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import RpcEvalError
 
@@ -56,11 +57,6 @@ APPLICATION_COLUMNS: list[str] = [
 ]
 
 _NEEDED = ("practitioner_id", "wave", "question", "value")
-
-
-def _check_ci(ci) -> None:
-    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
-        raise RpcEvalError(f"ci must be a confidence level between 0 and 1, e.g. 0.95; got {ci!r}")
 
 
 def _as_list(by) -> list[str]:

@@ -54,6 +54,7 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval._util import as_list as _as_list
+from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.errors import DataQualityWarning, RpcEvalError
 
 __all__ = [
@@ -94,12 +95,6 @@ def _check_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         raise RpcEvalError(
             f"column(s) {absent} not found in {what}; its columns are {list(frame.columns)}"
         )
-
-
-def _check_ci(ci: float) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < float(ci) < 1:
-        raise RpcEvalError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), not {ci!r}")
-    return float(ci)
 
 
 def _is_numeric(series: pd.Series) -> bool:

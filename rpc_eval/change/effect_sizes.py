@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.errors import RpcEvalError
 
 __all__ = [
@@ -102,12 +103,6 @@ def _as_pairs(pre: Any, post: Any) -> tuple[np.ndarray, np.ndarray]:
         )
     keep = np.isfinite(x) & np.isfinite(y)
     return x[keep], y[keep]
-
-
-def _check_ci(ci: float) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < float(ci) < 1:
-        raise RpcEvalError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), not {ci!r}")
-    return float(ci)
 
 
 def hedges_j(df: float) -> float:

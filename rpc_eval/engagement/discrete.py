@@ -61,6 +61,7 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval._util import as_list as _as_list
+from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
 
@@ -105,16 +106,6 @@ class SeparationWarning(ConvergenceWarning):
 
 
 # ------------------------------------------------------------------------------ helpers
-
-def _check_ci(ci: float) -> float:
-    try:
-        level = float(ci)
-    except (TypeError, ValueError):
-        raise RpcEvalError(f"ci must be a number between 0 and 1, not {ci!r}") from None
-    if not 0.0 < level < 1.0:
-        raise RpcEvalError(f"ci must be between 0 and 1 (e.g. 0.95), not {ci!r}")
-    return level
-
 
 def _check_frame(frame: Any, columns: Sequence[str], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):

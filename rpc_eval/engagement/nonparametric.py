@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.errors import DataQualityWarning, RpcEvalError, RpcEvalWarning
 
 __all__ = [
@@ -167,12 +168,6 @@ def _prepare(df: pd.DataFrame, duration: str, event: str, group: str | None = No
     if strata is not None:
         scode = pd.factorize(sub[strata], sort=True)[0].astype(np.int64)
     return _Prepared(t, code, gcode, labels, scode, integer_time)
-
-
-def _check_ci(ci: float) -> float:
-    if not (isinstance(ci, int | float) and 0.0 < float(ci) < 1.0):
-        raise RpcEvalError(f"ci must be a confidence level between 0 and 1, got {ci!r}")
-    return float(ci)
 
 
 def _tabulate(t: np.ndarray, code: np.ndarray, ncode: int):
