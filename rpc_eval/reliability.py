@@ -55,6 +55,7 @@ from rpc_eval.errors import (
     RpcEvalError,
 )
 from rpc_eval.instruments.registry import Instrument, Registry, Scale, default_registry
+from rpc_eval.instruments.scoring import require_item_columns
 
 __all__ = [
     "cronbach_alpha",
@@ -581,15 +582,7 @@ def _score_item(values: np.ndarray, inst: Instrument, item: str, reverse: bool
 
 
 def _check_item_codes(data: pd.DataFrame, inst: Instrument, items: Sequence[str]) -> None:
-    missing = [i for i in items if i not in data.columns]
-    if missing:
-        raise DataValidationError(
-            [Problem("responses", "item data", None, i, None,
-                     f"column {i!r} of {inst.name} is missing",
-                     "add the column (left blank if the item was never asked)")
-             for i in missing],
-            f"the data lack {len(missing)} item column(s) of {inst.name}",
-        )
+    require_item_columns(data, inst, items, "item data")
     problems = []
     for item in dict.fromkeys(items):
         col = pd.to_numeric(data[item], errors="coerce")

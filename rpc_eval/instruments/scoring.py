@@ -319,6 +319,21 @@ def _band_codes(score: np.ndarray, scheme: dict[str, Any], codes_of: dict[str, i
     return lut[position]
 
 
+def require_item_columns(data: pd.DataFrame, inst: Instrument, items: Sequence[str],
+                         source: str) -> None:
+    """Raise :class:`DataValidationError` listing every item column of ``inst`` that
+    ``data`` lacks (``source`` names the data in the problems)."""
+    missing = [i for i in items if i not in data.columns]
+    if missing:
+        raise DataValidationError(
+            [Problem("responses", source, None, i, None,
+                     f"column {i!r} of {inst.name} is missing",
+                     "add the column (left blank if the item was never asked)")
+             for i in missing],
+            f"the data lack {len(missing)} item column(s) of {inst.name}",
+        )
+
+
 def score(
     data: pd.DataFrame,
     name: str | Instrument,
@@ -424,15 +439,7 @@ def score(
     """
     inst = _instrument(name, registry)
     items = list(inst.items)
-    missing = [i for i in items if i not in data.columns]
-    if missing:
-        raise DataValidationError(
-            [Problem("responses", "scored data", None, i, None,
-                     f"column {i!r} of {inst.name} is missing",
-                     "add the column (left blank if the item was never asked)")
-             for i in missing],
-            f"the data lack {len(missing)} item column(s) of {inst.name}",
-        )
+    require_item_columns(data, inst, items, "scored data")
     item_set = set(items)
     if id_cols is None:
         id_cols = [c for c in data.columns if c not in item_set]
