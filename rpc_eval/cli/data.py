@@ -1,108 +1,30 @@
-"""The ``rpc-eval`` command.
-
-    rpc-eval synth --scale default --seed 20240601 --out synthetic_data/default
-    rpc-eval validate PATH [--report problems.csv]
-    rpc-eval report --data PATH --out report/
-
-Every user mistake ends with a plain message and exit code 2, never a traceback.
-"""
+"""``rpc-eval synth``, ``validate`` and ``report``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
-from rpc_eval import __version__
-from rpc_eval.errors import DataQualityWarning, DataValidationError, RpcEvalError
-
-EXIT_OK, EXIT_PROBLEMS = 0, 2
-DEFAULT_SEED = 20240601
-KEY_HELP = ("name of an environment variable holding a secret key; identifiers are then "
-            "replaced by keyed pseudonyms (HMAC-SHA256) in everything written")
-
-
-def _interactive() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("CI")
-
-
-class _Steps:
-    """A progress display over named steps: a bar when interactive, plain lines otherwise."""
-
-    def __init__(self, steps: Sequence[str], quiet: bool = False) -> None:
-        self.steps, self.quiet, self.bar = list(steps), quiet, None
-        if _interactive() and not quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=len(self.steps), file=sys.stderr, leave=False,
-                            bar_format="{desc:<34} {bar:20} {n_fmt}/{total_fmt} [{elapsed}]")
-
-    def start(self, i: int) -> None:
-        if self.bar is not None:
-            self.bar.set_description_str(self.steps[i])
-        elif not self.quiet:
-            print(f"- {self.steps[i]} ...", file=sys.stderr, flush=True)
-
-    def done(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _key(env: str | None) -> str | None:
-    if not env:
-        return None
-    value = os.environ.get(env)
-    if not value:
-        raise RpcEvalError(f"environment variable {env} is not set; set it to your secret "
-                           "pseudonymisation key, or leave out --pseudonymise-key-env")
-    return value
-
-
-def _load(path: str, key_env: str | None, today: str | None):
-    from rpc_eval.data import load
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataQualityWarning)
-        return load(path, pseudonymise_key=_key(key_env), today=today)
-
-
-def _problem_table(frame, limit: int = 40) -> str:
-    import pandas as pd
-
-    from rpc_eval.data.pseudonymise import ID_COLUMNS
-
-    shown = frame.head(limit).copy()
-    ids = shown["column"].isin(ID_COLUMNS) & shown["value"].fillna("").ne("")
-    shown.loc[ids, "value"] = "[id]"
-    shown["where"] = [
-        f"{f}" + (f" row {int(r)}" if pd.notna(r) else "")
-        + (f" [{c}]" if isinstance(c, str) else "")
-        for f, r, c in zip(shown["file"], shown["row"], shown["column"], strict=True)
-    ]
-    lines = []
-    for r in shown.itertuples(index=False):
-        value = f" (value: {r.value})" if isinstance(r.value, str) and r.value else ""
-        hint = f"\n      fix: {r.hint}" if isinstance(r.hint, str) and r.hint else ""
-        lines.append(f"  {r.severity.upper():<7} {r.where}: {r.problem}{value}{hint}")
-    if len(frame) > limit:
-        lines.append(f"  ... and {len(frame) - limit:,} more (use --report FILE.csv to get all)")
-    return "\n".join(lines)
+from rpc_eval.cli._common import (
+    DEFAULT_SEED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    KEY_HELP,
+    Steps,
+    load_data,
+    problem_table,
+)
+from rpc_eval.errors import DataValidationError, RpcEvalError
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from rpc_eval.data import write
     from rpc_eval.synthetic import describe_truth, generate
 
-    steps = _Steps([f"generating {args.scale} dataset", "writing files"], args.quiet)
+    steps = Steps([f"generating {args.scale} dataset", "writing files"], args.quiet)
     t0 = time.perf_counter()
     steps.start(0)
     data, truth = generate(args.scale, seed=args.seed)
@@ -127,16 +49,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    steps = _Steps(["reading and checking the data"], args.quiet)
+    steps = Steps(["reading and checking the data"], args.quiet)
     steps.start(0)
     try:
-        data = _load(args.path, args.pseudonymise_key_env, args.today)
+        data = load_data(args.path, args.pseudonymise_key_env, args.today)
     except DataValidationError as exc:
         steps.close()
         frame = exc.to_frame()
         if args.report:
             frame.to_csv(args.report, index=False)
-        print(f"{exc.summary}.\n{_problem_table(frame)}", file=sys.stderr)
+        print(f"{exc.summary}.\n{problem_table(frame)}", file=sys.stderr)
         if args.report:
             print(f"All problems written to {args.report}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -148,7 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.report:
         log.problems.to_csv(args.report, index=False)
     if len(shown):
-        print(_problem_table(shown))
+        print(problem_table(shown))
     if args.report:
         print(f"All problems written to {args.report}")
     if log.n_errors:
@@ -163,10 +85,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rpc_eval.report import build_data_report
 
-    steps = _Steps(["reading and checking the data", "analysing and writing the report"],
+    steps = Steps(["reading and checking the data", "analysing and writing the report"],
                    args.quiet)
     steps.start(0)
-    data = _load(args.data, args.pseudonymise_key_env, args.today)
+    data = load_data(args.data, args.pseudonymise_key_env, args.today)
     steps.done()
     steps.start(1)
     data_path = Path(args.data)
@@ -212,15 +134,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rpc-eval",
-        description="Evaluate family-support programmes: check evaluation data, make "
-                    "synthetic data and build reports.")
-    parser.add_argument("--version", action="version", version=f"rpc-eval {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
 
+def register(sub) -> None:
+    """Add ``synth``, ``validate`` and ``report`` to the command parser."""
     p = sub.add_parser("synth", help="write a synthetic evaluation dataset with known truth",
                        description="Generate a synthetic dataset (tables, truth.json and a "
                                    "README of the true parameters).")
@@ -255,28 +171,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", metavar="YYYY-MM-DD", help="dates after this count as future")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_report)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``rpc-eval``; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except DataValidationError as exc:
-        print(f"{exc.summary}.\n{_problem_table(exc.to_frame())}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    except RpcEvalError as exc:
-        print(f"rpc-eval: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    except OSError as exc:
-        print(f"rpc-eval: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    except KeyboardInterrupt:
-        print("rpc-eval: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
