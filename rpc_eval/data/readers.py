@@ -28,6 +28,9 @@ __all__ = ["RawTable", "locate_tables", "read_table_file", "read_workbook"]
 TABLE_EXTENSIONS = (".csv", ".sav")
 #: Files that look like data but are not read from a folder (reported as info).
 OTHER_DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".txt", ".tsv", ".dta", ".por")
+#: Sheets of the data-collection template (rpc_eval.data.template) that hold help and
+#: code lists, not data: reported as info without a "rename the sheet" suggestion.
+TEMPLATE_SHEETS = ("instructions", "lists")
 
 
 @dataclass
@@ -288,6 +291,11 @@ def read_workbook(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], l
     for title, rows in sheets:
         key = _sheet_key(title)
         label = f"{file} [sheet {title}]"
+        if rows is None and key in TEMPLATE_SHEETS:
+            problems.append(Problem("", label, None, None, None,
+                                    "sheet of the data-collection template (help or code "
+                                    "lists); not read as data", "", "info"))
+            continue
         if rows is None:
             close = difflib.get_close_matches(key, tables, n=1, cutoff=0.6)
             hint = (f"rename the sheet to {close[0]} if it holds that table" if close
