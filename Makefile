@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= default
 SEED   ?= 20240601
 DATA   := synthetic_data/$(SCALE)
-OUT    ?= report
+OUT    ?= $(if $(filter default,$(SCALE)),report,report-$(SCALE))
 
 .PHONY: report test bench lint install data clean help
 
 help:
-	@echo "make report   install (first time) and build report/ from synthetic_data/$(SCALE)"
+	@echo "make report   install (first time) and build the reports in $(OUT)/ (SCALE=national: national-scale data; FORCE=1: rebuild all)"
 	@echo "make test     install (first time) and run the whole test suite"
 	@echo "make bench    time the main workloads (results in benchmarks/results/)"
 	@echo "make lint     run ruff"
@@ -32,7 +32,7 @@ $(DATA)/parents.csv: | $(STAMP)
 data: $(DATA)/parents.csv
 
 report: $(STAMP) $(DATA)/parents.csv
-	$(PY) -m rpc_eval.cli report --data $(DATA) --out $(OUT)
+	$(PY) -m rpc_eval.cli report --data $(DATA) --out $(OUT) $(if $(FORCE),--force,)
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rpc_eval tests benchmarks
+	$(VENV)/bin/ruff check rpc_eval tests benchmarks notebooks
 
 clean:
-	rm -rf $(OUT) build *.egg-info .pytest_cache
+	rm -rf report report-* build *.egg-info .pytest_cache

@@ -1,4 +1,4 @@
-"""``rpc-eval synth``, ``validate`` and ``report``."""
+"""``rpc-eval synth`` and ``validate``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rpc_eval.cli._common import (
     load_data,
     problem_table,
 )
-from rpc_eval.errors import DataValidationError, RpcEvalError
+from rpc_eval.errors import DataValidationError
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -82,61 +82,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from rpc_eval.report import build_data_report
-
-    steps = Steps(["reading and checking the data", "analysing and writing the report"],
-                   args.quiet)
-    steps.start(0)
-    data = load_data(args.data, args.pseudonymise_key_env, args.today)
-    steps.done()
-    steps.start(1)
-    data_path = Path(args.data)
-    inputs = sorted(p for p in data_path.rglob("*") if p.is_file()) if data_path.is_dir() \
-        else [data_path]
-    seed = None
-    truth = data_path / "truth.json" if data_path.is_dir() else None
-    if truth is not None and truth.exists():
-        seed = json.loads(truth.read_text(encoding="utf-8")).get("seed")
-    from rpc_eval.change.outcomes import outcome_tables
-
-    outcomes = None
-    try:
-        outcomes = outcome_tables(data)
-    except RpcEvalError as exc:
-        print(f"rpc-eval: outcomes table left out: {exc}", file=sys.stderr)
-    from rpc_eval.engagement.summary import engagement_analysis
-
-    engagement = None
-    try:
-        engagement = engagement_analysis(data)
-    except RpcEvalError as exc:
-        print(f"rpc-eval: engagement section left out: {exc}", file=sys.stderr)
-    from rpc_eval.multilevel.summary import multilevel_analysis
-
-    multilevel = None
-    try:
-        multilevel = multilevel_analysis(data)
-    except RpcEvalError as exc:
-        print(f"rpc-eval: multilevel section left out: {exc}", file=sys.stderr)
-    from rpc_eval.monitoring import monitoring_analysis
-
-    monitoring = monitoring_analysis(data)
-    files = build_data_report(data, args.out, inputs=inputs, seed=seed, outcomes=outcomes,
-                              engagement=engagement, multilevel=multilevel,
-                              monitoring=monitoring)
-    steps.done()
-    steps.close()
-    log = data.intake_log
-    if not args.quiet:
-        print(log.summary())
-        print(f"Report written to {Path(args.out) / 'index.html'} ({len(files)} files).")
-    return EXIT_OK
-
-
-
 def register(sub) -> None:
-    """Add ``synth``, ``validate`` and ``report`` to the command parser."""
+    """Add ``synth`` and ``validate`` to the command parser."""
     p = sub.add_parser("synth", help="write a synthetic evaluation dataset with known truth",
                        description="Generate a synthetic dataset (tables, truth.json and a "
                                    "README of the true parameters).")
@@ -161,13 +108,3 @@ def register(sub) -> None:
                    "(default: today)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("report", help="build the data report (summary and intake log)",
-                       description="Read a dataset and write the data report: index.html, "
-                                   "CSV tables and manifest.json.")
-    p.add_argument("--data", required=True, help="folder of table files, or an .xlsx workbook")
-    p.add_argument("--out", default="report", help="output folder (default %(default)s)")
-    p.add_argument("--pseudonymise-key-env", metavar="VAR", help=KEY_HELP)
-    p.add_argument("--today", metavar="YYYY-MM-DD", help="dates after this count as future")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(func=cmd_report)

@@ -87,6 +87,8 @@ def multilevel_analysis(
     group: str = "la_code",
     n_boot: int = 200,
     seed: int = 20240601,
+    completion_group: str | None = None,
+    n_agq: int = 10,
 ) -> MultilevelResults:
     """Fit the report's multilevel models.
 
@@ -102,6 +104,10 @@ def multilevel_analysis(
     n_boot, seed : int
         Parametric-bootstrap replicates and seed for the ICC and design-effect
         intervals (fixed seed: the report is reproducible).
+    completion_group : str, optional
+        Grouping of the completion GLMM and funnel plot (default: ``group``).
+    n_agq : int
+        Quadrature nodes of the completion GLMM (1 = Laplace).
 
     Returns
     -------
@@ -123,6 +129,7 @@ def multilevel_analysis(
     ['term', 'estimate', 'std_error', 'df', 'ci_low', 'ci_high', 'p']
     """
     notes: list[str] = []
+    cgroup = completion_group or group
     scale = scale or data.instruments.get(instrument).primary_scale
     started = data.parents["start_date"].notna()
     reference = data.parents.loc[started, "intervention"].value_counts().idxmax() \
@@ -144,12 +151,12 @@ def multilevel_analysis(
         if reference is not None:
             starters = _with_reference(starters, "intervention", reference)
         try:
-            glmm = fit_glmm(starters, "completed ~ C(intervention)", group, n_agq=10)
+            glmm = fit_glmm(starters, "completed ~ C(intervention)", cgroup, n_agq=n_agq)
             la_effects = glmm.blups()
         except RpcEvalError as exc:
             notes.append(f"Completion model not fitted: {exc}")
         try:
-            funnel = funnel_limits(starters, group, "completed")
+            funnel = funnel_limits(starters, cgroup, "completed")
         except RpcEvalError as exc:
             notes.append(f"Completion funnel plot not drawn: {exc}")
     for w in caught:

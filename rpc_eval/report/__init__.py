@@ -1,5 +1,7 @@
-"""Reporting: tables and pages built from results. Computes no statistics."""
+"""Reporting: publishes results as disclosure-controlled tables (CSV, ODS), figures and
+pages, driven by analysis plans and notebooks. Computes no statistics."""
 
-from rpc_eval.report.data_report import build_data_report
+from rpc_eval.report.publish import Report, Shown
+from rpc_eval.report.runner import run_plan
 
-__all__ = ["build_data_report"]
+__all__ = ["Report", "Shown", "run_plan"]

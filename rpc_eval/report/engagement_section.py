@@ -1,11 +1,13 @@
 """The engagement section of a report: funnel, retention, competing exits, models.
 
-Formats :class:`~rpc_eval.engagement.summary.EngagementResults`; computes nothing.
+Publishes :class:`~rpc_eval.engagement.summary.EngagementResults` through a
+:class:`~rpc_eval.report.publish.Report`; computes nothing. Figures are drawn from the
+protected tables: a suppressed cell is not plotted.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -20,114 +22,138 @@ from rpc_eval.engagement.plots import (  # noqa: E402
     plot_session_hazard,
 )
 from rpc_eval.engagement.summary import EngagementResults  # noqa: E402
-from rpc_eval.report.figures import save_figure  # noqa: E402
-from rpc_eval.report.html import esc, table_html  # noqa: E402
+from rpc_eval.report.disclosure import TableSpec, TotalRows  # noqa: E402
+from rpc_eval.report.html import esc  # noqa: E402
+from rpc_eval.report.publish import Report, Shown  # noqa: E402
 
-__all__ = ["engagement_tables", "write_engagement_section"]
+__all__ = ["engagement_section"]
 
 CAUSE_LABELS = {1: "Dropped out", 2: "Completed"}
+ALL_ANALYSES = ("funnel", "retention", "cumulative_incidence", "cox", "fine_gray",
+                "session_hazard")
 
 
-def _model_table(coefficients: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in ("term", "hr", "ci_low", "ci_high", "p") if c in coefficients]
-    out = coefficients[cols].copy()
-    for c in ("hr", "ci_low", "ci_high"):
-        out[c] = out[c].round(3)
-    out["p"] = out["p"].map(lambda v: "<0.001" if v < 0.001 else f"{v:.3f}")
-    return out
+def _model_columns(coefficients: pd.DataFrame) -> list[str]:
+    return [c for c in ("term", "hr", "ci_low", "ci_high", "p") if c in coefficients]
 
 
-def engagement_tables(res: EngagementResults) -> dict[str, pd.DataFrame]:
-    """The tables of the section, as tidy frames (written as CSV)."""
-    tables = {
-        "engagement_funnel": res.funnel,
-        "engagement_retention_km": res.retention.table,
-        "engagement_logrank": res.logrank,
-        "engagement_cumulative_incidence": res.cumulative_incidence.table,
-        "engagement_gray_test": res.gray,
-        "engagement_session_hazard": res.session_hazard,
-    }
-    if res.cox is not None:
-        tables["engagement_cox_dropout"] = res.cox.coefficients
-    if res.fine_gray is not None:
-        tables["engagement_finegray_completion"] = res.fine_gray.coefficients
-    return tables
+def engagement_section(rpt: Report, res: EngagementResults,
+                       analyses: Sequence[str] = ALL_ANALYSES) -> Shown:
+    """Publish the engagement tables and figures the plan asks for.
 
-
-def _figures(res: EngagementResults, fig_dir: Path) -> dict[str, list[Path]]:
+    Tables: ``engagement_funnel`` (by group, with ``All`` rows), ``engagement_retention_km``,
+    ``engagement_logrank``, ``engagement_cumulative_incidence``, ``engagement_gray_test``,
+    ``engagement_cox_dropout``, ``engagement_finegray_completion``,
+    ``engagement_session_hazard``. Figures: retention, stacked cumulative incidence and
+    session hazard by group.
+    """
     group = res.settings["group"]
-    out: dict[str, list[Path]] = {}
-    fig, ax = plt.subplots(figsize=(8, 5))
-    plot_retention(res.retention.table, ax=ax, ci=False, legend_title=group.replace("_", " "),
-                   ylabel="Proportion not dropped out")
-    out["retention"] = save_figure(fig, fig_dir, "retention_by_" + group)
-
-    cif = res.cumulative_incidence.table.copy()
-    cif["cause"] = cif["cause"].map(CAUSE_LABELS).fillna(cif["cause"].astype(str))
-    groups = list(pd.unique(cif["group"]))
-    ncol = 4 if len(groups) > 4 else len(groups)
-    nrow = int(np.ceil(len(groups) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.3 * nrow), squeeze=False,
-                             sharey=True)
-    used = axes.ravel()[: len(groups)]
-    plot_cumulative_incidence(cif, axes=used, stacked=True)
-    for i, a in enumerate(used):
-        a.set_title(a.get_title().replace("_", " "), fontsize=10)
-        if i and a.get_legend() is not None:
-            a.get_legend().remove()
-    for extra in axes.ravel()[len(groups):]:
-        extra.set_visible(False)
-    fig.tight_layout()
-    out["cumulative_incidence"] = save_figure(fig, fig_dir, "cumulative_incidence_by_" + group)
-
-    fig, ax = plt.subplots(figsize=(9, 5))
-    haz = res.session_hazard.rename(columns={group: "group"})
-    haz = haz[haz["n_at_risk"] >= 20]
-    plot_session_hazard(haz, ax=ax, legend_title=group.replace("_", " "))
-    out["session_hazard"] = save_figure(fig, fig_dir, "session_hazard_by_" + group)
-    return out
-
-
-def write_engagement_section(res: EngagementResults, out_dir: str | Path
-                             ) -> tuple[str, dict[str, pd.DataFrame], list[Path]]:
-    """Write the figures; return the section's HTML, its tables and the figure files."""
-    out = Path(out_dir)
-    figs = _figures(res, out / "figures")
-    tables = engagement_tables(res)
-    group = res.settings["group"].replace("_", " ")
+    label = group.replace("_", " ")
     ref = res.settings["reference"]
-
-    def img(key: str, alt: str) -> str:
-        png = figs[key][0].relative_to(out)
-        return f'<figure><img src="{esc(str(png))}" alt="{esc(alt)}" width="800"></figure>'
-
-    parts = [
-        "<h2>Engagement: from referral to completion</h2>",
-        table_html(res.funnel_table.reset_index(), "Referral funnel, all interventions "
-                   "(conversion from the stage named in 'Of stage', 95% Wilson intervals)"),
-        f"<h3>Retention by {esc(group)}</h3>",
-        '<p class="note">Kaplan-Meier estimate of the share not yet dropped out, by sessions '
-        "attended; completion and ongoing parents are censored.</p>",
-        img("retention", f"Retention curves by {group}"),
-        table_html(res.logrank.round(4), "Log-rank test of equal dropout across groups"),
-        "<h3>Dropout and completion as competing exits</h3>",
-        img("cumulative_incidence", f"Stacked cumulative incidence of dropout and completion "
-            f"by {group}"),
-        table_html(res.gray.round(4), "Gray's test of equal cumulative incidence "
-                   "(cause 1 = dropout, 2 = completion)"),
-        img("session_hazard", f"Dropout hazard by session and {group}"),
-    ]
-    if res.cox is not None:
-        parts.append(table_html(
-            _model_table(res.cox.coefficients),
-            f"Cause-specific Cox model of dropout: hazard ratios against {ref}, with "
-            "95% intervals from standard errors clustered by LA (Efron ties)"))
-    if res.fine_gray is not None:
-        parts.append(table_html(
-            _model_table(res.fine_gray.coefficients),
+    thr = rpt.rules.threshold
+    out = Shown("")
+    if "funnel" in analyses:
+        out += rpt.table(
+            "engagement_funnel", res.funnel,
+            f"Referral funnel by {label}: parents at each stage and conversion from the "
+            "stage named in denominator_stage (95% Wilson intervals)",
+            spec=TableSpec(counts=("n", "families", "denominator"),
+                           derived={c: ("n", "denominator") for c in
+                                    ("rate", "ci_low", "ci_high", "rate_of_referred")},
+                           total_rows=TotalRows(column=group, label="All",
+                                                within=("stage",))),
+            columns=[group, "stage_label", "n", "denominator_stage", "rate", "ci_low",
+                     "ci_high"], max_rows=20)
+    if "retention" in analyses:
+        km = res.retention.table
+        out += Shown(f"<h3>Retention by {esc(label)}</h3>")
+        shown = rpt.table(
+            "engagement_retention_km", km,
+            f"Kaplan-Meier retention by {label}: share not yet dropped out by sessions "
+            "attended (completion and ongoing parents censored)",
+            spec=TableSpec(counts=("n_risk", "n_event", "n_censor"),
+                           derived={c: ("n_event",) for c in
+                                    ("survival", "std_err", "ci_low", "ci_high")}),
+            columns=["group", "time", "n_risk", "n_event", "survival", "ci_low", "ci_high"],
+            max_rows=15)
+        published = rpt.values("engagement_retention_km").dropna(subset=["survival"])
+        fig, ax = plt.subplots(figsize=(8, 5))
+        plot_retention(published, ax=ax, ci=False, legend_title=label,
+                       ylabel="Proportion not dropped out")
+        out += rpt.figure(fig, f"retention_by_{group}",
+                          f"Step curves of the share of starters not yet dropped out, by "
+                          f"sessions attended, one line style per {label}; steps resting on "
+                          f"fewer than {thr} dropouts are merged into the next step.")
+        out += shown
+        out += rpt.table("engagement_logrank", res.logrank,
+                         "Log-rank test of equal dropout across groups")
+    if "cumulative_incidence" in analyses:
+        cif = res.cumulative_incidence.table.copy()
+        risk = res.retention.table[["group", "time", "n_risk"]]
+        cif = cif.merge(risk, on=["group", "time"], how="left")
+        cif["n_risk"] = cif.groupby("group")["n_risk"].ffill()
+        keep = cif["n_risk"].fillna(0) >= thr
+        cif = cif.loc[keep].drop(columns="n_risk").reset_index(drop=True)
+        out += Shown("<h3>Dropout and completion as competing exits</h3>")
+        shown = rpt.table(
+            "engagement_cumulative_incidence", cif,
+            f"Cumulative incidence of dropout (cause 1) and completion (cause 2) by {label} "
+            f"(Aalen-Johansen), shown while at least {thr} parents are at risk",
+            columns=["group", "cause", "time", "cif", "ci_low", "ci_high"], max_rows=15)
+        plot_frame = cif.copy()
+        plot_frame["cause"] = plot_frame["cause"].map(CAUSE_LABELS).fillna(
+            plot_frame["cause"].astype(str))
+        groups = list(pd.unique(plot_frame["group"]))
+        ncol = min(4, len(groups))
+        nrow = int(np.ceil(len(groups) / ncol))
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.3 * nrow), squeeze=False,
+                                 sharey=True)
+        used = axes.ravel()[: len(groups)]
+        plot_cumulative_incidence(plot_frame, axes=used, stacked=True)
+        for i, a in enumerate(used):
+            a.set_title(a.get_title().replace("_", " "), fontsize=10)
+            if i and a.get_legend() is not None:
+                a.get_legend().remove()
+        for extra in axes.ravel()[len(groups):]:
+            extra.set_visible(False)
+        fig.tight_layout()
+        out += rpt.figure(fig, f"cumulative_incidence_by_{group}",
+                          f"One panel per {label}: stacked areas of the cumulative share of "
+                          "starters who dropped out and who completed, by sessions attended; "
+                          "the hatching differs by exit as well as the colour.")
+        out += shown
+        out += rpt.table("engagement_gray_test", res.gray,
+                         "Gray's test of equal cumulative incidence (cause 1 = dropout, "
+                         "2 = completion)")
+    if "session_hazard" in analyses:
+        shown = rpt.table(
+            "engagement_session_hazard", res.session_hazard,
+            f"Dropout hazard at each session by {label}: share of parents at risk who "
+            "dropped out at that session (95% intervals)",
+            spec=TableSpec(counts=("n_at_risk", "n_events"),
+                           derived={c: ("n_events", "n_at_risk") for c in
+                                    ("hazard", "ci_low", "ci_high")}),
+            max_rows=15)
+        haz = rpt.values("engagement_session_hazard").rename(columns={group: "group"})
+        haz = haz.dropna(subset=["hazard"])
+        fig, ax = plt.subplots(figsize=(9, 5))
+        plot_session_hazard(haz, ax=ax, legend_title=label)
+        out += rpt.figure(fig, f"session_hazard_by_{group}",
+                          f"Points with 95% intervals of the dropout hazard at each session, "
+                          f"one marker shape per {label}; sessions with suppressed counts are "
+                          "left out.")
+        out += shown
+    if "cox" in analyses and res.cox is not None:
+        out += rpt.table(
+            "engagement_cox_dropout", res.cox.coefficients,
+            f"Cause-specific Cox model of dropout: hazard ratios against {ref}, 95% "
+            "intervals from standard errors clustered by LA (Efron ties)",
+            columns=_model_columns(res.cox.coefficients))
+    if "fine_gray" in analyses and res.fine_gray is not None:
+        out += rpt.table(
+            "engagement_finegray_completion", res.fine_gray.coefficients,
             f"Fine-Gray model of completion: subdistribution hazard ratios against {ref} "
-            "(robust standard errors)"))
+            "(robust standard errors)", columns=_model_columns(res.fine_gray.coefficients))
     for note in res.notes:
-        parts.append(f'<p class="note">{esc(note)}</p>')
-    files = [p for paths in figs.values() for p in paths]
-    return "\n".join(parts), tables, files
+        out += Shown(f'<p class="note">{esc(note)}</p>')
+    return out

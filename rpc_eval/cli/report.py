@@ -1,0 +1,131 @@
+"""``rpc-eval run`` (one plan's report) and ``rpc-eval report`` (every plan's report).
+
+    rpc-eval run --plan analysis_plans/regional_evaluation_template_v1.yaml \\
+                 --data filled-template.xlsx --out report/
+    rpc-eval report --out report/ [--data synthetic_data/national]
+
+Evaluation data are read and checked before any analysis: a dataset with problems stops
+with the problems listed (file, row, column, fix) and nothing is analysed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rpc_eval.cli._common import EXIT_OK, EXIT_PROBLEMS, Steps, load_data, problem_table
+
+__all__ = ["register", "DEFAULT_PLANS"]
+
+DEFAULT_PLANS = ("analysis_plans/interim_report_v1.yaml", "analysis_plans/final_report_v1.yaml",
+                 "analysis_plans/regional_evaluation_template_v1.yaml")
+
+
+def _check_data(path: Path, quiet: bool) -> bool:
+    """Read and check evaluation data; print the problems and return False if any row
+    would be excluded."""
+    data = load_data(str(path), None, None)
+    log = data.intake_log
+    if log.n_errors:
+        shown = log.problems[log.problems["severity"] == "error"]
+        print(f"The data at {path} have {log.n_errors:,} problem(s); "
+              f"{len(log.excluded):,} row(s) would be left out. Nothing was analysed. Fix "
+              f"these and run again (rpc-eval validate {path} lists them all):\n"
+              f"{problem_table(shown)}", file=sys.stderr)
+        return False
+    if not quiet:
+        print(f"Data checked: {log.summary().splitlines()[0]}")
+    return True
+
+
+def _summary(result, plan) -> str:
+    import json
+
+    manifest = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    ods = next((k for k in manifest["outputs"] if k.endswith(".ods")), None)
+    log = result.out_dir / "tables" / "disclosure_log.csv"
+    n_supp = 0
+    if log.is_file():
+        import pandas as pd
+
+        n_supp = int((pd.read_csv(log)["status"] != "exempt").sum())
+    lines = [f"{plan.name}: {result.status} in {result.seconds:.0f} s. "
+             f"{result.n_tables} tables and {result.n_figures} figures.",
+             f"  Open {result.out_dir / 'index.html'} in a web browser to read the report."]
+    if ods:
+        lines.append(f"  The tables are in {result.out_dir / ods} (a spreadsheet that opens in "
+                     "Excel or LibreOffice) and as CSV in tables/.")
+    lines.append(f"  Disclosure control: {n_supp:,} cell(s) suppressed and shown as [c] "
+                 f"(threshold {plan.disclosure['threshold']}); the list is in "
+                 "tables/disclosure_log.csv.")
+    return "\n".join(lines)
+
+
+def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool) -> int:
+    from rpc_eval.plan import load_plan
+    from rpc_eval.report.runner import run_plan
+
+    loaded = [load_plan(p) for p in plans]
+    checked: dict[Path, bool] = {}
+    for plan in loaded:
+        if plan["data"].get("kind", "evaluation") != "evaluation":
+            continue
+        path = Path(data) if data else plan.data_path
+        if path.resolve() not in checked:
+            checked[path.resolve()] = _check_data(path, quiet)
+    if not all(checked.values()):
+        return EXIT_PROBLEMS
+    steps = Steps([f"building {p.name}" for p in loaded], quiet)
+    t0 = time.perf_counter()
+    results = []
+    for i, plan in enumerate(loaded):
+        steps.start(i)
+        use = data if data and plan["data"].get("kind", "evaluation") == "evaluation" else None
+        results.append((run_plan(plan.path, data=use, out=out, force=force), plan))
+        steps.done()
+    steps.close()
+    if not quiet:
+        for result, plan in results:
+            print(_summary(result, plan))
+        print(f"All reports: {Path(out) / 'index.html'} ({time.perf_counter() - t0:.0f} s).")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(args.plan, args.data, args.out, args.force, args.quiet)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    return _run(args.plans or list(DEFAULT_PLANS), args.data, args.out, args.force,
+                args.quiet)
+
+
+def register(sub) -> None:
+    """Add ``run`` and ``report`` to the command parser."""
+    p = sub.add_parser("run", help="build one plan's report (HTML, ODS and CSV tables)",
+                       description="Check the data, run the plan's notebook and write its "
+                                   "report: an HTML page, figures, CSV tables and an "
+                                   "accessible ODS spreadsheet (disclosure control applied), "
+                                   "and manifest.json.")
+    p.add_argument("--plan", required=True, action="append",
+                   help="analysis plan (YAML); give it again to build several")
+    p.add_argument("--data", help="data to use instead of the plan's own: a folder of table "
+                   "files or an .xlsx workbook (e.g. the filled collection template)")
+    p.add_argument("--out", default="report", help="reports folder (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="build every report (what `make report` runs)",
+                       description="Build the interim, final and regional reports from their "
+                                   "plans; reports that are up to date are not rebuilt.")
+    p.add_argument("--plans", nargs="+", metavar="PLAN", help="plans to build (default: "
+                   + ", ".join(DEFAULT_PLANS) + ")")
+    p.add_argument("--data", help="evaluation data to use instead of each plan's own "
+                   "(the interim report keeps its case-study data)")
+    p.add_argument("--out", default="report", help="reports folder (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,102 @@
+"""The outcomes section of a report: pre/post change with effect sizes, reliable and
+clinically significant change, and the attrition / missing-data sensitivity analysis.
+Publishes results; computes nothing."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rpc_eval.report.disclosure import TableSpec, TotalRows
+from rpc_eval.report.publish import Report, Shown
+
+__all__ = ["outcomes_section", "attrition_section", "reliable_change_wide", "CHANGE_COLUMNS"]
+
+CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated")
+CHANGE_COLUMNS = ["instrument", "scale", "n_paired", "mean_pre", "mean_post", "mean_change",
+                  "change_ci_low", "change_ci_high", "d_z", "d_z_ci_low", "d_z_ci_high",
+                  "g_av", "standardised_improvement"]
+
+
+def reliable_change_wide(rc: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Reliable-change classes one row per group and scale: ``n_total``, a count and a
+    percent column per class (the classes partition ``n_total``)."""
+    keys = [by, "instrument", "scale", "wave_pre", "wave_post", "rci_basis", "n_total"]
+    counts = rc.pivot_table(index=keys, columns="category", values="n", aggfunc="first",
+                            observed=True).reindex(columns=list(CATEGORIES))
+    counts.columns = [f"n_{c}" for c in counts.columns]
+    wide = counts.reset_index()
+    for c in CATEGORIES:
+        wide[f"percent_{c}"] = 100 * wide[f"n_{c}"] / wide["n_total"]
+    return wide
+
+
+def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
+                     title: str | None = None, suffix: str = "") -> Shown:
+    """Publish ``outcomes_change<suffix>`` and ``outcomes_reliable_change<suffix>`` (from
+    :func:`rpc_eval.change.outcome_tables`), grouped by ``by`` with ``All`` rows."""
+    change = outcomes["change"]
+    stats = [c for c in change.columns if c not in
+             (by, "instrument", "scale", "direction", "wave_pre", "wave_post", "n_pre",
+              "n_post", "n_paired")]
+    within = ("instrument", "scale", "wave_pre", "wave_post")
+    out = Shown(f"<h3>{title}</h3>" if title else "")
+    out += Shown(
+        '<p class="note">Paired parents only. Change is the later score minus the earlier '
+        "one; d_z is the mean change over the SD of the changes, g_av the Hedges-corrected "
+        "mean change over the average of the two SDs, with 95% intervals. "
+        "standardised_improvement is g_av signed so that a positive value is an improvement "
+        "whichever way the scale runs.</p>")
+    out += rpt.table(
+        f"outcomes_change{suffix}", change,
+        f"Pre/post change of each questionnaire's headline scale by {by.replace('_', ' ')} "
+        "('All' = everyone)",
+        spec=TableSpec(counts=("n_pre", "n_post", "n_paired"),
+                       derived={c: ("n_paired",) for c in stats},
+                       total_rows=TotalRows(column=by, label="All", within=within)),
+        columns=[by, *CHANGE_COLUMNS], max_rows=50)
+    wide = reliable_change_wide(outcomes["reliable_change"], by)
+    parts = tuple(f"n_{c}" for c in CATEGORIES)
+    out += rpt.table(
+        f"outcomes_reliable_change{suffix}", wide,
+        "Reliable and clinically significant change (Jacobson-Truax): parents in each class, "
+        "and percent of paired parents; rci_basis says which reliability and SD were used",
+        spec=TableSpec(counts=("n_total", *parts),
+                       derived={f"percent_{c}": (f"n_{c}", "n_total") for c in CATEGORIES},
+                       row_total="n_total", parts=parts,
+                       total_rows=TotalRows(column=by, label="All", within=within)),
+        columns=[by, "instrument", "n_total", *(f"percent_{c}" for c in CATEGORIES)],
+        max_rows=50)
+    return out
+
+
+def attrition_section(rpt: Report, res: dict) -> Shown:
+    """Publish ``outcomes_attrition`` and ``outcomes_mi_sensitivity`` (from
+    :func:`rpc_eval.change.sensitivity.attrition_analysis`)."""
+    att, mi = res["attrition"], res["mi"]
+    inst = f"{att['instrument'].iloc[0]} {att['scale'].iloc[0]}" if len(att) else ""
+    out = Shown("")
+    out += rpt.table(
+        "outcomes_attrition", att,
+        f"Parents followed up and lost to follow-up compared at baseline ({inst}): means "
+        "or proportions and standardised mean differences (|SMD| above 0.1 flags an "
+        "imbalance)",
+        spec=TableSpec(counts=("n_followed", "n_lost"),
+                       derived={"followed": ("n_followed",), "sd_followed": ("n_followed",),
+                                "lost": ("n_lost",), "sd_lost": ("n_lost",),
+                                "smd": ("n_followed", "n_lost")}),
+        implied={"followed": ("n_followed", ("smd",)), "lost": ("n_lost", ("smd",))},
+        missing={"level": "[z]", "sd_followed": "[z]", "sd_lost": "[z]"})
+    by = mi.columns[0]
+    stats = ("estimate", "std_error", "ci_low", "ci_high", "df", "fmi")
+    out += rpt.table(
+        "outcomes_mi_sensitivity", mi,
+        f"Mean change in {inst}: complete cases beside multiple imputation (chained "
+        "normal-draw imputation, Rubin's rules); d_pre is the change over the baseline SD",
+        spec=TableSpec(counts=("n_used", "n_missing_post"),
+                       derived={c: ("n_used",) for c in stats}),
+        missing={"m": "[z]", "fmi": "[z]"},
+        columns=[by, "method", "estimand", "estimate", "ci_low", "ci_high", "n_used",
+                 "n_missing_post"], max_rows=12)
+    for note in res.get("notes", []):
+        out += Shown(f'<p class="note">{note}</p>')
+    return out
