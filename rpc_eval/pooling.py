@@ -359,6 +359,13 @@ class MetaAnalysisResult:
             ax.spines[side].set_visible(False)
         ax.grid(True, axis="x", color="#d9d9d9", linewidth=0.6)
         ax.set_axisbelow(True)
+        if own_figure:
+            # Lay the figure out once with the text columns outside the layout, then fix
+            # it, so that saving with bbox_inches="tight" keeps the columns.
+            ax.figure.canvas.draw()
+            ax.figure.set_layout_engine("none")
+            for t in ax.texts:
+                t.set_in_layout(True)
         return ax
 
 

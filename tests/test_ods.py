@@ -317,3 +317,23 @@ def test_bad_workbook_arguments(tmp_path):
     with pytest.raises(RpcEvalError, match="look like"):
         write_ods(tmp_path / "x.ods", title="T", cover=COVER, tables=[_one()],
                   notes=[("note 1", "a")])
+
+
+def test_first_workbook_of_a_process_has_the_same_bytes(tmp_path):
+    """odfpy declares some namespaces only after first use; a fresh process must still
+    write the same bytes for its first workbook as for later ones."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, pandas as pd\n"
+        "from rpc_eval.report.ods import OdsTable, write_ods\n"
+        "t = OdsTable('Table_1', 'T', pd.DataFrame({'a': [1, 2], 'b': ['x', None]}))\n"
+        "hs = []\n"
+        "for i in range(2):\n"
+        f"    p = write_ods(r'{tmp_path}/t%d.ods' % i, title='x', cover=[('S', 's')],"
+        " tables=[t])\n"
+        "    hs.append(hashlib.sha256(open(p, 'rb').read()).hexdigest())\n"
+        "print(hs[0] == hs[1])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr

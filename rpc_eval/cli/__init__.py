@@ -16,13 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from rpc_eval import __version__
-from rpc_eval.cli import data, report, template
+from rpc_eval.cli import data, federated, power, report, template
 from rpc_eval.cli._common import EXIT_PROBLEMS, problem_table
 from rpc_eval.errors import DataValidationError, RpcEvalError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = [data, report, template]
+_COMMANDS = [data, report, template, power, federated]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -493,6 +493,7 @@ def write_ods(path, *, title: str, cover: Sequence[tuple[str, str]], tables: Seq
     [['Table 1: Parents referred, by year'], ['Year', 'Parents (number)'], ['2023', '12'], ['2024', '[x]']]
     """
     _validate(title, cover, tables, notes)
+    _warm_up()
     prepared = []
     decimals: dict[str, int] = {}
     for t in tables:
@@ -547,6 +548,24 @@ def write_ods(path, *, title: str, cover: Sequence[tuple[str, str]], tables: Seq
     out = Path(path)
     out.write_bytes(b.to_bytes())
     return out
+
+
+_WARM = False
+
+
+def _warm_up() -> None:
+    """Serialise one throwaway document first: odfpy declares some namespaces (chart,
+    draw, presentation) only once its element classes have been used, so without this
+    the first workbook of a process differs in bytes from every later one."""
+    global _WARM
+    if _WARM:
+        return
+    _WARM = True
+    b = _Builder("warm-up")
+    b.number_style("c", 1)
+    b.sheet("Warm", [_s("warm-up", "ce_title")], [_s("h", "ce_header")],
+            [[_s("x", href="#Warm.A1")]], [_width_cm(["x"], "h")])
+    b.to_bytes()
 
 
 # ------------------------------------------------------------------------- reading

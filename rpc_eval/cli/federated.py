@@ -1,0 +1,150 @@
+"""``rpc-eval summarise`` (an LA's aggregate summary) and ``rpc-eval pool`` (the region's).
+
+    rpc-eval summarise --plan analysis_plans/regional_evaluation_template_v1.yaml \\
+                       --data filled-template.xlsx --out la-summary.json
+    rpc-eval pool LA001.json LA002.json LA003.json --out pooled/
+
+An LA shares only the summary file: counts, means and standard deviations, with small
+counts suppressed. The coordinator pools the files; no row-level data leave an LA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rpc_eval.cli._common import EXIT_OK, EXIT_PROBLEMS, Steps, load_data, problem_table
+from rpc_eval.errors import DataValidationError, RpcEvalError
+
+__all__ = ["register", "cmd_summarise", "cmd_pool"]
+
+
+def _err(message: str) -> int:
+    print(f"rpc-eval: {message}", file=sys.stderr)
+    return EXIT_PROBLEMS
+
+
+def _count(v) -> str:
+    return "[c] (suppressed)" if v is None else f"{v:,}"
+
+
+def _describe(summary: dict, out: Path) -> str:
+    t = summary["disclosure"]["threshold"]
+    f = summary["funnel"]
+    lines = [f"Wrote {out}: the aggregate summary of {summary['la_code']} for plan "
+             f"{summary['plan']['name']}.",
+             "It holds counts, means and standard deviations only: no row-level data, no "
+             "identifiers and no dates.",
+             "  Parents: " + ", ".join(f"{k.replace('_', ' ')} {_count(f[k])}" for k in
+                                       ("referred", "started", "completed", "dropped_out",
+                                        "ongoing"))]
+    for o in summary["outcomes"]:
+        name = o["instrument"] if o["scale"] == "total" else f"{o['instrument']} {o['scale']}"
+        if o["mean_change"] is None:
+            lines.append(f"  {name}: {o['reason']}")
+        else:
+            lines.append(f"  {name}: {o['n_paired']:,} parents with both questionnaires, "
+                         f"mean change {o['mean_change']:.2f} (SD {o['sd_change']:.2f})")
+    lines.append(f"Counts of 1 to {t - 1} people, and counts that would reveal them by "
+                 "subtraction, are suppressed.")
+    lines.append("Send this file to the coordinator of the regional evaluation, who pools "
+                 "the LAs' files with: rpc-eval pool FILE.json [FILE.json ...] --out DIR")
+    return "\n".join(lines)
+
+
+def cmd_summarise(args: argparse.Namespace) -> int:
+    from rpc_eval.federated import summarise, write_summary
+    from rpc_eval.plan import load_plan
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".json":
+        return _err(f"the summary is a JSON file: give --out a name ending in .json (not "
+                    f"{out.name})")
+    try:
+        plan = load_plan(args.plan)
+        steps = Steps(["reading and checking the data", "summarising"], args.quiet)
+        steps.start(0)
+        try:
+            data = load_data(args.data, None, args.today)
+        finally:
+            steps.done()
+        log = data.intake_log
+        if log.n_errors:
+            steps.close()
+            shown = log.problems[log.problems["severity"] == "error"]
+            print(f"The data at {args.data} have {log.n_errors:,} problem(s); "
+                  f"{len(log.excluded):,} row(s) would be left out. No summary was written. "
+                  f"Fix these and run again (rpc-eval validate {args.data} lists them all):\n"
+                  f"{problem_table(shown)}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        steps.start(1)
+        summary = summarise(data, plan, la_code=args.la, command="rpc-eval summarise")
+        steps.done()
+        steps.close()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_summary(summary, out)
+    except DataValidationError as exc:
+        print(f"{exc.summary}. No summary was written.\n{problem_table(exc.to_frame())}",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
+    except RpcEvalError as exc:
+        return _err(str(exc))
+    except OSError as exc:
+        return _err(f"{exc.strerror or exc}: {exc.filename or ''}")
+    if not args.quiet:
+        print(_describe(summary, out))
+    return EXIT_OK
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    from rpc_eval.federated import pool
+    from rpc_eval.plan import load_plan
+    from rpc_eval.report.pooled_report import write_pooled_report
+
+    try:
+        plan = load_plan(args.plan) if args.plan else None
+        results = pool(args.summaries, plan=plan)
+        out = write_pooled_report(results, args.out)
+    except RpcEvalError as exc:
+        return _err(str(exc))
+    except OSError as exc:
+        return _err(f"{exc.strerror or exc}: {exc.filename or ''}")
+    if not args.quiet:
+        print(results.summary())
+        for note in results.notes:
+            print(f"  Note: {note}")
+        print(f"Report: {out / 'index.html'} (tables in {out / 'pooled.ods'} and "
+              f"{out / 'tables'}; checksums in {out / 'manifest.json'}).")
+    return EXIT_OK
+
+
+def register(sub) -> None:
+    """Add ``summarise`` and ``pool`` to the command parser."""
+    p = sub.add_parser(
+        "summarise", help="write an LA's aggregate summary for a pooled regional evaluation",
+        description="Check an LA's data and write a JSON summary of counts, means and "
+                    "standard deviations (small counts suppressed; no row-level data) to "
+                    "send to the regional coordinator.")
+    p.add_argument("--plan", required=True, help="analysis plan (YAML) with a pooling section")
+    p.add_argument("--data", required=True, help="the LA's data: the filled .xlsx workbook or "
+                                                 "a folder of table files")
+    p.add_argument("--la", metavar="CODE", help="la_code of the LA to summarise (needed when "
+                                                "the data hold several LAs)")
+    p.add_argument("--out", default="la-summary.json", help="file to write (default "
+                                                             "%(default)s)")
+    p.add_argument("--today", metavar="YYYY-MM-DD", help="dates after this count as future "
+                   "(default: today)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_summarise)
+
+    p = sub.add_parser(
+        "pool", help="pool LAs' summaries into a regional report",
+        description="Read LA summaries (rpc-eval summarise), check they were made with the "
+                    "same plan, and write the pooled report: meta-analysis of each outcome, "
+                    "pooled funnel and completion (HTML, CSV, ODS, figures, manifest.json).")
+    p.add_argument("summaries", nargs="+", metavar="SUMMARY.json", help="LA summary files")
+    p.add_argument("--out", required=True, help="folder to write the pooled report to")
+    p.add_argument("--plan", help="analysis plan the summaries must have been made with")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_pool)
