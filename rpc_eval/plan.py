@@ -25,7 +25,7 @@ import yaml
 
 from rpc_eval.errors import RpcEvalError
 
-__all__ = ["Plan", "PlanError", "load_plan", "PLAN_SCHEMA", "ENGAGEMENT_ANALYSES",
+__all__ = ["Plan", "PlanError", "load_plan", "frozen_hashes", "PLAN_SCHEMA", "ENGAGEMENT_ANALYSES",
            "INTERIM_TABLES", "REPORT_KINDS"]
 
 REPORT_KINDS = ("interim", "final", "regional")
@@ -335,3 +335,24 @@ def plan_summary(plan: Plan) -> Mapping[str, Any]:
     """The settings two plans must share for their results to be pooled."""
     keep = ("plan", "version", "waves", "outcomes", "pooling", "disclosure")
     return {k: plan.spec[k] for k in keep if k in plan.spec}
+
+
+def published_files(plan: Plan) -> list[Path]:
+    """The files that make up a published report version: the plan (YAML), its
+    Markdown and its notebook."""
+    return [plan.path, plan.markdown_path, plan.notebook_path]
+
+
+def frozen_hashes(plans_dir: str | Path) -> dict[str, str]:
+    """SHA-256 of the files of every published plan in ``plans_dir`` (paths relative
+    to the repository), as recorded in ``analysis_plans/published.json``: a published
+    version is frozen, and a test checks its files still have these hashes."""
+    out: dict[str, str] = {}
+    for path in sorted(Path(plans_dir).glob("*.yaml")):
+        plan = load_plan(path)
+        if plan["status"] != "published":
+            continue
+        for f in published_files(plan):
+            out[str(f.resolve().relative_to(plan.root))] = hashlib.sha256(
+                f.read_bytes()).hexdigest()
+    return out

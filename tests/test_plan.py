@@ -1,6 +1,7 @@
 """Analysis plans: the shipped plans load; every kind of mistake is a PlanError naming
 the file and line."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,16 @@ def test_organisational_tables_must_exist():
     plan = load_plan(ROOT / "analysis_plans" / "final_report_v1.yaml")
     with pytest.raises(PlanError, match="organisational table 'data_planning_returns'"):
         plan.check_tables(["engagement_funnel"])
+
+
+def test_published_versions_are_frozen():
+    """A published plan, its Markdown and its notebook may not change: a change is a new
+    version (new files). analysis_plans/published.json records their hashes."""
+    from rpc_eval.plan import frozen_hashes
+
+    recorded = json.loads((ROOT / "analysis_plans" / "published.json").read_text())
+    now = frozen_hashes(ROOT / "analysis_plans")
+    changed = [f for f in recorded if now.get(f) != recorded[f]]
+    assert not changed, (f"published files changed: {changed}; published versions are "
+                         "frozen: copy them to a new version instead")
+    assert set(now) <= set(recorded), "a newly published plan: record it in published.json"

@@ -83,6 +83,7 @@ def outcome_tables(
     waves: tuple[str, str] = ("baseline", "end"),
     by: str = "intervention",
     scales: str = "primary",
+    outcomes: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Pre/post change of each instrument's scales, overall and by group.
 
@@ -98,6 +99,9 @@ def outcome_tables(
         The headline scale of each instrument (``Instrument.primary_scale``) or all.
         Instruments not measured at both waves (e.g. a satisfaction questionnaire asked
         only at the end) are left out.
+    outcomes : list of (instrument, scale), optional
+        Only these scales (e.g. an analysis plan's primary and secondary outcomes), in
+        place of ``scales``.
 
     Returns
     -------
@@ -118,7 +122,11 @@ def outcome_tables(
     """
     reg = data.instruments
     scores = score_responses(data.responses, reg)
-    if scales == "primary":
+    if outcomes is not None:
+        keep = {(str(i), str(sc)) for i, sc in outcomes}
+        scores = scores[[(i, sc) in keep for i, sc in zip(scores["instrument"],
+                                                           scores["scale"], strict=True)]]
+    elif scales == "primary":
         keep = {(n, reg.get(n).primary_scale) for n in pd.unique(scores["instrument"])}
         scores = scores[[(i, s) in keep for i, s in zip(scores["instrument"], scores["scale"],
                                                          strict=True)]]

@@ -19,15 +19,23 @@ NOT_PEOPLE = ("las", "interventions", "planning_tool")
 
 
 def problem_counts(data: EvaluationData) -> pd.DataFrame:
-    """Intake problems counted by ``table, column, severity, problem`` (column ``rows``):
-    the published form of the intake log (the full log, with values, stays private)."""
+    """Errors and warnings at intake counted by ``table, column, severity, problem``
+    (column ``rows``): the published form of the intake log (the full log, with values,
+    stays private). ``table`` and ``column`` are missing for a problem with a whole file
+    or row."""
     p = data.intake_log.problems
+    p = p[p["severity"] != "info"]
     cols = ["table", "column", "severity", "problem"]
     if p.empty:
         return pd.DataFrame({**{c: pd.Series(dtype=object) for c in cols},
                              "rows": pd.Series(dtype="int64")})
-    return (p.assign(column=p["column"].fillna(""))
-            .groupby(cols, sort=True, dropna=False).size().rename("rows").reset_index())
+    blank = {c: p[c].astype(object).where(p[c].notna() & p[c].astype(str).ne(""), "")
+             for c in ("table", "column")}
+    out = (p.assign(**blank).groupby(cols, sort=True, dropna=False).size().rename("rows")
+           .reset_index())
+    for c in ("table", "column"):
+        out[c] = out[c].where(out[c] != "", None)
+    return out
 
 
 def data_section(rpt: Report, data: EvaluationData, *, source: str) -> Shown:
@@ -56,7 +64,8 @@ def data_section(rpt: Report, data: EvaluationData, *, source: str) -> Shown:
     if len(problems):
         out += rpt.table("data_problems", problems,
                          "Problems found at intake: rows affected, by table, column and "
-                         "problem", spec=TableSpec(counts=("rows",)))
+                         "problem", spec=TableSpec(counts=("rows",)),
+                         missing={"table": "[z]", "column": "[z]"})
     out += rpt.table("data_parents_by_intervention", counts["parents_by_intervention"],
                      "Parents by intervention and outcome of the referral",
                      spec=TableSpec(counts=("referred", "started", "completed",

@@ -13,6 +13,9 @@ from rpc_eval.report.publish import Report, Shown
 
 __all__ = ["interim_section", "INTERIM"]
 
+#: Headings for row labels the published tables leave unheaded.
+ROW_HEADINGS = {"table_3": "Partner workforce"}
+
 #: table id -> (function, title as published, spec)
 INTERIM = {
     "table_1": (it.table_1, "Table 1: Number of individuals interviewed in the case-study "
@@ -40,7 +43,7 @@ def interim_section(rpt: Report, cs: Mapping[str, pd.DataFrame],
         fn, title, spec = INTERIM[tid]
         frame = fn(cs).reset_index()
         first = frame.columns[0]
-        if first == "index":
-            frame = frame.rename(columns={"index": "Row"})
+        if first == "index":  # the published table's row labels have no heading
+            frame = frame.rename(columns={"index": ROW_HEADINGS.get(tid, "Row")})
         out += rpt.table(f"interim_{tid}", frame, title, spec=spec)
     return out

@@ -44,17 +44,19 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
     if res.icc is not None:
         out += rpt.table("multilevel_icc", res.icc,
                          "Intra-class correlation and design effect (share of outcome variance "
-                         "between LAs), with 95% parametric-bootstrap intervals")
+                         "between LAs), with 95% parametric-bootstrap intervals",
+                         missing={c: "[z]" for c in res.icc.columns if c != "variance"})
     if res.completion_model is not None:
         out += rpt.table("multilevel_completion_fixed_effects",
                          res.completion_model.fixed_effects,
                          "Completion among starters: random-intercept logistic model "
-                         "(log-odds; adaptive Gauss-Hermite quadrature, 10 nodes)")
+                         "(log-odds; adaptive Gauss-Hermite quadrature; z tests, so df is "
+                         "not applicable)", missing={"df": "[z]"})
     if res.la_effects is not None:
         shown = rpt.table("multilevel_la_effects", res.la_effects,
                           "LA effects on the log-odds of completion (conditional modes with "
                           "95% prediction intervals)", max_rows=10)
-        fig, ax = plt.subplots(figsize=(7, max(4.0, 0.14 * len(res.la_effects))))
+        fig, ax = plt.subplots(figsize=(7, max(4.0, 0.24 * len(res.la_effects))))
         caterpillar_plot(rpt.values("multilevel_la_effects"), ax=ax)
         ax.set_xlabel("LA effect on the log-odds of completion (95% prediction interval)")
         out += rpt.figure(fig, "la_caterpillar_completion",

@@ -89,8 +89,12 @@ def engagement_kwargs(plan: Plan) -> dict[str, Any]:
 def outcome_kwargs(plan: Plan, by: str | None = None) -> dict[str, Any]:
     """Keyword arguments of :func:`rpc_eval.change.outcome_tables`."""
     o = plan.get("outcomes") or {}
-    return {"waves": _waves(plan), "by": by or plan.get("engagement", {}).get(
+    out = {"waves": _waves(plan), "by": by or plan.get("engagement", {}).get(
         "group", "intervention"), "scales": o.get("change_scales", "primary")}
+    if o.get("change_scales", "primary") == "primary" and o.get("primary"):
+        out["outcomes"] = [(x["instrument"], x["scale"])
+                           for x in [*o["primary"], *o.get("secondary", [])]]
+    return out
 
 
 def multilevel_kwargs(plan: Plan) -> dict[str, Any]:

@@ -65,7 +65,9 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
                        row_total="n_total", parts=parts,
                        total_rows=TotalRows(column=by, label="All", within=within)),
         columns=[by, "instrument", "n_total", *(f"percent_{c}" for c in CATEGORIES)],
-        max_rows=50)
+        missing={"n_recovered": "[z]", "percent_recovered": "[z]"},
+        description=["Recovered is not applicable ([z]) for a scale with no clinical "
+                     "cut-off."], max_rows=50)
     return out
 
 

@@ -96,12 +96,22 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
+def _is_p(column: str) -> bool:
+    c = column.lower()
+    return c in ("p", "p_value", "pval") or c.endswith("_p") or c.startswith("p_")
+
+
 def _display(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """Round floats for reading (markers and text untouched)."""
+    """Round floats for reading and show p-values below 0.001 as ``<0.001`` (markers
+    and text untouched). For the page only: CSV and ODS keep full precision."""
     out = frame.copy()
     for c in out.columns:
         col = out[c]
-        if pd.api.types.is_float_dtype(col):
+        if _is_p(str(c)):
+            out[c] = [("<0.001" if v < 0.001 else round(v, digits))
+                      if isinstance(v, float | np.floating) and np.isfinite(v) else v
+                      for v in col]
+        elif pd.api.types.is_float_dtype(col):
             out[c] = col.round(digits)
         elif col.dtype == object:
             out[c] = [round(v, digits) if isinstance(v, float) and np.isfinite(v) else v
@@ -205,6 +215,11 @@ class Report:
             raise RpcEvalError(f"the report already has a table called {name!r}")
         spec = spec or TableSpec()
         work = frame.reset_index(drop=True).copy()
+        infinite = False
+        for c in work.columns:
+            if pd.api.types.is_float_dtype(work[c]) and np.isinf(work[c]).any():
+                work[c] = work[c].where(np.isfinite(work[c]), np.nan)
+                infinite = True
         hidden: list[str] = []
         if implied:
             counts = list(spec.counts)
@@ -232,6 +247,9 @@ class Report:
             prot.log = log[~log["column"].isin(hidden)].reset_index(drop=True)
         values = _numbers(prot.published)
         desc = list(description)
+        if infinite:
+            desc.append("Estimates that could not be computed from these data (infinite, "
+                        "e.g. a group with no events) are shown as [x].")
         if prot.n_suppressed:
             desc.append(f"Cells marked [c] are suppressed: counts of 1 to "
                         f"{self.rules.threshold - 1} people, cells that would let them be "
