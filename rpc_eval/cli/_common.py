@@ -86,3 +86,16 @@ def problem_table(frame, limit: int = 40) -> str:
     return "\n".join(lines)
 
 
+
+
+def stop_on_data_errors(data, path: str, consequence: str) -> bool:
+    """Print the data's errors (where, what, fix) and say what was not done; True when
+    there were errors (the command should stop), False when the data are clean."""
+    log = data.intake_log
+    if not log.n_errors:
+        return False
+    shown = log.problems[log.problems["severity"] == "error"]
+    print(f"The data at {path} have {log.n_errors:,} problem(s); {len(log.excluded):,} "
+          f"row(s) would be left out. {consequence} Fix these and run again (rpc-eval "
+          f"validate {path} lists them all):\n{problem_table(shown)}", file=sys.stderr)
+    return True

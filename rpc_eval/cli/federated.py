@@ -14,7 +14,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from rpc_eval.cli._common import EXIT_OK, EXIT_PROBLEMS, Steps, load_data, problem_table
+from rpc_eval.cli._common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Steps,
+    load_data,
+    problem_table,
+    stop_on_data_errors,
+)
 from rpc_eval.errors import DataValidationError, RpcEvalError
 
 __all__ = ["register", "cmd_summarise", "cmd_pool"]
@@ -69,14 +76,8 @@ def cmd_summarise(args: argparse.Namespace) -> int:
             data = load_data(args.data, None, args.today)
         finally:
             steps.done()
-        log = data.intake_log
-        if log.n_errors:
+        if stop_on_data_errors(data, args.data, "No summary was written."):
             steps.close()
-            shown = log.problems[log.problems["severity"] == "error"]
-            print(f"The data at {args.data} have {log.n_errors:,} problem(s); "
-                  f"{len(log.excluded):,} row(s) would be left out. No summary was written. "
-                  f"Fix these and run again (rpc-eval validate {args.data} lists them all):\n"
-                  f"{problem_table(shown)}", file=sys.stderr)
             return EXIT_PROBLEMS
         steps.start(1)
         summary = summarise(data, plan, la_code=args.la, command="rpc-eval summarise")

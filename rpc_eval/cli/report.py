@@ -11,11 +11,10 @@ with the problems listed (file, row, column, fix) and nothing is analysed.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from rpc_eval.cli._common import EXIT_OK, EXIT_PROBLEMS, Steps, load_data, problem_table
+from rpc_eval.cli._common import EXIT_OK, EXIT_PROBLEMS, Steps, load_data, stop_on_data_errors
 
 __all__ = ["register", "DEFAULT_PLANS"]
 
@@ -27,16 +26,10 @@ def _check_data(path: Path, quiet: bool) -> bool:
     """Read and check evaluation data; print the problems and return False if any row
     would be excluded."""
     data = load_data(str(path), None, None)
-    log = data.intake_log
-    if log.n_errors:
-        shown = log.problems[log.problems["severity"] == "error"]
-        print(f"The data at {path} have {log.n_errors:,} problem(s); "
-              f"{len(log.excluded):,} row(s) would be left out. Nothing was analysed. Fix "
-              f"these and run again (rpc-eval validate {path} lists them all):\n"
-              f"{problem_table(shown)}", file=sys.stderr)
+    if stop_on_data_errors(data, str(path), "Nothing was analysed."):
         return False
     if not quiet:
-        print(f"Data checked: {log.summary().splitlines()[0]}")
+        print(f"Data checked: {data.intake_log.summary().splitlines()[0]}")
     return True
 
 
