@@ -394,3 +394,22 @@ def test_large_table_is_fast():
     assert frame.shape[0] == 1000
     assert (out.status == "primary").to_numpy().sum() > 300
     assert elapsed < 1.0
+
+
+def test_also_suppress_protects_a_difference_between_nested_counts():
+    """Started is a subset of referred: 3 people referred but not started must not be
+    worked out, so 'started' goes too, and the total row then needs a second cell."""
+    frame = pd.DataFrame({"group": ["a", "b", "c", "All"],
+                          "referred": [50, 40, 60, 150], "started": [47, 30, 45, 122]})
+    flags = {"started": [True, False, False, False]}
+    out = protect(frame, TableSpec(counts=("referred", "started"),
+                                   total_rows=TotalRows("group", "All")),
+                  DisclosureRules(threshold=10), name="nested", also_suppress=flags)
+    started = out.published["started"].tolist()
+    assert started[0] == "[c]" and started.count("[c]") == 2  # secondary in column
+    assert started[3] == 122  # the total stays
+    reasons = out.log.set_index("row").loc[0, "reason"]
+    assert "by difference" in str(reasons)
+    with pytest.raises(RpcEvalError, match="not a count column"):
+        protect(frame, TableSpec(counts=("referred",)), name="x",
+                also_suppress={"started": [True] * 4})

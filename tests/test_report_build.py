@@ -191,3 +191,26 @@ def test_run_stops_before_analysis_on_bad_data(small_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Nothing was analysed" in err and "parents.csv row 2 [intervention]" in err
     assert not (out / "final_report_v1").exists()
+
+
+def test_nested_funnel_differences_are_not_small(built):
+    """People at one funnel stage but not the next are not published as 1..9 either:
+    where both counts are published their difference is 0 or at least 10."""
+    from rpc_eval.engagement.funnel import STAGES
+
+    a, _, _, _, _ = built
+    d = a / "final_report_v1" / "tables"
+    funnel = pd.read_csv(d / "engagement_funnel.csv", dtype=str)
+    pairs = [(f"n_{s.denominator}", f"n_{s.stage}") for s in STAGES if s.denominator]
+    checked = 0
+    for outer, inner in pairs + [("referred", "started")]:
+        frame = funnel if outer.startswith("n_") else pd.read_csv(
+            d / "data_parents_by_intervention.csv", dtype=str)
+        o = pd.to_numeric(frame[outer], errors="coerce")
+        i = pd.to_numeric(frame[inner], errors="coerce")
+        diff = (o - i).dropna()
+        assert not ((diff >= 1) & (diff <= 9)).any(), (outer, inner)
+        checked += len(diff)
+    assert checked > 10
+    rate = funnel["rate_completed"][funnel["n_completed"] == "[c]"]
+    assert (rate == "[c]").all()

@@ -820,7 +820,8 @@ def _empty_log() -> pd.DataFrame:
 
 
 def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
-            name: str) -> ProtectedTable:
+            name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None
+            ) -> ProtectedTable:
     """Apply disclosure control to one table.
 
     Parameters
@@ -834,6 +835,11 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         Threshold and rounding (default: threshold 10, no rounding).
     name : str
         Table name, for the log.
+    also_suppress : mapping, optional
+        Count column -> one bool per row: further cells to suppress as primary, e.g. a
+        count whose difference from another published count (people at one funnel stage
+        but not the next) is 1 to threshold-1. Logged as "implies a count ... by
+        difference (primary)".
 
     Returns
     -------
@@ -886,6 +892,16 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
     t = rules.threshold
     v = st.values
     primary = (v >= 1) & (v <= t - 1)
+    implied = np.zeros_like(primary)
+    for col, flags in (also_suppress or {}).items():
+        if col not in st.cols:
+            raise RpcEvalError(f"also_suppress names {col!r}, which is not a count column")
+        flags = np.asarray(flags, dtype=bool)
+        if flags.shape != (len(frame),):
+            raise RpcEvalError(f"also_suppress[{col!r}] needs one flag per row")
+        j = st.cols.index(col)
+        implied[:, j] = flags & ~primary[:, j] & (v[:, j] > 0)
+    primary |= implied
     secondary, unprotectable = _secondary(st, primary)
     supp = primary | secondary
     if unprotectable:
@@ -938,6 +954,8 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         for i in np.flatnonzero(supp[:, j]):
             kind = "primary" if primary[i, j] else "secondary"
             reason = f"count 1-{t - 1} (primary)" if kind == "primary" else SECONDARY_REASON
+            if implied[i, j]:
+                reason = f"implies a count 1-{t - 1} by difference (primary)"
             records.append((int(i), col_pos[c], c, kind, reason))
     for col, hit in derived_mask.items():
         for i in np.flatnonzero(hit):

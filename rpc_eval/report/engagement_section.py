@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rpc_eval.engagement.funnel import STAGES  # noqa: E402
 from rpc_eval.engagement.plots import (  # noqa: E402
     plot_cumulative_incidence,
     plot_retention,
@@ -26,11 +27,34 @@ from rpc_eval.report.disclosure import TableSpec, TotalRows  # noqa: E402
 from rpc_eval.report.html import esc  # noqa: E402
 from rpc_eval.report.publish import Report, Shown  # noqa: E402
 
-__all__ = ["engagement_section"]
+__all__ = ["engagement_section", "funnel_wide"]
 
 CAUSE_LABELS = {1: "Dropped out", 2: "Completed"}
 ALL_ANALYSES = ("funnel", "retention", "cumulative_incidence", "cox", "fine_gray",
                 "session_hazard")
+
+
+def funnel_wide(funnel: pd.DataFrame, group: str) -> pd.DataFrame:
+    """The funnel one row per group: ``n_<stage>``, and ``rate_<stage>``,
+    ``ci_low_<stage>``, ``ci_high_<stage>`` (from the stage's denominator stage), in
+    :data:`~rpc_eval.engagement.funnel.STAGES` order; ``All`` last. Each rate then rests
+    on counts of its own row, so disclosure control can suppress it with them."""
+    order = list(pd.unique(funnel[group]))
+    rows = []
+    for g in order:
+        sub = funnel[funnel[group] == g].set_index("stage")
+        row: dict = {group: g}
+        for st in STAGES:
+            if st.stage not in sub.index:
+                continue
+            r = sub.loc[st.stage]
+            row[f"n_{st.stage}"] = int(r["n"])
+            if st.denominator is None:
+                continue
+            for c in ("rate", "ci_low", "ci_high"):
+                row[f"{c}_{st.stage}"] = float(r[c]) if pd.notna(r[c]) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _model_columns(coefficients: pd.DataFrame) -> list[str]:
@@ -53,17 +77,25 @@ def engagement_section(rpt: Report, res: EngagementResults,
     thr = rpt.rules.threshold
     out = Shown("")
     if "funnel" in analyses:
+        wide = funnel_wide(res.funnel, group)
+        stages = [st.stage for st in STAGES if f"n_{st.stage}" in wide]
+        derived = {}
+        for st in STAGES:
+            if st.denominator is None or f"n_{st.stage}" not in wide:
+                continue
+            for c in ("rate", "ci_low", "ci_high"):
+                derived[f"{c}_{st.stage}"] = (f"n_{st.stage}", f"n_{st.denominator}")
         out += rpt.table(
-            "engagement_funnel", res.funnel,
-            f"Referral funnel by {label}: parents at each stage and conversion from the "
-            "stage named in denominator_stage (95% Wilson intervals)",
-            spec=TableSpec(counts=("n", "families", "denominator"),
-                           derived={c: ("n", "denominator") for c in
-                                    ("rate", "ci_low", "ci_high", "rate_of_referred")},
-                           total_rows=TotalRows(column=group, label="All",
-                                                within=("stage",))),
-            columns=[group, "stage_label", "n", "denominator_stage", "rate", "ci_low",
-                     "ci_high"], max_rows=20)
+            "engagement_funnel", wide,
+            f"Referral funnel by {label}: parents at each stage, and the share of the "
+            "stage before who reached it (rate, 95% Wilson interval; completers for the "
+            "questionnaire stages)",
+            spec=TableSpec(counts=tuple(f"n_{s}" for s in stages), derived=derived,
+                           total_rows=TotalRows(column=group, label="All")),
+            nested=[(f"n_{st.denominator}", f"n_{st.stage}") for st in STAGES
+                    if st.denominator is not None and f"n_{st.stage}" in wide],
+            columns=[group, *[c for s in stages for c in (f"n_{s}", f"rate_{s}")
+                              if c in wide]], max_rows=20)
     if "retention" in analyses:
         km = res.retention.table
         out += Shown(f"<h3>Retention by {esc(label)}</h3>")

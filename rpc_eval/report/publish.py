@@ -186,6 +186,7 @@ class Report:
               spec: TableSpec | None = None, description: Sequence[str] = (),
               implied: Mapping[str, tuple[str, Sequence[str]]] | None = None,
               missing: Mapping[str, str] | None = None, columns: Sequence[str] | None = None,
+              nested: Sequence[tuple[str, str]] = (),
               show: bool = True, max_rows: int | None = 40) -> Shown:
         """Protect ``frame`` and add it to the report.
 
@@ -210,6 +211,11 @@ class Report:
             ``"[x]"``.
         columns : sequence of str, optional
             Columns shown in the HTML (all are written to CSV and ODS).
+        nested : sequence of (outer, inner)
+            Count columns where ``inner`` counts a subset of the people in ``outer`` of
+            the same row (e.g. ``("referred", "started")``): where the difference (the
+            people in ``outer`` but not ``inner``) is 1 to threshold-1, ``inner`` is
+            suppressed too, so the difference cannot be worked out.
         """
         if name in self.tables:
             raise RpcEvalError(f"the report already has a table called {name!r}")
@@ -239,7 +245,14 @@ class Report:
             spec = TableSpec(counts=spec.counts, derived=spec.derived,
                              row_total=spec.row_total, parts=spec.parts,
                              total_rows=spec.total_rows, units="organisations")
-        prot = protect(work, spec, self.rules, name=name)
+        extra: dict[str, np.ndarray] = {}
+        t = self.rules.threshold
+        for outer, inner in nested:
+            diff = (pd.to_numeric(work[outer], errors="coerce")
+                    - pd.to_numeric(work[inner], errors="coerce")).to_numpy(dtype=float)
+            flag = (diff >= 1) & (diff <= t - 1)
+            extra[inner] = extra.get(inner, np.zeros(len(work), dtype=bool)) | flag
+        prot = protect(work, spec, self.rules, name=name, also_suppress=extra or None)
         if hidden:
             prot.published = prot.published.drop(columns=hidden)
             prot.status = prot.status.drop(columns=hidden)
