@@ -140,6 +140,20 @@ def test_missing_optional_table_gives_empty_typed_table(base_dataset):
     assert "attendance" not in set(data.intake_log.tables["table"])
 
 
+def test_empty_interventions_table_falls_back_to_the_codebook(base_dataset):
+    """A header-only interventions table (e.g. an unfilled sheet) is warned about and the
+    codebook's interventions stay valid; a filled one takes precedence."""
+    (base_dataset / "interventions.csv").write_text(
+        "intervention,name,intensity,sessions_planned\n")
+    data = load(base_dataset)
+    assert counts(data, "parents") == (3, 3, 0)
+    (base_dataset / "interventions.csv").write_text(
+        "intervention,name,intensity,sessions_planned\n"
+        "parents_plus_pws,Parents Plus,group,6\n")
+    data = load(base_dataset)
+    assert counts(data, "parents") == (3, 2, 1)  # enhanced_triple_p is not in the table
+
+
 def test_path_that_does_not_exist(tmp_path):
     with pytest.raises(DataValidationError, match="no such file or folder"):
         rd.load(tmp_path / "nowhere")

@@ -611,7 +611,9 @@ def load(
             continue
         c = checks[table]
         override = {}
-        if table == "parents" and "interventions" in kept:
+        if table == "parents" and "interventions" in kept and len(kept["interventions"]):
+            # a dataset's own interventions table takes precedence over the codebook; an
+            # empty one (a header with no rows, already warned about) does not
             override["interventions"] = list(kept["interventions"]["intervention"])
         c.parse(books, override)
         if table == "parents":
