@@ -38,6 +38,7 @@ from rpc_eval.report.engagement_section import engagement_section
 from rpc_eval.report.monitoring_section import monitoring_section
 from rpc_eval.report.multilevel_section import multilevel_section
 from rpc_eval.report.outcomes_section import outcomes_section
+from rpc_eval.report.pooling_section import pooling_section
 
 rpt = nb.open_report(plan_path, out_dir)
 plan = rpt.plan
@@ -75,6 +76,19 @@ note or outcomes_section(rpt, outcomes, by=plan["engagement"]["group"])
 multilevel, note = nb.attempt("The multilevel section", multilevel_analysis, data,
                               **nb.multilevel_kwargs(plan))
 note or multilevel_section(rpt, multilevel)
+
+# %% [markdown]
+# ## Pooling across LAs: two ways to the same answer
+#
+# A regional evaluation can pool LAs without sharing families' records: each LA writes
+# an aggregate summary (`rpc-eval summarise`) and the summaries are pooled by a
+# random-effects meta-analysis (`rpc-eval pool`). With the records of several LAs in
+# one place, the same question can be answered in one stage by a multilevel model of
+# the change scores. The two should agree closely; this table shows both on these data.
+
+# %%
+comparison, note = nb.attempt("The pooling comparison", nb.pooling_comparison, data, plan)
+note or pooling_section(rpt, comparison)
 
 # %% [markdown]
 # ## Satisfaction and training

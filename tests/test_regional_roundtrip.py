@@ -51,6 +51,12 @@ def test_run_writes_the_report_from_the_workbook(workbook, tmp_path, capsys):
     n = pd.to_numeric(counts.stack(), errors="coerce").dropna()
     assert not ((n >= 1) & (n <= 9)).any()
     assert (counts == "[c]").to_numpy().any()  # small numbers: some cells are suppressed
+    both = pd.read_csv(d / "tables" / "pooling_one_vs_two_stage.csv")
+    assert set(both["method"]) == {"one_stage", "two_stage"}
+    pairs = both.pivot_table(index=["instrument", "scale"], columns="method",
+                             values=["estimate", "std_error"])
+    gap = (pairs["estimate"]["one_stage"] - pairs["estimate"]["two_stage"]).abs()
+    assert (gap < pairs["std_error"].min(axis=1)).all()  # the two routes agree
 
 
 def test_summarise_three_las_and_pool(workbook, tmp_path, capsys):

@@ -16,7 +16,8 @@ from rpc_eval.plan import Plan, load_plan
 from rpc_eval.report.publish import Report
 
 __all__ = ["open_report", "load_report_data", "engagement_kwargs", "outcome_kwargs",
-           "multilevel_kwargs", "monitoring_kwargs", "attrition_kwargs", "attempt"]
+           "multilevel_kwargs", "monitoring_kwargs", "attrition_kwargs", "attempt",
+           "pooling_comparison"]
 
 
 def _show_as_note(message, category, filename, lineno, file=None, line=None) -> None:
@@ -124,6 +125,22 @@ def attrition_kwargs(plan: Plan) -> dict[str, Any]:
             "waves": _waves(plan), "covariates": covs,
             "by": plan.get("engagement", {}).get("group", "intervention"),
             "m": (plan.get("attrition") or {}).get("imputations", 20), "seed": plan["seed"]}
+
+
+def pooling_comparison(data: Any, plan: Plan) -> Any:
+    """:func:`rpc_eval.federated.one_stage_comparison` for each of the plan's pooled
+    outcomes, one after the other (``instrument`` and ``scale`` columns first)."""
+    import pandas as pd
+
+    from rpc_eval.federated import one_stage_comparison
+
+    rows = []
+    for o in plan["pooling"]["outcomes"]:
+        frame = one_stage_comparison(data, plan, (o["instrument"], o["scale"]))
+        frame.insert(0, "scale", o["scale"])
+        frame.insert(0, "instrument", o["instrument"])
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
 
 
 def attempt(label: str, fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
