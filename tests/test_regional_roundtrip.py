@@ -36,6 +36,7 @@ def test_run_writes_the_report_from_the_workbook(workbook, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "regional_evaluation_template_v1: built" in said
     assert "Disclosure control:" in said and "Open " in said
+    assert "parents were referred" in said and "Primary outcome csi4 (total)" in said
     d = out / "regional_evaluation_template_v1"
     manifest = json.loads((d / "manifest.json").read_text())
     assert manifest["inputs"] == {str(workbook): manifest["inputs"][str(workbook)]}

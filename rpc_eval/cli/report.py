@@ -50,6 +50,9 @@ def _summary(result, plan) -> str:
     if ods:
         lines.append(f"  The tables are in {result.out_dir / ods} (a spreadsheet that opens in "
                      "Excel or LibreOffice) and as CSV in tables/.")
+    from rpc_eval.report.findings import headline_findings
+
+    lines += [f"  {sentence}" for sentence in headline_findings(result.out_dir, plan)]
     lines.append(f"  Disclosure control: {n_supp:,} cell(s) suppressed and shown as [c] "
                  f"(threshold {plan.disclosure['threshold']}); the list is in "
                  "tables/disclosure_log.csv.")
