@@ -214,3 +214,10 @@ def test_nested_funnel_differences_are_not_small(built):
     assert checked > 10
     rate = funnel["rate_completed"][funnel["n_completed"] == "[c]"]
     assert (rate == "[c]").all()
+
+
+def test_command_skips_reading_data_for_an_up_to_date_report(built, small_dir, capsys):
+    a, _, _, _, _ = built
+    assert main(["run", "--plan", str(FINAL), "--data", str(small_dir), "--out", str(a)]) == 0
+    said = capsys.readouterr().out
+    assert "final_report_v1: up to date" in said and "Data checked" not in said

@@ -61,7 +61,7 @@ def _summary(result, plan) -> str:
 
 def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool) -> int:
     from rpc_eval.plan import load_plan
-    from rpc_eval.report.runner import run_plan
+    from rpc_eval.report.runner import is_up_to_date, run_plan
 
     loaded = [load_plan(p) for p in plans]
     checked: dict[Path, bool] = {}
@@ -69,6 +69,8 @@ def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool)
         if plan["data"].get("kind", "evaluation") != "evaluation":
             continue
         path = Path(data) if data else plan.data_path
+        if not force and is_up_to_date(plan.path, data=path, out=out):
+            continue  # checked when it was built, and unchanged since
         if path.resolve() not in checked:
             checked[path.resolve()] = _check_data(path, quiet)
     if not all(checked.values()):

@@ -35,7 +35,7 @@ from rpc_eval.plan import Plan, load_plan
 from rpc_eval.report.html import esc, page
 from rpc_eval.report.publish import sha256_file
 
-__all__ = ["run_plan", "BuildResult", "data_files", "write_index"]
+__all__ = ["run_plan", "is_up_to_date", "BuildResult", "data_files", "write_index"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _DISTRIBUTIONS = ("rpc_eval", "numpy", "pandas", "scipy", "statsmodels", "matplotlib",
@@ -134,6 +134,35 @@ def _run_notebook(plan: Plan, data: Path | None, report_dir: Path) -> Any:
     return _clean(executed)
 
 
+def _up_to_date(plan: Plan, source: Path, report_dir: Path) -> tuple[dict, bool]:
+    """The build stamp of ``plan`` on ``source``, and whether ``report_dir`` holds a
+    complete build with that stamp."""
+    stamp = {
+        "plan": plan.sha256(),
+        "analysis_plan": sha256_file(plan.markdown_path),
+        "notebook": sha256_file(plan.notebook_path),
+        "data": _relative(source, plan.root),
+        "inputs": {_relative(p, plan.root): sha256_file(p) for p in data_files(source)},
+        "package": _package_digest(),
+        "versions": versions(),
+    }
+    stamp_path, manifest_path = report_dir / ".build.json", report_dir / "manifest.json"
+    if not (stamp_path.is_file() and manifest_path.is_file()):
+        return stamp, False
+    old = json.loads(stamp_path.read_text(encoding="utf-8"))
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    return stamp, old == stamp and all((report_dir / f).is_file() for f in manifest["outputs"])
+
+
+def is_up_to_date(plan_path: str | Path, *, data: str | Path | None = None,
+                  out: str | Path = "report") -> bool:
+    """Whether :func:`run_plan` would find the plan's report up to date (and not re-run
+    it): same notebook, plan, data files, package code and versions, outputs present."""
+    plan = load_plan(plan_path)
+    source = Path(data) if data is not None else plan.data_path
+    return _up_to_date(plan, source, Path(out) / plan.name)[1]
+
+
 def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
              out: str | Path = "report", force: bool = False,
              on_step: Callable[[str], None] | None = None) -> BuildResult:
@@ -167,26 +196,15 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
     out = Path(out)
     report_dir = out / plan.name
     step(f"{plan.name}: hashing inputs")
-    inputs = {_relative(p, plan.root): sha256_file(p) for p in data_files(source)}
-    stamp = {
-        "plan": plan.sha256(),
-        "analysis_plan": sha256_file(plan.markdown_path),
-        "notebook": sha256_file(plan.notebook_path),
-        "data": _relative(source, plan.root),
-        "inputs": inputs,
-        "package": _package_digest(),
-        "versions": versions(),
-    }
+    stamp, current = _up_to_date(plan, source, report_dir)
+    inputs = stamp["inputs"]
     stamp_path = report_dir / ".build.json"
     manifest_path = report_dir / "manifest.json"
-    if not force and stamp_path.is_file() and manifest_path.is_file():
-        old = json.loads(stamp_path.read_text(encoding="utf-8"))
+    if not force and current:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if old == stamp and all((report_dir / f).is_file() for f in manifest["outputs"]):
-            write_index(out)
-            return BuildResult(plan.name, "up to date", report_dir,
-                               time.perf_counter() - t0, manifest["n_tables"],
-                               manifest["n_figures"])
+        write_index(out)
+        return BuildResult(plan.name, "up to date", report_dir, time.perf_counter() - t0,
+                           manifest["n_tables"], manifest["n_figures"])
     if report_dir.exists():
         shutil.rmtree(report_dir)
     report_dir.mkdir(parents=True)
