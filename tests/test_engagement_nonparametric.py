@@ -144,8 +144,18 @@ def test_cif_matches_cuminc_at_every_point(ds, variant):
     ref = FIX[ds]["cuminc"][variant]
     res = cumulative_incidence(DATA[ds], FIX[ds]["duration"], "event",
                                group="group" if variant == "by_group" else None)
-    assert list(res.table.columns) == CIF_COLUMNS
+    assert list(res.table.columns) == [*CIF_COLUMNS, "n_risk", "n_event"]
     assert res.causes == [1, 2]
+    # the counts: events of each cause add up to the data's; the first row of a curve has
+    # everyone in its group at risk
+    frame = DATA[ds]
+    for c in (1, 2):
+        assert res.table.loc[res.table["cause"] == c, "n_event"].sum() == \
+            (frame["event"] == c).sum()
+    firsts = res.table.groupby(["group", "cause"], observed=True)["n_risk"].first()
+    sizes = frame.groupby("group").size() if variant == "by_group" else \
+        pd.Series({"all": len(frame)})
+    assert sorted(firsts.unique()) == sorted(sizes.unique())
     n_curves = 0
     for cv in ref["curves"]:
         sub = _cif_curve(res, cv["group"], cv["cause"])
@@ -404,7 +414,7 @@ def test_all_censored():
         logrank_test(ALL_CENSORED, "t", "e", "g")
     with pytest.warns(RpcEvalWarning, match="no events"):
         cif = cumulative_incidence(ALL_CENSORED, "t", "e")
-    assert cif.table.empty and list(cif.table.columns) == CIF_COLUMNS
+    assert cif.table.empty and list(cif.table.columns) == [*CIF_COLUMNS, "n_risk", "n_event"]
     with pytest.warns(RpcEvalWarning, match="no events of cause"):
         cif = cumulative_incidence(ALL_CENSORED, "t", "e", causes=[1])
     assert (cif.table["cif"] == 0).all() and (cif.table["ci_high"] == 0).all()

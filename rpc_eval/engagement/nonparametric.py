@@ -847,8 +847,10 @@ def cumulative_incidence(df: pd.DataFrame, duration: str, event: str, *,
     Returns
     -------
     CumulativeIncidenceResult
-        ``.table`` with columns ``group, cause, time, cif, variance, ci_low, ci_high``
-        (one row per group, cause and distinct observed time); ``.at(times)``,
+        ``.table`` with columns ``group, cause, time, cif, variance, ci_low, ci_high,
+        n_risk, n_event`` (one row per group, cause and distinct observed time;
+        ``n_risk`` at risk just before ``time``, ``n_event`` events of the cause at
+        ``time``); ``.at(times)`` (the first seven columns),
         ``.final()``, ``.summary()``, ``.plot()``.
 
     Notes
@@ -910,11 +912,13 @@ def cumulative_incidence(df: pd.DataFrame, duration: str, event: str, *,
             parts.append(pd.DataFrame({
                 "group": [label] * len(times), "cause": c,
                 "time": times.astype(np.int64) if p.integer_time else times,
-                "cif": cif, "variance": var, "ci_low": low, "ci_high": high}))
+                "cif": cif, "variance": var, "ci_low": low, "ci_high": high,
+                "n_risk": n_risk.astype(np.int64), "n_event": counts[:, c].astype(np.int64)}))
+    columns = [*CIF_COLUMNS, "n_risk", "n_event"]
     if parts:
-        table = pd.concat(parts, ignore_index=True)[CIF_COLUMNS]
+        table = pd.concat(parts, ignore_index=True)[columns]
     else:
-        table = pd.DataFrame({c: pd.Series(dtype=float) for c in CIF_COLUMNS})
+        table = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
     return CumulativeIncidenceResult(table=table, ci=ci, conf_type=conf_type,
                                      causes=list(causes), duration=duration, event=event,
                                      group=group)

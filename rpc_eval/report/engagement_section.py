@@ -120,18 +120,20 @@ def engagement_section(rpt: Report, res: EngagementResults,
         out += rpt.table("engagement_logrank", res.logrank,
                          "Log-rank test of equal dropout across groups")
     if "cumulative_incidence" in analyses:
-        cif = res.cumulative_incidence.table.copy()
-        risk = res.retention.table[["group", "time", "n_risk"]]
-        cif = cif.merge(risk, on=["group", "time"], how="left")
-        cif["n_risk"] = cif.groupby("group")["n_risk"].ffill()
-        keep = cif["n_risk"].fillna(0) >= thr
-        cif = cif.loc[keep].drop(columns="n_risk").reset_index(drop=True)
+        cif = res.cumulative_incidence.table
+        cif = cif[cif["n_risk"] >= thr].reset_index(drop=True)
         out += Shown("<h3>Dropout and completion as competing exits</h3>")
         shown = rpt.table(
             "engagement_cumulative_incidence", cif,
             f"Cumulative incidence of dropout (cause 1) and completion (cause 2) by {label} "
             f"(Aalen-Johansen), shown while at least {thr} parents are at risk",
-            columns=["group", "cause", "time", "cif", "ci_low", "ci_high"], max_rows=15)
+            spec=TableSpec(counts=("n_risk", "n_event"),
+                           derived={c: ("n_event",) for c in
+                                    ("cif", "variance", "ci_low", "ci_high")}),
+            columns=["group", "cause", "time", "n_risk", "n_event", "cif", "ci_low",
+                     "ci_high"], max_rows=15)
+        # steps resting on a suppressed count are merged into the next published step
+        cif = rpt.values("engagement_cumulative_incidence").dropna(subset=["cif"])
         plot_frame = cif.copy()
         plot_frame["cause"] = plot_frame["cause"].map(CAUSE_LABELS).fillna(
             plot_frame["cause"].astype(str))
