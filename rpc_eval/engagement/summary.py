@@ -3,7 +3,7 @@
 One call runs the funnel, retention (Kaplan-Meier), cumulative incidence of dropout
 and completion (Aalen-Johansen) with Gray's test, cause-specific Cox regression of
 dropout and Fine-Gray regression of completion (both by intervention, with LA-clustered
-standard errors for Cox), and the session-by-session dropout hazard. Pure analysis: it
+standard errors), and the session-by-session dropout hazard. Pure analysis: it
 returns results and writes nothing.
 """
 
@@ -59,7 +59,7 @@ class EngagementResults:
     cox : CoxResult or None
         Cause-specific Cox model of dropout, LA-clustered SEs.
     fine_gray : FineGrayResult or None
-        Fine-Gray model of completion.
+        Fine-Gray model of completion, LA-clustered robust SEs.
     session_hazard : DataFrame
         Empirical dropout hazard by session and group.
     notes : list of str
@@ -113,7 +113,7 @@ def engagement_analysis(
     covariates : tuple of str
         Further covariates of the Cox and Fine-Gray models.
     cluster : str
-        Cluster for robust SEs of the Cox model (``la_code``).
+        Cluster for the robust SEs of the Cox and Fine-Gray models (``la_code``).
     reference : str, optional
         Reference level of ``group`` in the models; default: the level with most starters.
 
@@ -160,7 +160,7 @@ def engagement_analysis(
             notes.append(f"Cox model of dropout not fitted: {exc}")
         try:
             fg = fine_gray(frame, "sessions", "event", 2, [group, *covariates],
-                           reference={group: ref})
+                           reference={group: ref}, cluster=cluster)
         except RpcEvalError as exc:
             notes.append(f"Fine-Gray model of completion not fitted: {exc}")
     for w in caught:  # model warnings become notes in the report, not lost

@@ -186,8 +186,8 @@ def engagement_section(rpt: Report, res: EngagementResults,
     if "fine_gray" in analyses and res.fine_gray is not None:
         out += rpt.table(
             "engagement_finegray_completion", res.fine_gray.coefficients,
-            f"Fine-Gray model of completion: subdistribution hazard ratios against {ref} "
-            "(robust standard errors)", columns=_model_columns(res.fine_gray.coefficients))
+            f"Fine-Gray model of completion: subdistribution hazard ratios against {ref}, "
+            "95% intervals from robust standard errors clustered by LA", columns=_model_columns(res.fine_gray.coefficients))
     for note in res.notes:
         out += Shown(f'<p class="note">{esc(note)}</p>')
     return out
