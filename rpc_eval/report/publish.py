@@ -29,6 +29,7 @@ from rpc_eval.report.disclosure import (
     ProtectedTable,
     TableSpec,
     disclosure_log,
+    disclosure_summary,
     protect,
 )
 from rpc_eval.report.figures import save_figure
@@ -258,6 +259,7 @@ class Report:
             prot.status = prot.status.drop(columns=hidden)
             log = prot.log
             prot.log = log[~log["column"].isin(hidden)].reset_index(drop=True)
+            prot.n_suppressed = int((prot.log["status"] != "exempt").sum())
         values = _numbers(prot.published)
         desc = list(description)
         if infinite:
@@ -309,20 +311,13 @@ class Report:
         return disclosure_log([t.protected for t in self.tables.values()])
 
     def disclosure_summary(self) -> pd.DataFrame:
-        """Per table: units, cells suppressed (primary, secondary, derived)."""
-        rows = []
-        for t in self.tables.values():
-            status = t.protected.status.to_numpy().ravel()
-            rows.append({"table": t.name,
-                         "units": "organisations" if t.name in self.organisational
-                         else "people",
-                         "cells": status.size,
-                         "primary": int((status == "primary").sum()),
-                         "secondary": int((status == "secondary").sum()),
-                         "derived": int((status == "derived").sum()),
-                         "rounded": int((status == "rounded").sum())})
-        return pd.DataFrame(rows, columns=["table", "units", "cells", "primary", "secondary",
-                                           "derived", "rounded"])
+        """Per table: units, threshold, rounding (``none``), cells, and cells suppressed
+        (primary, secondary, derived) or rounded
+        (:func:`rpc_eval.report.disclosure.disclosure_summary`)."""
+        out = disclosure_summary([t.protected for t in self.tables.values()])
+        out["rounding"] = out["rounding"].astype(object).where(out["rounding"].notna(),
+                                                               "none")
+        return out
 
     def finish(self, *, cover: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
         """Write the tables (CSV), the ODS workbook and ``outputs.json``.
