@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -240,12 +240,9 @@ class Report:
                 counts.append(col)
                 for c in (prop, *resting):
                     derived.setdefault(c, []).append(col)
-            spec = TableSpec(counts=tuple(counts), derived=derived, row_total=spec.row_total,
-                             parts=spec.parts, total_rows=spec.total_rows, units=spec.units)
+            spec = replace(spec, counts=tuple(counts), derived=derived)
         if name in self.organisational:
-            spec = TableSpec(counts=spec.counts, derived=spec.derived,
-                             row_total=spec.row_total, parts=spec.parts,
-                             total_rows=spec.total_rows, units="organisations")
+            spec = replace(spec, units="organisations")
         extra: dict[str, np.ndarray] = {}
         t = self.rules.threshold
         for outer, inner in nested:
