@@ -10,13 +10,14 @@ SEED   ?= 20240601
 DATA   := synthetic_data/$(SCALE)
 OUT    ?= $(if $(filter default,$(SCALE)),report,report-$(SCALE))
 
-.PHONY: report test bench lint install data clean help
+.PHONY: report test bench lint install data clean help reference
 
 help:
 	@echo "make report   install (first time) and build the reports in $(OUT)/ (SCALE=national: national-scale data; FORCE=1: rebuild all)"
 	@echo "make test     install (first time) and run the whole test suite"
 	@echo "make bench    time the main workloads (results in benchmarks/results/)"
 	@echo "make lint     run ruff"
+	@echo "make reference  re-run the R scripts in tests/reference/ and fail on drift (needs R)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+reference: $(STAMP)
+	$(PY) tests/reference/check_drift.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rpc_eval tests benchmarks notebooks
