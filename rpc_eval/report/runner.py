@@ -13,8 +13,22 @@ For a plan ``analysis_plans/<name>.yaml`` the runner
    versions; the seed;
 4. refreshes ``<out>/index.html`` and ``<out>/manifest.json`` over all built reports.
 
-It is incremental: a report whose notebook, plan, input files, data path and package
-code are unchanged since its last build (``<out>/<name>/.build.json``) is not re-run.
+It is incremental: a report whose notebook, plan, input files (hidden ones included),
+data path and package code are unchanged since its last build
+(``<out>/<name>/.build.json``), and whose outputs still have the SHA-256 its manifest
+records, is not re-run. Build state that cannot be read (a truncated stamp or manifest)
+means "rebuild"; ``force`` always rebuilds.
+
+Trust and recovery:
+
+* only the project's notebooks run (:func:`trusted_notebook`);
+* one build at a time per reports folder (:func:`build_lock`; the lock is the operating
+  system's, so a killed build leaves nothing to clear);
+* files in a report folder that the previous build did not write (or wrote and someone
+  edited) are moved to ``<out>/<name>.moved-aside-<time>/``, never deleted;
+* while a report is built its folder holds ``.building`` and the top-level index leaves
+  it out; the index is rewritten last, listing only complete reports, and every state
+  file is replaced atomically.
 """
 
 from __future__ import annotations
