@@ -492,14 +492,14 @@ def _validate(summary: Any, where: str) -> dict[str, Any]:
 
         raise _fail(where, f"the summary was made by a newer rpc_eval (summary format "
                            f"version {version}; this rpc_eval {__version__} reads version "
-                           f"{SCHEMA_VERSION} and older). Upgrade rpc_eval and try again")
+                           f"{SCHEMA_VERSION} and older), so upgrade rpc_eval and try again")
     if version < 1:
         raise _fail(where, f"unknown summary format version {version}")
     if not isinstance(summary.get("checksum"), str):
         raise _fail(where, "not a valid LA summary: its checksum is missing")
     if _checksum(summary) != summary["checksum"]:
         raise _fail(where, "the checksum does not match: the file was changed after it was "
-                           "written. Ask the LA to run rpc-eval summarise again and send the "
+                           "written; ask the LA to run rpc-eval summarise again and send the "
                            "new file unedited")
     _check_type(where, summary, "la_code", str)
     _check_type(where, summary, "la_name", str, nullable=True)
@@ -830,8 +830,8 @@ def _plan_mismatch(items: list[tuple[str, dict]]) -> str | None:
     differ = [k for k in keys if any(st.get(k) != first.get(k) for st in settings.values())]
     return ("the summaries were made with different analysis plans or plan settings and "
             "cannot be pooled: " + "; ".join(parts)
-            + (f". Settings that differ: {', '.join(differ)}" if differ else "")
-            + ". Every LA must summarise with the same plan")
+            + (f" (settings that differ: {', '.join(differ)})" if differ else "")
+            + "; every LA must summarise with the same plan")
 
 
 def pool(summaries: Sequence[Any], *, plan=None,
@@ -929,7 +929,7 @@ def pool(summaries: Sequence[Any], *, plan=None,
         raise RpcEvalError("the same LA appears in more than one summary (LA codes are "
                            "compared ignoring case and spaces): " + "; ".join(
             f"{la} in {' and '.join(f)}" for la, f in sorted(dups.items()))
-            + ". Keep one summary per LA")
+            + "; keep one summary per LA")
     if len(items) < 2:
         raise RpcEvalError(f"pooling needs summaries from at least 2 LAs; got {len(items)}"
                            + (f" ({items[0][0]})" if items else ""))

@@ -190,7 +190,7 @@ def test_incompatible_plans_named(la_files, plan):
         o["checksum"] = F._checksum(o)
     other = _rewrite(la_files[2], edit)
     with pytest.raises(RpcEvalError, match=r"different analysis plans.*edited_LA003\.json.*"
-                                           r"Settings that differ: pooling"):
+                                           r"settings that differ: pooling"):
         F.pool([la_files[0], la_files[1], other])
     with pytest.raises(RpcEvalError, match="at least 2 LAs"):
         F.pool([la_files[0]])
