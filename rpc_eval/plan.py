@@ -328,9 +328,11 @@ def load_plan(path: str | Path, *, registry=None) -> Plan:
     Raises
     ------
     PlanError
-        Unreadable YAML, unknown or missing keys, wrong types, unknown instruments,
-        scales, waves or columns, a disclosure threshold below 5, a published plan
-        whose Markdown is missing: the message gives the file and line.
+        An unreadable or non-UTF-8 file, invalid YAML or YAML tags, unknown or missing
+        keys, wrong types, settings out of range (:data:`VALUE_RANGES`), unknown
+        instruments, scales, waves or columns, a disclosure threshold below 5, a
+        Markdown plan or notebook that is missing or lies outside the plan's folder or
+        the ``notebooks/`` folder beside it: the message gives the file and line.
 
     Examples
     --------
@@ -341,7 +343,10 @@ def load_plan(path: str | Path, *, registry=None) -> Plan:
     p = Path(path)
     if not p.is_file():
         raise PlanError(f"no analysis plan at {p}")
-    raw = p.read_bytes()
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"{p.name}: the plan cannot be read ({exc.strerror or exc})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

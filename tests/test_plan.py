@@ -233,3 +233,18 @@ def test_every_range_names_a_setting_of_the_schema():
         for part in key.replace("[]", "").split("."):
             assert isinstance(node, dict) and part in node, key
             node = node[part][0]
+
+
+def test_unreadable_plan_is_a_plan_error(tmp_path, monkeypatch):
+    path = _plan(tmp_path, BASE)
+    real = Path.read_bytes
+
+    def refuse(self):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(PlanError, match="final_report_v1.yaml: the plan cannot be read "
+                                        r"\(Permission denied\)"):
+        load_plan(path)

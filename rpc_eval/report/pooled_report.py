@@ -50,7 +50,7 @@ _READABLE = {
     "n_completed": "Completed (number)", "proportion": "Proportion completed",
     "continuity_correction": "0.5 added", "logit": "Logit", "se_logit": "SE of logit",
     "file": "File", "la_name": "LA name", "sha256": "SHA-256", "plan": "Plan",
-    "package_version": "rpc_eval version",
+    "package_version": "rpc_eval version", "signature": "Signature",
 }
 
 
