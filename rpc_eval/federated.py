@@ -535,7 +535,10 @@ def _validate(summary: Any, where: str) -> dict[str, Any]:
         _check_type(where, o, "suppressed", bool)
         _check_type(where, o, "reason", str, nullable=True)
     counts = [fun[k] for k in FUNNEL_COUNTS] + [o["n_paired"] for o in outs]
-    if any(c is not None and (c < 0 or 1 <= c < t) for c in counts):
+    if any(c is not None and c < 0 for c in counts):
+        raise _fail(where, "the summary holds a negative count, which rpc-eval summarise "
+                           "never writes; ask the LA for a new summary")
+    if any(c is not None and 1 <= c < t for c in counts):
         raise _fail(where, f"the summary holds a count below the disclosure threshold {t}; "
                            "it was not made by rpc-eval summarise")
     _check_plausible(summary, where)

@@ -220,6 +220,9 @@ def _threshold_differs(o):
 
 @pytest.mark.parametrize("edit, message", [
     (_edit_funnel(referred=10**30), "the funnel count 'referred' is"),
+    (_edit_funnel(ongoing=-12), "holds a negative count"),
+    (_edit_funnel(referred=150.0), "'referred' has the wrong type"),
+    (_edit_funnel(referred=True), "'referred' has the wrong type"),
     (_edit_funnel(referred=60, started=80), "more parents started (80) than were referred"),
     (_edit_funnel(completed=500), "more parents completed (500) than started"),
     (_edit_funnel(completed=50, dropped_out=50, ongoing=50),
