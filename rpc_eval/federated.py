@@ -476,12 +476,37 @@ def _non_finite(obj: Any) -> bool:
     return False
 
 
+def _control_text(obj: Any) -> str | None:
+    """The first text in ``obj`` (parsed JSON, keys included) holding a control or
+    formatting character (terminal escapes, bidirectional overrides), or None."""
+    import unicodedata
+
+    if isinstance(obj, str):
+        bad = any(unicodedata.category(ch) in ("Cc", "Cf") for ch in obj)
+        return obj if bad else None
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            hit = _control_text(k) or _control_text(v)
+            if hit is not None:
+                return hit
+    if isinstance(obj, list):
+        for v in obj:
+            hit = _control_text(v)
+            if hit is not None:
+                return hit
+    return None
+
+
 def _validate(summary: Any, where: str) -> dict[str, Any]:
     """Check a summary dict (schema, types, checksum, then plausibility:
     :func:`_check_plausible`); return it."""
     if isinstance(summary, dict) and _non_finite(summary):
         raise _fail(where, "the summary holds a number that is not finite (NaN or "
                            "infinity), which rpc-eval summarise never writes")
+    if isinstance(summary, dict) and _control_text(summary) is not None:
+        shown = _control_text(summary).encode("unicode_escape").decode("ascii")[:60]
+        raise _fail(where, f"the summary holds text with control characters ({shown}), "
+                           "which rpc-eval summarise never writes")
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
         raise _fail(where, "this is not an rpc-eval LA summary (made by rpc-eval summarise)")
     version = summary.get("schema_version")

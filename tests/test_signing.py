@@ -235,6 +235,8 @@ def _threshold_differs(o):
     (_lower_threshold, "threshold of 3, below the lowest allowed (5)"),
     (_threshold_differs, "a summary cannot change the plan's disclosure settings"),
     (lambda o: o.update(la_code="   "), "the LA code is empty"),
+    (lambda o: o.update(la_code="LA001\x1b[2J"), "text with control characters (LA001\\x1b[2J)"),
+    (lambda o: o.update(la_name="North\u202etown"), "text with control characters"),
 ])
 def test_implausible_summary_is_refused_naming_the_file(tmp_path, summaries, edit, message,
                                                         capsys):
