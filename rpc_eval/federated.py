@@ -17,7 +17,15 @@ What an LA summary holds
   into ``d_z``).
 * the plan's name, version and the SHA-256 of its pooling-relevant settings
   (:func:`rpc_eval.plan.plan_summary` as canonical JSON, so editing comments in the YAML
-  does not stop pooling), the package version, and a checksum of everything else.
+  does not stop pooling), the package version, and a checksum of everything else. The
+  checksum only catches accidental damage (anyone can recompute it); proof of origin
+  and integrity is an Ed25519 ``signature`` by the LA's key (:mod:`rpc_eval.signing`),
+  checked by :func:`pool` against trusted keys.
+
+Every summary is checked on its own when read (:func:`read_summary`): format, types,
+no NaN or infinity, counts within bounds and in order, SE = SD / sqrt(n), d_z from the
+mean and SD, means and SDs possible on the scale, and a disclosure threshold that is the
+plan's and at least the minimum.
 
 No identifiers, dates or row-level values are written.
 
@@ -86,6 +94,7 @@ import numpy as np
 import pandas as pd
 
 from rpc_eval.errors import BoundaryFitWarning, RpcEvalError
+from rpc_eval.signing import normalise_la_code
 
 __all__ = [
     "SCHEMA",
@@ -134,7 +143,8 @@ def _sha(b: bytes) -> str:
 
 
 def _checksum(summary: Mapping[str, Any]) -> str:
-    return _sha(_canonical({k: v for k, v in summary.items() if k != "checksum"}))
+    return _sha(_canonical({k: v for k, v in summary.items()
+                            if k not in ("checksum", "signature")}))
 
 
 def _summary_bytes(summary: Mapping[str, Any]) -> bytes:
@@ -444,8 +454,59 @@ def _check_type(where: str, obj: Mapping[str, Any], key: str, types, *, nullable
     return v
 
 
+#: The note of a pool made without trusted keys.
+UNVERIFIED_NOTE = ("Integrity not proven: the summaries' signatures were not checked (no "
+                   "trusted keys were given), so nothing shows who wrote each summary or "
+                   "that it was not changed on the way; pool with --trusted-keys to prove "
+                   "it.")
+
+#: Largest count a summary may hold (parents of one LA): larger is not a real LA.
+MAX_COUNT = 10_000_000
+_DIRECTIONS = ("higher_is_worse", "higher_is_better")
+
+
+def _non_finite(obj: Any) -> bool:
+    """Whether ``obj`` (parsed JSON) holds a NaN or an infinite number anywhere."""
+    if isinstance(obj, float):
+        return not math.isfinite(obj)
+    if isinstance(obj, dict):
+        return any(_non_finite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_non_finite(v) for v in obj)
+    return False
+
+
+def _control_text(obj: Any) -> str | None:
+    """The first text in ``obj`` (parsed JSON, keys included) holding a control or
+    formatting character (terminal escapes, bidirectional overrides), or None."""
+    import unicodedata
+
+    if isinstance(obj, str):
+        bad = any(unicodedata.category(ch) in ("Cc", "Cf") for ch in obj)
+        return obj if bad else None
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            hit = _control_text(k) or _control_text(v)
+            if hit is not None:
+                return hit
+    if isinstance(obj, list):
+        for v in obj:
+            hit = _control_text(v)
+            if hit is not None:
+                return hit
+    return None
+
+
 def _validate(summary: Any, where: str) -> dict[str, Any]:
-    """Check a summary dict; return it."""
+    """Check a summary dict (schema, types, checksum, then plausibility:
+    :func:`_check_plausible`); return it."""
+    if isinstance(summary, dict) and _non_finite(summary):
+        raise _fail(where, "the summary holds a number that is not finite (NaN or "
+                           "infinity), which rpc-eval summarise never writes")
+    if isinstance(summary, dict) and _control_text(summary) is not None:
+        shown = _control_text(summary).encode("unicode_escape").decode("ascii")[:60]
+        raise _fail(where, f"the summary holds text with control characters ({shown}), "
+                           "which rpc-eval summarise never writes")
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
         raise _fail(where, "this is not an rpc-eval LA summary (made by rpc-eval summarise)")
     version = summary.get("schema_version")
@@ -456,14 +517,14 @@ def _validate(summary: Any, where: str) -> dict[str, Any]:
 
         raise _fail(where, f"the summary was made by a newer rpc_eval (summary format "
                            f"version {version}; this rpc_eval {__version__} reads version "
-                           f"{SCHEMA_VERSION} and older). Upgrade rpc_eval and try again")
+                           f"{SCHEMA_VERSION} and older), so upgrade rpc_eval and try again")
     if version < 1:
         raise _fail(where, f"unknown summary format version {version}")
     if not isinstance(summary.get("checksum"), str):
         raise _fail(where, "not a valid LA summary: its checksum is missing")
     if _checksum(summary) != summary["checksum"]:
         raise _fail(where, "the checksum does not match: the file was changed after it was "
-                           "written. Ask the LA to run rpc-eval summarise again and send the "
+                           "written; ask the LA to run rpc-eval summarise again and send the "
                            "new file unedited")
     _check_type(where, summary, "la_code", str)
     _check_type(where, summary, "la_name", str, nullable=True)
@@ -499,10 +560,112 @@ def _validate(summary: Any, where: str) -> dict[str, Any]:
         _check_type(where, o, "suppressed", bool)
         _check_type(where, o, "reason", str, nullable=True)
     counts = [fun[k] for k in FUNNEL_COUNTS] + [o["n_paired"] for o in outs]
-    if any(c is not None and (c < 0 or 1 <= c < t) for c in counts):
+    if any(c is not None and c < 0 for c in counts):
+        raise _fail(where, "the summary holds a negative count, which rpc-eval summarise "
+                           "never writes; ask the LA for a new summary")
+    if any(c is not None and 1 <= c < t for c in counts):
         raise _fail(where, f"the summary holds a count below the disclosure threshold {t}; "
                            "it was not made by rpc-eval summarise")
+    _check_plausible(summary, where)
     return summary
+
+
+def _check_plausible(summary: dict[str, Any], where: str) -> None:
+    """Refuse a summary whose values rpc-eval summarise could not have written: the
+    LA code empty; a disclosure threshold below the minimum or different from the plan
+    settings it carries; counts out of range or out of order (completed, dropped out
+    and ongoing each at most started, started at most referred, their sum at most
+    started); completion counts that differ from the funnel's; an outcome whose SE is
+    not SD / sqrt(n), whose d_z is not mean / SD, with a mean or SD beyond what the
+    scale's range allows, or with numbers despite being suppressed."""
+    from rpc_eval.plan import MIN_THRESHOLD
+
+    def bad(message: str) -> RpcEvalError:
+        return _fail(where, f"{message}, which rpc-eval summarise never writes; ask the LA "
+                            "for a new summary")
+
+    if not normalise_la_code(summary["la_code"]):
+        raise bad("the LA code is empty")
+    t = summary["disclosure"]["threshold"]
+    plan_t = (summary["plan"]["settings"].get("disclosure") or {}).get("threshold")
+    if t < MIN_THRESHOLD:
+        raise _fail(where, f"the summary uses a disclosure threshold of {t}, below the "
+                           f"lowest allowed ({MIN_THRESHOLD}); it cannot be pooled")
+    if t != plan_t:
+        raise _fail(where, f"the summary uses a disclosure threshold of {t} but its plan "
+                           f"says {plan_t}; a summary cannot change the plan's disclosure "
+                           "settings")
+    fun, comp = summary["funnel"], summary["completion"]
+    for k in FUNNEL_COUNTS:
+        if fun[k] is not None and fun[k] > MAX_COUNT:
+            raise bad(f"the funnel count '{k}' is {fun[k]:,}, more than {MAX_COUNT:,}")
+    ref, started = fun["referred"], fun["started"]
+    if ref is not None and started is not None and started > ref:
+        raise bad(f"more parents started ({started:,}) than were referred ({ref:,})")
+    parts = [fun[k] for k in ("completed", "dropped_out", "ongoing")]
+    for k, v in zip(("completed", "dropped_out", "ongoing"), parts, strict=True):
+        if v is None:
+            continue
+        if started is not None and v > started:
+            raise bad(f"more parents {k.replace('_', ' ')} ({v:,}) than started ({started:,})")
+        if ref is not None and v > ref:
+            raise bad(f"more parents {k.replace('_', ' ')} ({v:,}) than were referred "
+                      f"({ref:,})")
+    if started is not None and None not in parts and sum(parts) > started:
+        raise bad(f"completed, dropped out and ongoing add up to {sum(parts):,}, more than "
+                  f"the {started:,} who started")
+    for k, f in (("started", "n_started"), ("completed", "n_completed")):
+        if comp[f] != fun[k]:
+            raise bad(f"the completion count {f} ({comp[f]}) differs from the funnel's "
+                      f"{k} ({fun[k]})")
+    for o in summary["outcomes"]:
+        _check_outcome(o, where, bad)
+
+
+def _check_outcome(o: dict[str, Any], where: str, bad) -> None:
+    name = f"{o['instrument']} {o['scale']}"
+    n, mean, sd, se = o["n_paired"], o["mean_change"], o["sd_change"], o["se_change"]
+    stats = (mean, sd, se, o["d_z"], o["se_d_z"])
+    if o["direction"] not in _DIRECTIONS:
+        raise bad(f"{name}: the direction {o['direction']!r} is not one of "
+                  f"{', '.join(_DIRECTIONS)}")
+    if n is not None and n > MAX_COUNT:
+        raise bad(f"{name}: {n:,} parents is more than {MAX_COUNT:,}")
+    if o["suppressed"] or not n:
+        if any(v is not None for v in stats):
+            raise bad(f"{name}: the outcome is suppressed or has no parents but carries "
+                      "numbers")
+        return
+    if mean is None or sd is None or se is None:
+        raise bad(f"{name}: {n:,} parents but no mean, SD or SE of the change")
+    if n < 2:
+        raise bad(f"{name}: an SD of change needs at least 2 parents")
+    if sd < 0 or not math.isclose(se, sd / math.sqrt(n), rel_tol=1e-6, abs_tol=1e-12):
+        raise bad(f"{name}: the SE of the change ({se:g}) is not SD / sqrt(n) "
+                  f"({sd:g} / sqrt({n}))")
+    span = _scale_span(o["instrument"], o["scale"])
+    if span is not None and (abs(mean) > span or sd > span * math.sqrt(n / (n - 1))):
+        raise bad(f"{name}: a mean change of {mean:g} (SD {sd:g}) is impossible on a scale "
+                  f"whose scores span {span:g} points")
+    if sd > 0:
+        dz = mean / sd
+        if o["d_z"] is None or o["se_d_z"] is None                 or not math.isclose(o["d_z"], dz, rel_tol=1e-6, abs_tol=1e-12)                 or not math.isclose(o["se_d_z"], math.sqrt(1 / n + dz * dz / (2 * n)),
+                                    rel_tol=1e-6, abs_tol=1e-12):
+            raise bad(f"{name}: d_z or its SE does not follow from the mean, SD and n")
+    elif o["d_z"] is not None or o["se_d_z"] is not None:
+        raise bad(f"{name}: d_z is given although the SD of change is 0")
+
+
+def _scale_span(instrument: str, scale: str) -> float | None:
+    """Highest minus lowest score of a scale in the package's registry (None when the
+    instrument or its range is not known here)."""
+    from rpc_eval.instruments import default_registry
+
+    try:
+        rng = default_registry().get(instrument).scale(scale).range
+    except (RpcEvalError, KeyError, ValueError):
+        return None
+    return None if rng is None else float(rng[1] - rng[0])
 
 
 def write_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
@@ -528,6 +691,14 @@ def write_summary(summary: Mapping[str, Any], path: str | Path) -> Path:
     return p
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
 def read_summary(path: str | Path) -> dict[str, Any]:
     """Read and check an LA summary written by :func:`write_summary`.
 
@@ -547,7 +718,10 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise RpcEvalError(f"{p}: no such file")
     try:
-        obj = json.loads(p.read_bytes().decode("utf-8"))
+        obj = json.loads(p.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except _NonFinite:
+        raise _fail(p.name, "the summary holds a number that is not finite (NaN or "
+                            "infinity), which rpc-eval summarise never writes") from None
     except UnicodeDecodeError:
         raise _fail(p.name, "this is not an LA summary (not a text file)") from None
     except json.JSONDecodeError as exc:
@@ -587,7 +761,8 @@ class PooledResults:
         ``la_code, n_started, n_completed, proportion, continuity_correction, logit,
         se_logit, included, reason``.
     inputs : DataFrame
-        ``file, la_code, la_name, sha256, plan, package_version``.
+        ``file, la_code, la_name, sha256, plan, package_version, signature`` (the key that
+        verified the summary, or ``not checked``).
     models : dict
         Outcome name -> :class:`~rpc_eval.pooling.MetaAnalysisResult`; the completion
         meta-analysis is under ``"completion"``.
@@ -627,20 +802,29 @@ class PooledResults:
         """One matplotlib Figure per pooled outcome (named by the outcome) and one for
         completion (``"completion"``, proportions), from
         :meth:`MetaAnalysisResult.forest_plot`."""
+        from rpc_eval.report.safe_text import escape_mathtext as esc
+
+        def drawable(model):
+            # LA codes come from the summaries: draw them as written (a "$" in a code
+            # must not be read as mathematical notation)
+            return replace(model, studies=model.studies.assign(
+                label=[esc(str(v)) for v in model.studies["label"]]))
+
         waves = self.plan["settings"].get("waves") or {}
-        pre, post = waves.get("pre", "pre"), waves.get("post", "post")
+        pre, post = esc(str(waves.get("pre", "pre"))), esc(str(waves.get("post", "post")))
         figs = {}
         for row in self.meta.itertuples(index=False):
             model = self.models.get(row.outcome)
             if model is None:
                 continue
-            name = _label(row.instrument, row.scale)
-            ax = model.forest_plot(xlabel=f"Mean change in {name} ({_better(row.direction)})",
-                                   title=f"{name}: change from {pre} to {post}, by LA")
+            name = esc(_label(row.instrument, row.scale))
+            ax = drawable(model).forest_plot(
+                xlabel=f"Mean change in {name} ({_better(row.direction)})",
+                title=f"{name}: change from {pre} to {post}, by LA")
             figs[row.outcome] = ax.figure
         comp = self.models.get("completion")
         if comp is not None:
-            ax = comp.forest_plot(xlabel="Proportion of starters who completed",
+            ax = drawable(comp).forest_plot(xlabel="Proportion of starters who completed",
                                   title="Completion by LA (random effects, logit scale)",
                                   transform=_expit, refline=None)
             figs["completion"] = ax.figure
@@ -674,12 +858,13 @@ def _plan_mismatch(items: list[tuple[str, dict]]) -> str | None:
     differ = [k for k in keys if any(st.get(k) != first.get(k) for st in settings.values())]
     return ("the summaries were made with different analysis plans or plan settings and "
             "cannot be pooled: " + "; ".join(parts)
-            + (f". Settings that differ: {', '.join(differ)}" if differ else "")
-            + ". Every LA must summarise with the same plan")
+            + (f" (settings that differ: {', '.join(differ)})" if differ else "")
+            + "; every LA must summarise with the same plan")
 
 
 def pool(summaries: Sequence[Any], *, plan=None,
-         names: Sequence[str] | None = None) -> PooledResults:
+         names: Sequence[str] | None = None,
+         trusted_keys: str | Path | None = None) -> PooledResults:
     """Pool LA summaries: outcomes by random-effects meta-analysis, funnel and completion.
 
     Parameters
@@ -692,6 +877,13 @@ def pool(summaries: Sequence[Any], *, plan=None,
     names : sequence of str, optional
         Names of the summaries in messages (default: the file names, or
         ``"<la_code> summary"`` for dicts).
+    trusted_keys : str or Path, optional
+        A folder of LAs' public keys (``.pub`` from ``rpc-eval keygen``). When given,
+        every summary must carry a signature that verifies under the key of its own LA
+        (:func:`rpc_eval.signing.verify_summary`); ``inputs.signature`` names the key.
+        Without it, nothing proves who wrote a summary or that it was not changed (its
+        checksum only catches accidental damage, as anyone can recompute it), and a note
+        says so.
 
     Returns
     -------
@@ -701,9 +893,11 @@ def pool(summaries: Sequence[Any], *, plan=None,
     Raises
     ------
     RpcEvalError
-        A bad file, fewer than two LAs, an LA in two summaries (both named), summaries
+        A bad file (schema, implausible values: see :func:`read_summary`), a missing or
+        failing signature under ``trusted_keys``, fewer than two LAs, an LA in two
+        summaries (codes compared ignoring case and spaces; both files named), summaries
         made with different plans or settings (the files named), or a mismatch with
-        ``plan``.
+        ``plan`` (including its disclosure threshold).
 
     Notes
     -----
@@ -739,14 +933,31 @@ def pool(summaries: Sequence[Any], *, plan=None,
             obj = _validate(s, name)
             digest = _sha(_summary_bytes(obj))
         items.append((name, obj, digest))
+    signed_by: dict[str, str] = {}
+    if trusted_keys is not None:
+        from rpc_eval.signing import load_trusted_keys, verify_summary
+
+        keys = load_trusted_keys(trusted_keys)
+        for name, obj, _ in items:
+            k = verify_summary(obj, keys, name, trusted_keys)
+            signed_by[name] = f"verified: key {k.key_id} of {k.la_code} ({k.file.name})"
+    if plan is not None:
+        want_t = plan.disclosure["threshold"]
+        for name, obj, _ in items:
+            if obj["disclosure"]["threshold"] != want_t:
+                raise RpcEvalError(f"{name}: the summary uses a disclosure threshold of "
+                                   f"{obj['disclosure']['threshold']}, not the plan's "
+                                   f"{want_t}; a summary cannot change the plan's "
+                                   "disclosure settings")
     by_la: dict[str, list[str]] = {}
     for name, s, _ in items:
-        by_la.setdefault(s["la_code"], []).append(name)
+        by_la.setdefault(normalise_la_code(s["la_code"]), []).append(name)
     dups = {la: f for la, f in by_la.items() if len(f) > 1}
     if dups:
-        raise RpcEvalError("the same LA appears in more than one summary: " + "; ".join(
+        raise RpcEvalError("the same LA appears in more than one summary (LA codes are "
+                           "compared ignoring case and spaces): " + "; ".join(
             f"{la} in {' and '.join(f)}" for la, f in sorted(dups.items()))
-            + ". Keep one summary per LA")
+            + "; keep one summary per LA")
     if len(items) < 2:
         raise RpcEvalError(f"pooling needs summaries from at least 2 LAs; got {len(items)}"
                            + (f" ({items[0][0]})" if items else ""))
@@ -906,7 +1117,11 @@ def pool(summaries: Sequence[Any], *, plan=None,
 
     inputs = pd.DataFrame([{"file": n, "la_code": s["la_code"], "la_name": s["la_name"],
                             "sha256": d, "plan": s["plan"]["name"],
-                            "package_version": s["package_version"]} for n, s, d in items])
+                            "package_version": s["package_version"],
+                            "signature": signed_by.get(n, "not checked")}
+                           for n, s, d in items])
+    if trusted_keys is None:
+        notes.append(UNVERIFIED_NOTE)
     versions = sorted(set(inputs["package_version"]))
     if len(versions) > 1:
         notes.append(f"The summaries were made with different rpc_eval versions "

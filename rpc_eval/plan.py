@@ -16,6 +16,8 @@ waves against the wave codebook, covariates and subgroups against the data model
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +28,35 @@ import yaml
 from rpc_eval.errors import RpcEvalError
 
 __all__ = ["Plan", "PlanError", "load_plan", "frozen_hashes", "PLAN_SCHEMA", "ENGAGEMENT_ANALYSES",
-           "INTERIM_TABLES", "REPORT_KINDS"]
+           "INTERIM_TABLES", "REPORT_KINDS", "VALUE_RANGES", "recorded_notebook_hash"]
 
 REPORT_KINDS = ("interim", "final", "regional")
 ENGAGEMENT_ANALYSES = ("funnel", "retention", "cumulative_incidence", "cox", "fine_gray",
                        "session_hazard")
 INTERIM_TABLES = ("table_1", "table_2", "table_3", "table_5", "table_6", "table_7")
 MIN_THRESHOLD = 5
+
+#: Allowed range (lowest, highest; None: no bound) of numeric settings, by dotted key
+#: (list items as ``key[]``). Counts are whole numbers of at least 0 or 1, proportions lie
+#: in [0, 1]; the disclosure threshold is checked separately (at least ``MIN_THRESHOLD``).
+VALUE_RANGES: dict[str, tuple[float | None, float | None, str]] = {
+    "version": (1, None, "a version is 1 or more"),
+    "seed": (0, 2**32 - 1, "a seed is a whole number from 0 to 4294967295"),
+    "models.outcome_model.bootstrap": (1, 100_000, "the number of bootstrap samples is "
+                                                   "from 1 to 100000"),
+    "models.completion.n_agq": (1, 50, "the number of quadrature points is from 1 to 50"),
+    "attrition.imputations": (1, 1000, "the number of imputations is from 1 to 1000"),
+    "satisfaction.target": (0, 1, "the target is a proportion from 0 to 1 (e.g. 0.8 for "
+                                   "80%)"),
+    "satisfaction.top_box[]": (0, None, "a response value is 0 or more"),
+    "disclosure.rounding": (2, None, "rounding is a base of at least 2 (e.g. 5 or 10), or "
+                                     "null"),
+}
+
+# YAML tags a plan may use (plain scalars, lists and mappings); any other tag, such as
+# ``!!python/name:...``, is refused rather than interpreted.
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in
+               ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
 
 
 class PlanError(RpcEvalError):
@@ -176,6 +200,9 @@ class _Checker:
 
     def value(self, node: yaml.Node, spec: Any, key: str) -> Any:
         self.lines[key] = node.start_mark.line + 1
+        if node.tag not in _PLAIN_TAGS:
+            raise self.fail(node, f"the YAML tag {node.tag!r} is not allowed in a plan; "
+                            "write the value as plain text, a number, a list or a mapping")
         if isinstance(spec, dict):
             return self.mapping(node, spec, key)
         if isinstance(spec, list):
@@ -185,8 +212,23 @@ class _Checker:
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
             raise self.fail(node, f"{key!r} must be a single value, not a "
                             + ("mapping" if isinstance(node, yaml.MappingNode) else "list"))
-        raw = yaml.safe_load(yaml.serialize(node))
-        return self.scalar(node, raw, spec, key)
+        try:
+            raw = yaml.safe_load(yaml.serialize(node))
+        except yaml.YAMLError as exc:
+            raise self.fail(node, f"{key.rsplit('.', 1)[-1]!r} could not be read "
+                            f"({getattr(exc, 'problem', None) or exc})") from None
+        value = self.scalar(node, raw, spec, key)
+        self.check_range(node, value, key)
+        return value
+
+    def check_range(self, node: yaml.Node, value: Any, key: str) -> None:
+        rule = VALUE_RANGES.get(re.sub(r"\[\d+\]", "[]", key))
+        if rule is None or value is None:
+            return
+        lo, hi, why = rule
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            label = key.rsplit(".", 1)[-1]
+            raise self.fail(node, f"{label} {value!r} is out of range: {why}")
 
     def scalar(self, node: yaml.Node, raw: Any, spec: Any, key: str) -> Any:
         label = key.rsplit(".", 1)[-1]
@@ -234,6 +276,8 @@ class _Checker:
             raise self.fail(node, f"{key or 'the plan'!r} must be a mapping of settings")
         out: dict[str, Any] = {}
         for k_node, v_node in node.value:
+            if k_node.tag not in _PLAIN_TAGS or not isinstance(k_node, yaml.ScalarNode):
+                raise self.fail(k_node, "a plan's keys are plain words; this key is not")
             k = k_node.value
             where = f"{key}.{k}" if key else k
             if k not in spec:
@@ -284,9 +328,11 @@ def load_plan(path: str | Path, *, registry=None) -> Plan:
     Raises
     ------
     PlanError
-        Unreadable YAML, unknown or missing keys, wrong types, unknown instruments,
-        scales, waves or columns, a disclosure threshold below 5, a published plan
-        whose Markdown is missing: the message gives the file and line.
+        An unreadable or non-UTF-8 file, invalid YAML or YAML tags, unknown or missing
+        keys, wrong types, settings out of range (:data:`VALUE_RANGES`), unknown
+        instruments, scales, waves or columns, a disclosure threshold below 5, a
+        Markdown plan or notebook that is missing or lies outside the plan's folder or
+        the ``notebooks/`` folder beside it: the message gives the file and line.
 
     Examples
     --------
@@ -297,7 +343,16 @@ def load_plan(path: str | Path, *, registry=None) -> Plan:
     p = Path(path)
     if not p.is_file():
         raise PlanError(f"no analysis plan at {p}")
-    text = p.read_text(encoding="utf-8")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"{p.name}: the plan cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise PlanError(f"{p.name} line {line}: the plan is not UTF-8 text (byte "
+                        f"0x{raw[exc.start]:02x}); save it as UTF-8 and try again") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -308,27 +363,66 @@ def load_plan(path: str | Path, *, registry=None) -> Plan:
     if node is None:
         raise PlanError(f"{p.name}: the plan is empty")
     checker = _Checker(p, *_default_context(registry))
+    if node.tag not in _PLAIN_TAGS:
+        raise checker.fail(node, f"the YAML tag {node.tag!r} is not allowed in a plan")
     spec = checker.mapping(node, PLAN_SCHEMA, "")
     plan = Plan(p, spec, checker.lines)
     d = spec["disclosure"]
     if d["threshold"] < MIN_THRESHOLD:
         raise PlanError(f"{plan.where('disclosure.threshold')}: the disclosure threshold "
                         f"must be at least {MIN_THRESHOLD}, not {d['threshold']}")
-    if d.get("rounding") is not None and d["rounding"] < 2:
-        raise PlanError(f"{plan.where('disclosure.rounding')}: rounding must be a base of "
-                        "at least 2 (e.g. 5 or 10), or null")
-    if spec["version"] < 1:
-        raise PlanError(f"{plan.where('version')}: version must be 1 or more")
     expected = f"{spec['plan']}_v{spec['version']}"
     if p.stem != expected:
         raise PlanError(f"{p.name}: a plan's file is named <plan>_v<version>.yaml; this one "
                         f"should be {expected}.yaml")
+    _check_inside(plan, "analysis_plan", plan.markdown_path, p.resolve().parent,
+                  "the plan's folder")
     if not plan.markdown_path.is_file():
         raise PlanError(f"{plan.where('analysis_plan')}: the human-readable plan "
                         f"{plan.markdown_path.name} is missing")
+    _check_inside(plan, "notebook", plan.notebook_path, plan.root / "notebooks",
+                  "the notebooks/ folder beside the plan's folder")
     if not plan.notebook_path.is_file():
         raise PlanError(f"{plan.where('notebook')}: the notebook {spec['notebook']} is missing")
     return plan
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (links followed) lies inside ``folder``."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_inside(plan: Plan, key: str, path: Path, folder: Path, label: str) -> None:
+    """A file the plan names must be a relative path inside ``folder``: a plan cannot
+    point at (or hash into its manifest) any other file on the machine."""
+    named = plan.spec[key]
+    if Path(named).is_absolute() or not _inside(path, folder):
+        raise PlanError(f"{plan.where(key)}: {key} {named!r} is outside {label} "
+                        f"({folder.resolve()}); a plan may name only files there, by a "
+                        "relative path")
+
+
+def recorded_notebook_hash(plan: Plan) -> str | None:
+    """The SHA-256 that ``analysis_plans/published.json`` (beside the plan) records for
+    the plan's notebook, or None when it records none (or the file is missing)."""
+    record = plan.path.resolve().parent / "published.json"
+    if not record.is_file():
+        return None
+    try:
+        hashes = json.loads(record.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise PlanError(f"{record}: not valid JSON; restore it from the repository"
+                        ) from None
+    try:
+        key = plan.notebook_path.resolve().relative_to(plan.root).as_posix()
+    except ValueError:
+        return None
+    value = hashes.get(key) if isinstance(hashes, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def plan_summary(plan: Plan) -> Mapping[str, Any]:

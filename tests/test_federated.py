@@ -190,7 +190,7 @@ def test_incompatible_plans_named(la_files, plan):
         o["checksum"] = F._checksum(o)
     other = _rewrite(la_files[2], edit)
     with pytest.raises(RpcEvalError, match=r"different analysis plans.*edited_LA003\.json.*"
-                                           r"Settings that differ: pooling"):
+                                           r"settings that differ: pooling"):
         F.pool([la_files[0], la_files[1], other])
     with pytest.raises(RpcEvalError, match="at least 2 LAs"):
         F.pool([la_files[0]])
@@ -249,6 +249,8 @@ def test_completion_logit_continuity_correction(la_files):
     summaries = [F.read_summary(f) for f in la_files]
     s = summaries[0]
     s["completion"] = {"n_started": 20, "n_completed": 20, "suppressed": []}
+    s["funnel"] = {"referred": 30, "started": 20, "completed": 20, "dropped_out": 0,
+                   "ongoing": 0, "suppressed": []}
     s["checksum"] = F._checksum(s)
     res = F.pool(summaries)
     row = res.completion_las.set_index("la_code").loc[s["la_code"]]

@@ -135,3 +135,116 @@ def test_published_versions_are_frozen():
     assert not changed, (f"published files changed: {changed}; published versions are "
                          "frozen: copy them to a new version instead")
     assert set(now) <= set(recorded), "a newly published plan: record it in published.json"
+
+
+# --- trust boundaries: what a plan may point at, and what it may say ---------------------
+@pytest.mark.parametrize("old, new, needle", [
+    ("notebook: notebooks/final_report_v1.py", "notebook: /etc/hostname", "notebook:"),
+    ("notebook: notebooks/final_report_v1.py", "notebook: notebooks/../../evil.py",
+     "notebook:"),
+    ("analysis_plan: final_report_v1.md", "analysis_plan: /etc/passwd", "analysis_plan:"),
+    ("analysis_plan: final_report_v1.md", "analysis_plan: ../secret.md", "analysis_plan:"),
+])
+def test_plan_files_must_lie_in_the_project_folders(tmp_path, old, new, needle):
+    (tmp_path / "evil.py").write_text("import os\n")
+    (tmp_path / "secret.md").write_text("secret\n")
+    text = BASE.replace(old, new, 1)
+    with pytest.raises(PlanError) as err:
+        load_plan(_plan(tmp_path, text))
+    msg = str(err.value)
+    assert msg.startswith(f"final_report_v1.yaml line {_line_of(text, needle)}:"), msg
+    assert "is outside" in msg and "relative path" in msg, msg
+
+
+def test_a_link_out_of_the_notebooks_folder_is_refused(tmp_path):
+    path = _plan(tmp_path, BASE)
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text("print('hi')\n")
+    nb = tmp_path / "notebooks" / "final_report_v1.py"
+    nb.unlink()
+    nb.symlink_to(outside)
+    with pytest.raises(PlanError, match="is outside the notebooks/ folder"):
+        load_plan(path)
+
+
+def test_plan_that_is_not_utf8_names_the_line(tmp_path):
+    path = _plan(tmp_path, BASE)
+    raw = BASE.encode("utf-8").replace(b"synthetic data)", b"synth\xe9tic data)", 1)
+    path.write_bytes(raw)
+    with pytest.raises(PlanError) as err:
+        load_plan(path)
+    assert str(err.value).startswith(
+        f"final_report_v1.yaml line {_line_of(BASE, 'synthetic data)')}: the plan is not "
+        "UTF-8"), str(err.value)
+
+
+@pytest.mark.parametrize("old, new", [
+    ('title: "Reducing', 'title: !!python/name:os.system "Reducing'),
+    ('title: "Reducing', 'title: !!python/object/apply:os.system ["echo hi"] #'),
+    ("seed: 20240601", "seed: !!binary aGVsbG8="),
+    ("training: {include: true}", "training: !!python/object:builtins.dict {include: true}"),
+])
+def test_yaml_tags_are_refused_with_the_line(tmp_path, old, new):
+    text = BASE.replace(old, new, 1)
+    assert text != BASE
+    with pytest.raises(PlanError) as err:
+        load_plan(_plan(tmp_path, text))
+    msg = str(err.value)
+    needle = new.split()[0]
+    assert msg.startswith(f"final_report_v1.yaml line {_line_of(text, needle)}:"), msg
+    assert "YAML tag" in msg and "not allowed" in msg, msg
+
+
+@pytest.mark.parametrize("old, new, needle, message", [
+    ("bootstrap: 200}", "bootstrap: -5}", "bootstrap: -5", "bootstrap -5 is out of range"),
+    ("bootstrap: 200}", "bootstrap: 0}", "bootstrap: 0", "bootstrap 0 is out of range"),
+    ("  target: 0.8", "  target: 7.5", "target: 7.5", "target 7.5 is out of range"),
+    ("  target: 0.8", "  target: -0.1", "target: -0.1", "a proportion from 0 to 1"),
+    ("n_agq: 10}", "n_agq: 0}", "n_agq: 0", "n_agq 0 is out of range"),
+    ("  imputations: 20", "  imputations: -1", "imputations: -1", "imputations -1 is out"),
+    ("top_box: [4, 5]", "top_box: [4, -5]", "top_box:", "top_box[1] -5 is out of range"),
+    ("seed: 20240601", "seed: -1", "seed: -1", "seed -1 is out of range"),
+    ("  rounding: null", "  rounding: 1", "rounding: 1", "rounding 1 is out of range"),
+    ("version: 1", "version: 0", "version: 0", "version 0 is out of range"),
+])
+def test_settings_out_of_range_name_the_line(tmp_path, old, new, needle, message):
+    assert old in BASE
+    text = BASE.replace(old, new, 1)
+    with pytest.raises(PlanError) as err:
+        load_plan(_plan(tmp_path, text))
+    msg = str(err.value)
+    assert msg.startswith(f"final_report_v1.yaml line {_line_of(text, needle)}:"), msg
+    assert message in msg, msg
+
+
+def test_settings_at_the_edges_of_their_range_load(tmp_path):
+    text = (BASE.replace("bootstrap: 200}", "bootstrap: 1}").replace("  target: 0.8",
+                                                                     "  target: 1")
+            .replace("seed: 20240601", "seed: 0").replace("  threshold: 10", "  threshold: 5"))
+    plan = load_plan(_plan(tmp_path, text))
+    assert plan["satisfaction"]["target"] == 1.0 and plan["seed"] == 0
+
+
+def test_every_range_names_a_setting_of_the_schema():
+    from rpc_eval.plan import VALUE_RANGES
+
+    for key in VALUE_RANGES:
+        node: object = PLAN_SCHEMA
+        for part in key.replace("[]", "").split("."):
+            assert isinstance(node, dict) and part in node, key
+            node = node[part][0]
+
+
+def test_unreadable_plan_is_a_plan_error(tmp_path, monkeypatch):
+    path = _plan(tmp_path, BASE)
+    real = Path.read_bytes
+
+    def refuse(self):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(PlanError, match="final_report_v1.yaml: the plan cannot be read "
+                                        r"\(Permission denied\)"):
+        load_plan(path)

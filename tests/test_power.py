@@ -288,3 +288,63 @@ def test_cli_bad_input_exit_2(run, argv):
     code, out, err = run(*argv)
     assert code == 2
     assert err.startswith("rpc-eval: ") and "Traceback" not in err
+
+
+# --- memory: estimated before a simulation starts, refused above a limit ------------------
+def _cluster_t_dense(sums, counts, null):
+    """The CR2 / Bell-McCaffrey formula with the k x k matrices written out."""
+    keep = counts > 0
+    sums, a = sums[keep].astype(float), counts[keep].astype(float)
+    n = a.sum()
+    est = sums.sum() / n
+    w = 1.0 / (n ** 2 * (1.0 - a / n))
+    var = float(np.sum(w * (sums - a * est) ** 2))
+    c = np.diag(a) - np.outer(a, a) / n
+    df = float(np.sum(w * np.diag(c)) ** 2 / np.sum(np.outer(w, w) * c ** 2))
+    return (est - null) / math.sqrt(var), df
+
+
+@pytest.mark.parametrize("k", [3, 8, 40, 300])
+def test_cluster_t_in_linear_memory_equals_the_matrix_formula(k):
+    from rpc_eval.power import _cluster_t
+
+    rng = np.random.default_rng(k)
+    counts = rng.integers(0, 80, k)
+    counts[0] = 5
+    sums = rng.normal(0.2, 1.0, k) * counts
+    t, df = _cluster_t(sums, counts, 0.1)
+    t0, df0 = _cluster_t_dense(sums, counts, 0.1)
+    assert t == pytest.approx(t0, rel=1e-12)
+    assert df == pytest.approx(df0, rel=1e-9)
+
+
+def test_memory_estimate_scales_with_the_design():
+    from rpc_eval.power import simulation_memory
+
+    small = simulation_memory(8, 40, n_sims=1)
+    assert simulation_memory(80, 40, n_sims=1) > 5 * small
+    assert simulation_memory(8, 40, n_sims=1, methods=["multilevel"]) > 5 * small
+    assert simulation_memory(8, 40, n_sims=1000) > simulation_memory(8, 40, n_sims=10)
+    assert simulation_memory(8, 40, n_jobs=2, n_sims=10) > simulation_memory(8, 40, n_sims=10)
+    # completion keeps no per-parent arrays
+    assert simulation_memory(8, 4000, outcome="completion") < simulation_memory(8, 4000)
+
+
+def test_simulation_above_the_limit_is_refused_before_it_starts():
+    with pytest.raises(RpcEvalError, match=r"would need about .* more than the limit of"):
+        simulate_power(100_000, 100_000, effect_size=0.3, icc=0.05, n_sims=2, n_jobs=1)
+    with pytest.raises(RpcEvalError, match="more than the limit of under 1 MiB"):
+        simulate_power(8, 40, effect_size=0.3, icc=0.05, n_sims=2, n_jobs=1, max_memory=10)
+
+
+@pytest.mark.parametrize("extra, code, said", [
+    (["--parents", "100000"], 2, "would need about 596.1 GiB of memory"),
+    (["--parents", "40", "--max-memory", "0.01"], 2, "more than the limit of 10 MiB"),
+    (["--parents", "40"], 0, "The simulation needs about"),
+])
+def test_cli_large_simulation_is_a_sentence_not_a_traceback(extra, code, said, capsys):
+    argv = ["power", "--effect-size", "0.3", "--icc", "0.05", "--simulate", "--sims", "2",
+            "--las", "100000", *extra]
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and "MemoryError" not in err

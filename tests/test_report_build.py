@@ -221,3 +221,18 @@ def test_command_skips_reading_data_for_an_up_to_date_report(built, small_dir, c
     assert main(["run", "--plan", str(FINAL), "--data", str(small_dir), "--out", str(a)]) == 0
     said = capsys.readouterr().out
     assert "final_report_v1: up to date" in said and "Data checked" not in said
+
+
+def test_no_published_csv_cell_is_a_live_formula(built):
+    """Every CSV of the built reports: no text cell (or header) that a spreadsheet would
+    run as a formula (the OWASP rule; see rpc_eval.report.safe_text)."""
+    a, _, _, _, _ = built
+    n = 0
+    for csv in sorted(a.glob("*/tables/*.csv")):
+        frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        for v in [*frame.columns, *frame.to_numpy().ravel()]:
+            n += 1
+            assert not v.startswith(("=", "+", "@", "\t", "\r")), (csv.name, v)
+            if v.startswith("-"):
+                float(v)  # a negative number
+    assert n > 1000

@@ -99,13 +99,27 @@ def cmd_power(args: argparse.Namespace) -> int:
         table = power_table(args.las, args.parents, outcome=args.outcome, **settings)
         sim = None
         if args.simulate:
+            from rpc_eval.power import _check_memory, _size, memory_limit, simulation_memory
+
+            limit = memory_limit() if args.max_memory is None else int(args.max_memory
+                                                                       * 1024 ** 3)
+            need = simulation_memory(
+                args.las, args.parents, outcome=args.outcome, cv=args.cv,
+                completion_rate=args.completion_rate, n_sims=args.sims, n_jobs=args.jobs,
+                methods=[m if m != "auto" else "cluster" for m in args.method])
+            _check_memory(need, limit, "The simulation")  # before anything starts
+            if not args.quiet:
+                print(f"The simulation needs about {_size(need)} of memory (limit "
+                      f"{_size(limit)}).", file=sys.stderr)
             steps = Steps([f"simulating {args.sims:,} datasets per design"], args.quiet)
             steps.start(0)
-            sim = simulate_power(args.las, args.parents, outcome=args.outcome,
-                                 n_sims=args.sims, seed=args.seed, n_jobs=args.jobs,
-                                 method=args.method, **settings)
-            steps.done()
-            steps.close()
+            try:
+                sim = simulate_power(args.las, args.parents, outcome=args.outcome,
+                                     n_sims=args.sims, seed=args.seed, n_jobs=args.jobs,
+                                     method=args.method, max_memory=limit, **settings)
+                steps.done()
+            finally:
+                steps.close()
         sentences = _sentences(table, args, settings)
     except RpcEvalError as exc:
         print(f"rpc-eval: {exc}", file=sys.stderr)
@@ -117,7 +131,9 @@ def cmd_power(args: argparse.Namespace) -> int:
         wide.columns = [a if not b else f"{a}_sim_{b}" for a, b in wide.columns]
         out = table.merge(wide, on=["n_las", "parents_per_la"], how="left")
     if args.out:
-        out.to_csv(args.out, index=False)
+        from rpc_eval.report.safe_text import neutralise_frame
+
+        neutralise_frame(out).to_csv(args.out, index=False)
     if args.quiet:
         return EXIT_OK
     label = "change" if args.outcome == "prepost" else "completion rate"
@@ -192,6 +208,9 @@ def register(sub) -> None:
                         "%(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help="random seed of the simulation (default %(default)s)")
+    p.add_argument("--max-memory", type=float, metavar="GIB",
+                   help="memory the simulation may use, in GiB (default: half of this "
+                        "computer's memory); a larger simulation is refused before it starts")
     p.add_argument("--out", help="write the table (CSV) to this file")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_power)

@@ -11,6 +11,7 @@ with the problems listed (file, row, column, fix) and nothing is analysed.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -59,11 +60,27 @@ def _summary(result, plan) -> str:
     return "\n".join(lines)
 
 
-def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool) -> int:
+def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool,
+         allow: list[str] | None = None) -> int:
     from rpc_eval.plan import load_plan
-    from rpc_eval.report.runner import is_up_to_date, run_plan
+    from rpc_eval.report.runner import build_lock
 
+    allow = list(allow or [])
+    for folder in allow:
+        if not Path(folder).is_dir():
+            print(f"rpc-eval: --allow-notebooks-from {folder}: no such folder", file=sys.stderr)
+            return EXIT_PROBLEMS
     loaded = [load_plan(p) for p in plans]
+    with build_lock(out):
+        return _run_locked(loaded, data, out, force, quiet, allow)
+
+
+def _run_locked(loaded: list, data: str | None, out: str, force: bool, quiet: bool,
+                allow: list[str]) -> int:
+    from rpc_eval.report.runner import is_up_to_date, run_plan, trusted_notebook
+
+    for plan in loaded:
+        trusted_notebook(plan, allow)  # before reading any data
     checked: dict[Path, bool] = {}
     for plan in loaded:
         if plan["data"].get("kind", "evaluation") != "evaluation":
@@ -81,9 +98,16 @@ def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool)
     for i, plan in enumerate(loaded):
         steps.start(i)
         use = data if data and plan["data"].get("kind", "evaluation") == "evaluation" else None
-        results.append((run_plan(plan.path, data=use, out=out, force=force), plan))
+        results.append((run_plan(plan.path, data=use, out=out, force=force,
+                                 allow_notebooks_from=allow), plan))
         steps.done()
     steps.close()
+    for result, _plan in results:
+        if result.moved_aside:
+            first = result.moved_aside[0].relative_to(result.out_dir.parent).parts[0]
+            print(f"rpc-eval: {len(result.moved_aside)} file(s) in {result.out_dir} were not "
+                  "written by the last build (or its manifest was damaged), so they were "
+                  f"moved, not deleted, to {result.out_dir.parent / first}", file=sys.stderr)
     if not quiet:
         for result, plan in results:
             print(_summary(result, plan))
@@ -92,12 +116,17 @@ def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(args.plan, args.data, args.out, args.force, args.quiet)
+    return _run(args.plan, args.data, args.out, args.force, args.quiet,
+                args.allow_notebooks_from)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     return _run(args.plans or list(DEFAULT_PLANS), args.data, args.out, args.force,
-                args.quiet)
+                args.quiet, args.allow_notebooks_from)
+
+
+_ALLOW_HELP = ("also run notebooks from DIR (a notebook is code: name only a folder whose "
+               "code you trust); by default only the project's notebooks/ are run")
 
 
 def register(sub) -> None:
@@ -114,6 +143,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="report", help="reports folder (default %(default)s)")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--allow-notebooks-from", action="append", metavar="DIR", help=_ALLOW_HELP)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="build every report (what `make report` runs)",
@@ -126,4 +156,5 @@ def register(sub) -> None:
     p.add_argument("--out", default="report", help="reports folder (default %(default)s)")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--allow-notebooks-from", action="append", metavar="DIR", help=_ALLOW_HELP)
     p.set_defaults(func=cmd_report)

@@ -23,11 +23,12 @@ from rpc_eval.federated import (  # noqa: F401 (pool, summarise: doctest)
 from rpc_eval.report.figures import save_figure
 from rpc_eval.report.html import esc, page, table_html
 from rpc_eval.report.ods import OdsTable, write_ods
+from rpc_eval.report.safe_text import neutralise_frame
 
 __all__ = ["write_pooled_report"]
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return neutralise_frame(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 _READABLE = {
@@ -49,7 +50,7 @@ _READABLE = {
     "n_completed": "Completed (number)", "proportion": "Proportion completed",
     "continuity_correction": "0.5 added", "logit": "Logit", "se_logit": "SE of logit",
     "file": "File", "la_name": "LA name", "sha256": "SHA-256", "plan": "Plan",
-    "package_version": "rpc_eval version",
+    "package_version": "rpc_eval version", "signature": "Signature",
 }
 
 

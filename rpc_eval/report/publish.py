@@ -35,6 +35,7 @@ from rpc_eval.report.disclosure import (
 from rpc_eval.report.figures import save_figure
 from rpc_eval.report.html import esc, table_html
 from rpc_eval.report.ods import OdsTable, write_ods
+from rpc_eval.report.safe_text import neutralise_frame
 
 __all__ = ["Report", "Shown", "sha256_file"]
 
@@ -330,11 +331,12 @@ class Report:
         written: list[Path] = []
         for t in self.tables.values():
             path = tdir / f"{t.name}.csv"
-            _with_markers(t.protected.published, t.missing).to_csv(
+            neutralise_frame(_with_markers(t.protected.published, t.missing)).to_csv(
                 path, index=False, lineterminator="\n")
             written.append(path)
         log_path = tdir / "disclosure_log.csv"
-        self.disclosure_log().to_csv(log_path, index=False, lineterminator="\n")
+        neutralise_frame(self.disclosure_log()).to_csv(log_path, index=False,
+                                                       lineterminator="\n")
         written.append(log_path)
         used: set[str] = {"Cover", "Contents", "Notes"}
         sheets = [OdsTable(sheet=_sheet_name(t.name, used), title=t.title, frame=t.protected

@@ -13,19 +13,36 @@ For a plan ``analysis_plans/<name>.yaml`` the runner
    versions; the seed;
 4. refreshes ``<out>/index.html`` and ``<out>/manifest.json`` over all built reports.
 
-It is incremental: a report whose notebook, plan, input files, data path and package
-code are unchanged since its last build (``<out>/<name>/.build.json``) is not re-run.
+It is incremental: a report whose notebook, plan, input files (hidden ones included),
+data path and package code are unchanged since its last build
+(``<out>/<name>/.build.json``), and whose outputs still have the SHA-256 its manifest
+records, is not re-run. Build state that cannot be read (a truncated stamp or manifest)
+means "rebuild"; ``force`` always rebuilds.
+
+Trust and recovery:
+
+* only the project's notebooks run (:func:`trusted_notebook`);
+* one build at a time per reports folder (:func:`build_lock`; the lock is the operating
+  system's, so a killed build leaves nothing to clear);
+* files in a report folder that the previous build did not write (or wrote and someone
+  edited) are moved to ``<out>/<name>.moved-aside-<time>/``, never deleted;
+* while a report is built its folder holds ``.building`` and the top-level index leaves
+  it out; the index is rewritten last, listing only complete reports, and every state
+  file is replaced atomically.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
 import shutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -35,9 +52,12 @@ from rpc_eval.plan import Plan, load_plan
 from rpc_eval.report.html import esc, page
 from rpc_eval.report.publish import sha256_file
 
-__all__ = ["run_plan", "is_up_to_date", "BuildResult", "data_files", "write_index"]
+__all__ = ["run_plan", "is_up_to_date", "BuildResult", "data_files", "write_index",
+           "build_lock", "trusted_notebook", "PROJECT_ROOT"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+#: The repository the package is imported from: its ``notebooks/`` are the ones run.
+PROJECT_ROOT = _PACKAGE.parent
 _DISTRIBUTIONS = ("rpc_eval", "numpy", "pandas", "scipy", "statsmodels", "matplotlib",
                   "pyarrow", "openpyxl", "odfpy", "pyreadstat", "pyyaml", "papermill",
                   "jupytext", "nbconvert", "ipykernel", "joblib")
@@ -53,6 +73,7 @@ class BuildResult:
     seconds: float
     n_tables: int
     n_figures: int
+    moved_aside: list[Path] = field(default_factory=list)
 
 
 def versions() -> dict[str, str]:
@@ -67,9 +88,11 @@ def versions() -> dict[str, str]:
 
 
 def data_files(path: Path) -> list[Path]:
-    """The files of a dataset: every file under a folder, or the file itself."""
+    """The files of a dataset: every file under a folder (hidden ones included: intake
+    may read them, e.g. ``codebooks/.local.yaml``, so a change to any of them means the
+    report is rebuilt), or the file itself."""
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(p for p in path.rglob("*") if p.is_file())
     if path.is_file():
         return [path]
     raise RpcEvalError(f"no data at {path}: give a folder of table files or a workbook")
@@ -114,18 +137,86 @@ def _to_html(nb: Any, title: str) -> str:
     return page(title, body)
 
 
-def _run_notebook(plan: Plan, data: Path | None, report_dir: Path) -> Any:
+def trusted_notebook(plan: Plan, allow_notebooks_from: Iterable[str | Path] = ()) -> bytes:
+    """The bytes of the plan's notebook, once it is known to be one this project runs.
+
+    A notebook is code, so the runner executes only
+
+    * a notebook inside this project's ``notebooks/`` folder (the repository the package
+      is imported from), or inside a folder the user names with
+      ``allow_notebooks_from`` (``rpc-eval run --allow-notebooks-from DIR``), and
+    * for a plan whose ``status`` is ``published``, the exact notebook whose SHA-256
+      ``analysis_plans/published.json`` records: a published version runs only its frozen
+      notebook.
+
+    The bytes returned are the ones checked, so the file cannot change between the check
+    and the run.
+
+    Raises
+    ------
+    RpcEvalError
+        The notebook lies elsewhere, or a published plan's notebook is not the recorded
+        one; the message says which file and how to proceed.
+    """
+    from rpc_eval.plan import recorded_notebook_hash
+
+    path = plan.notebook_path
+    folders = [PROJECT_ROOT / "notebooks", *(Path(d) for d in allow_notebooks_from)]
+    if not any(_inside(path, f) for f in folders if f.is_dir()):
+        raise RpcEvalError(
+            f"{plan.where('notebook')}: the notebook {path} is not one of this project's "
+            f"notebooks (in {PROJECT_ROOT / 'notebooks'}). A notebook is code and rpc-eval "
+            "runs only the project's own; if you trust this one, run again with "
+            f"--allow-notebooks-from {path.parent}")
+    content = path.read_bytes()
+    if plan["status"] == "published":
+        recorded = recorded_notebook_hash(plan)
+        digest = hashlib.sha256(content).hexdigest()
+        if recorded is None:
+            raise RpcEvalError(
+                f"{plan.where('notebook')}: the plan is published but "
+                f"{plan.path.parent / 'published.json'} records no hash for its notebook "
+                f"{path.name}; a published plan runs only the notebook recorded there")
+        if recorded != digest:
+            raise RpcEvalError(
+                f"{plan.where('notebook')}: the notebook {path.name} is not the one "
+                "published with this plan (its SHA-256 differs from the one in "
+                "published.json). A published version is frozen: restore the notebook, or "
+                "make the change as a new plan version")
+    return content
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _run_notebook(plan: Plan, data: Path | None, report_dir: Path,
+                  allow_notebooks_from: Iterable[str | Path] = ()) -> Any:
     import jupytext
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    nb = jupytext.read(plan.notebook_path)
+    content = trusted_notebook(plan, allow_notebooks_from)
+    try:
+        nb = jupytext.reads(content.decode("utf-8"), fmt="py:percent")
+    except UnicodeDecodeError:
+        raise RpcEvalError(f"the notebook {plan.notebook_path.name} is not UTF-8 text"
+                           ) from None
+    # A notebook written without jupytext's header has no kernelspec; the report
+    # notebooks are Python, so say so rather than let the executor guess.
+    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python",
+                                          "name": "python3"})
     params = {"plan_path": str(plan.path.resolve()),
               "data_path": str(data.resolve()) if data is not None else None,
               "out_dir": str(report_dir.resolve())}
     try:
         executed = papermill.execute_notebook(
-            nb, None, parameters=params, kernel_name="python3", progress_bar=False,
+            nb, None, parameters=params, kernel_name="python3", language="python",
+            progress_bar=False,
             log_output=False, cwd=str(plan.root),
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except PapermillExecutionError as exc:
@@ -134,9 +225,39 @@ def _run_notebook(plan: Plan, data: Path | None, report_dir: Path) -> Any:
     return _clean(executed)
 
 
+def _read_json(path: Path) -> Any:
+    """A JSON file's content, or None when it is missing or damaged (truncated, not
+    UTF-8, not JSON): damaged build state means "rebuild", never a crash."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so an interrupted build leaves
+    the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _outputs_intact(report_dir: Path, manifest: Any) -> bool:
+    """Whether ``manifest`` is a report manifest whose every output is present with the
+    recorded SHA-256 (an output edited after the build is not up to date)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("outputs"), dict):
+        return False
+    for name, digest in manifest["outputs"].items():
+        f = report_dir / name
+        if not (isinstance(name, str) and f.is_file() and _inside(f, report_dir)
+                and sha256_file(f) == digest):
+            return False
+    return True
+
+
 def _up_to_date(plan: Plan, source: Path, report_dir: Path) -> tuple[dict, bool]:
     """The build stamp of ``plan`` on ``source``, and whether ``report_dir`` holds a
-    complete build with that stamp."""
+    complete, unedited build with that stamp."""
     stamp = {
         "plan": plan.sha256(),
         "analysis_plan": sha256_file(plan.markdown_path),
@@ -147,25 +268,150 @@ def _up_to_date(plan: Plan, source: Path, report_dir: Path) -> tuple[dict, bool]
         "versions": versions(),
     }
     stamp_path, manifest_path = report_dir / ".build.json", report_dir / "manifest.json"
-    if not (stamp_path.is_file() and manifest_path.is_file()):
+    if (report_dir / _BUILDING).exists():
         return stamp, False
-    old = json.loads(stamp_path.read_text(encoding="utf-8"))
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    return stamp, old == stamp and all((report_dir / f).is_file() for f in manifest["outputs"])
+    old, manifest = _read_json(stamp_path), _read_json(manifest_path)
+    if not isinstance(old, dict) or old.get("manifest") != (
+            sha256_file(manifest_path) if manifest_path.is_file() else None):
+        return stamp, False
+    old = {k: v for k, v in old.items() if k != "manifest"}
+    return stamp, old == stamp and _outputs_intact(report_dir, manifest)
 
 
 def is_up_to_date(plan_path: str | Path, *, data: str | Path | None = None,
                   out: str | Path = "report") -> bool:
     """Whether :func:`run_plan` would find the plan's report up to date (and not re-run
-    it): same notebook, plan, data files, package code and versions, outputs present."""
+    it): same notebook, plan, data files (hidden ones included), package code and
+    versions, and every output present with the SHA-256 its manifest records."""
     plan = load_plan(plan_path)
     source = Path(data) if data is not None else plan.data_path
     return _up_to_date(plan, source, Path(out) / plan.name)[1]
 
 
+# ------------------------------------------------------------------------- the lock
+_LOCK_NAME = ".rpc-eval.lock"
+_BUILDING = ".building"
+_held: dict[Path, tuple[Any, int]] = {}
+
+
+@contextmanager
+def build_lock(out: str | Path) -> Iterator[None]:
+    """Hold the lock of a reports folder for the duration of a build.
+
+    The lock is an operating-system lock on ``<out>/.rpc-eval.lock``: a second run into
+    the same folder (another terminal, another ``make``) is refused in words while the
+    first is running, and the lock goes when the process ends, however it ends (even
+    killed), so it never needs clearing by hand. Re-entrant within one process.
+
+    Raises
+    ------
+    RpcEvalError
+        Another run holds the folder's lock.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    key = out.resolve()
+    if key in _held:
+        fh, n = _held[key]
+        _held[key] = (fh, n + 1)
+        try:
+            yield
+        finally:
+            fh, n = _held[key]
+            _held[key] = (fh, n - 1)
+        return
+    fh = open(out / _LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+    try:
+        _lock_file(fh)
+    except OSError:
+        fh.seek(0)
+        who = fh.read().strip()
+        fh.close()
+        raise RpcEvalError(
+            f"another rpc-eval run is writing reports to {out}"
+            + (f" ({who})" if who else "")
+            + "; wait for it to finish, or give this run a different --out folder") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"process {os.getpid()} on {platform.node()}, started "
+             f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    fh.flush()
+    _held[key] = (fh, 1)
+    try:
+        yield
+    finally:
+        fh, n = _held[key]
+        if n <= 1:
+            del _held[key]
+            _unlock_file(fh)
+            fh.close()
+        else:  # pragma: no cover - released by the outer holder
+            _held[key] = (fh, n - 1)
+
+
+def _lock_file(fh: Any) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _unlock_file(fh: Any) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+# -------------------------------------------------------------- clearing an old build
+def _clear_old_build(report_dir: Path) -> list[Path]:
+    """Empty ``report_dir`` for a new build. Files the previous build wrote (named in its
+    manifest) and the build's own state files are removed; any other file (a user's
+    notes, a build whose manifest is damaged) is moved aside to
+    ``<out>/<name>.moved-aside-<time>/`` and returned, never deleted."""
+    if not report_dir.exists():
+        return []
+    manifest = _read_json(report_dir / "manifest.json")
+    ours = {"manifest.json", ".build.json", "outputs.json", _BUILDING}
+    if isinstance(manifest, dict) and isinstance(manifest.get("outputs"), dict):
+        digests = manifest["outputs"]
+        ours |= {n for n, d in digests.items() if isinstance(n, str)
+                 and (report_dir / n).is_file() and sha256_file(report_dir / n) == d}
+    keep = [p for p in sorted(report_dir.rglob("*"))
+            if (p.is_file() or p.is_symlink())
+            and p.relative_to(report_dir).as_posix() not in ours
+            and not p.name.endswith(".tmp")]
+    moved: list[Path] = []
+    if keep:
+        aside = report_dir.parent / (f"{report_dir.name}.moved-aside-"
+                                     f"{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = aside.with_name(f"{aside.name.split('~')[0]}~{n}")
+        for p in keep:
+            dest = aside / p.relative_to(report_dir)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(p), str(dest))
+            moved.append(dest)
+    shutil.rmtree(report_dir)
+    return moved
+
+
 def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
              out: str | Path = "report", force: bool = False,
-             on_step: Callable[[str], None] | None = None) -> BuildResult:
+             on_step: Callable[[str], None] | None = None,
+             allow_notebooks_from: Iterable[str | Path] = ()) -> BuildResult:
     """Build one plan's report under ``out/<plan name>/``.
 
     Parameters
@@ -176,80 +422,91 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
         Data to use instead of the plan's own (a folder of CSV or SPSS files, or an
         ``.xlsx`` workbook).
     out : str or Path
-        The reports' folder.
+        The reports' folder. A second run into the same folder while this one runs is
+        refused (:func:`build_lock`).
     force : bool
-        Rebuild even when nothing changed.
+        Rebuild even when nothing changed (damaged build state is rebuilt anyway).
     on_step : callable, optional
         Called with a short description as each step starts (progress display).
+    allow_notebooks_from : iterable of path
+        Folders besides the project's ``notebooks/`` whose notebooks may be run
+        (:func:`trusted_notebook`): only folders whose code you trust.
 
     Returns
     -------
     BuildResult
+        ``moved_aside`` lists files found in the report folder that the previous build
+        did not write; they were moved, not deleted.
     """
-    import time
-
     t0 = time.perf_counter()
     step = on_step or (lambda _s: None)
     plan = load_plan(plan_path)
+    trusted_notebook(plan, allow_notebooks_from)  # refuse before touching any output
     data_path = Path(data) if data is not None else None
     source = data_path if data_path is not None else plan.data_path
     out = Path(out)
     report_dir = out / plan.name
-    step(f"{plan.name}: hashing inputs")
-    stamp, current = _up_to_date(plan, source, report_dir)
-    inputs = stamp["inputs"]
-    stamp_path = report_dir / ".build.json"
-    manifest_path = report_dir / "manifest.json"
-    if not force and current:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        write_index(out)
-        return BuildResult(plan.name, "up to date", report_dir, time.perf_counter() - t0,
-                           manifest["n_tables"], manifest["n_figures"])
-    if report_dir.exists():
-        shutil.rmtree(report_dir)
-    report_dir.mkdir(parents=True)
-    step(f"{plan.name}: running the notebook")
-    executed = _run_notebook(plan, data_path, report_dir)
-    outputs_file = report_dir / "outputs.json"
-    if not outputs_file.is_file():
-        raise RpcEvalError(f"the notebook {plan.notebook_path.name} did not finish its "
-                           "report (no call to Report.finish())")
-    outputs = json.loads(outputs_file.read_text(encoding="utf-8"))
-    outputs_file.unlink()
-    step(f"{plan.name}: writing the page")
-    import nbformat
+    with build_lock(out):
+        step(f"{plan.name}: hashing inputs")
+        stamp, current = _up_to_date(plan, source, report_dir)
+        inputs = stamp["inputs"]
+        stamp_path = report_dir / ".build.json"
+        manifest_path = report_dir / "manifest.json"
+        if not force and current:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            write_index(out)
+            return BuildResult(plan.name, "up to date", report_dir,
+                               time.perf_counter() - t0, manifest["n_tables"],
+                               manifest["n_figures"])
+        moved = _clear_old_build(report_dir)
+        report_dir.mkdir(parents=True)
+        (report_dir / _BUILDING).write_text("a build is running or was interrupted\n",
+                                            encoding="utf-8")
+        write_index(out)  # the report is not complete now: the index leaves it out
+        step(f"{plan.name}: running the notebook")
+        executed = _run_notebook(plan, data_path, report_dir, allow_notebooks_from)
+        outputs_file = report_dir / "outputs.json"
+        if not outputs_file.is_file():
+            raise RpcEvalError(f"the notebook {plan.notebook_path.name} did not finish its "
+                               "report (no call to Report.finish())")
+        outputs = json.loads(outputs_file.read_text(encoding="utf-8"))
+        outputs_file.unlink()
+        step(f"{plan.name}: writing the page")
+        import nbformat
 
-    ipynb = report_dir / f"{plan.name}.ipynb"
-    ipynb.write_text(nbformat.writes(executed) + "\n", encoding="utf-8")
-    html = report_dir / "index.html"
-    html.write_text(_to_html(executed, plan["title"]), encoding="utf-8")
-    for p in (ipynb, html):
-        outputs[p.name] = sha256_file(p)
-    manifest = {
-        "report": plan.name,
-        "title": plan["title"],
-        "status": plan["status"],
-        "seed": plan["seed"],
-        "plan": {"file": _relative(plan.path, plan.root), "sha256": stamp["plan"]},
-        "analysis_plan": {"file": _relative(plan.markdown_path, plan.root),
-                          "sha256": stamp["analysis_plan"]},
-        "notebook": {"file": _relative(plan.notebook_path, plan.root),
-                     "sha256": stamp["notebook"]},
-        "data": stamp["data"],
-        "inputs": inputs,
-        "outputs": dict(sorted(outputs.items())),
-        "n_tables": sum(1 for k in outputs if k.startswith("tables/")
-                        and k != "tables/disclosure_log.csv"),
-        "n_figures": sum(1 for k in outputs if k.startswith("figures/") and k.endswith(".png")),
-        "disclosure": plan.disclosure,
-        "versions": stamp["versions"],
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                             encoding="utf-8")
-    stamp_path.write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    write_index(out)
+        ipynb = report_dir / f"{plan.name}.ipynb"
+        ipynb.write_text(nbformat.writes(executed) + "\n", encoding="utf-8")
+        html = report_dir / "index.html"
+        html.write_text(_to_html(executed, plan["title"]), encoding="utf-8")
+        for p in (ipynb, html):
+            outputs[p.name] = sha256_file(p)
+        manifest = {
+            "report": plan.name,
+            "title": plan["title"],
+            "status": plan["status"],
+            "seed": plan["seed"],
+            "plan": {"file": _relative(plan.path, plan.root), "sha256": stamp["plan"]},
+            "analysis_plan": {"file": _relative(plan.markdown_path, plan.root),
+                              "sha256": stamp["analysis_plan"]},
+            "notebook": {"file": _relative(plan.notebook_path, plan.root),
+                         "sha256": stamp["notebook"]},
+            "data": stamp["data"],
+            "inputs": inputs,
+            "outputs": dict(sorted(outputs.items())),
+            "n_tables": sum(1 for k in outputs if k.startswith("tables/")
+                            and k != "tables/disclosure_log.csv"),
+            "n_figures": sum(1 for k in outputs if k.startswith("figures/")
+                             and k.endswith(".png")),
+            "disclosure": plan.disclosure,
+            "versions": stamp["versions"],
+        }
+        _write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        stamp["manifest"] = sha256_file(manifest_path)
+        _write_atomic(stamp_path, json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+        (report_dir / _BUILDING).unlink()
+        write_index(out)  # last: the report is complete
     return BuildResult(plan.name, "built", report_dir, time.perf_counter() - t0,
-                       manifest["n_tables"], manifest["n_figures"])
+                       manifest["n_tables"], manifest["n_figures"], moved)
 
 
 def write_index(out: str | Path, reports: Iterable[str] | None = None) -> Path:
@@ -262,7 +519,9 @@ def write_index(out: str | Path, reports: Iterable[str] | None = None) -> Path:
         found = [p for p in found if p.name in keep]
     rows, combined = [], {}
     for d in found:
-        m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+        m = _read_json(d / "manifest.json")
+        if (d / _BUILDING).exists() or not _complete(d, m):
+            continue  # being built, interrupted or damaged: not listed
         combined[d.name] = {"manifest_sha256": sha256_file(d / "manifest.json"),
                             "plan": m["plan"], "data": m["data"], "seed": m["seed"],
                             "outputs": m["outputs"]}
@@ -280,7 +539,18 @@ def write_index(out: str | Path, reports: Iterable[str] | None = None) -> Path:
             "every published count has been through disclosure control.</p>"
             f"<ul>{''.join(rows)}</ul>")
     index = out / "index.html"
-    index.write_text(page("Evaluation reports", body), encoding="utf-8")
-    (out / "manifest.json").write_text(json.dumps({"reports": combined}, indent=2,
-                                                  sort_keys=True) + "\n", encoding="utf-8")
+    _write_atomic(out / "manifest.json", json.dumps({"reports": combined}, indent=2,
+                                                    sort_keys=True) + "\n")
+    _write_atomic(index, page("Evaluation reports", body))
     return index
+
+
+def _complete(report_dir: Path, manifest: Any) -> bool:
+    """A report the index may list: a readable manifest whose outputs are all present."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("outputs"), dict):
+        return False
+    needed = ("title", "status", "plan", "data", "seed", "n_tables", "n_figures")
+    if any(k not in manifest for k in needed) or not isinstance(manifest["plan"], dict):
+        return False
+    return all(isinstance(n, str) and (report_dir / n).is_file()
+               for n in manifest["outputs"])
