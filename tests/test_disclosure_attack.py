@@ -15,6 +15,7 @@ leave it no value of ``threshold`` or more (then it is known to be small).
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,7 @@ class Unknowns:
         self.known: dict[int, float] = {}
         self.equations: list[dict[int, float]] = []
         self.marked: set[int] = set()
+        self.limits: dict[int, tuple[float, float]] = {}
 
     def cell(self, key: tuple, value: str, where: str | None) -> int:
         """The unknown of quantity ``key``; ``where`` None for a quantity the attacker
@@ -126,6 +128,11 @@ class Unknowns:
         elif v is not None:
             self.known[i] = v
         return i
+
+    def within(self, i: int, low: float, high: float) -> None:
+        """The attacker knows ``low <= x <= high`` (a rounded number)."""
+        lo, hi = self.limits.get(i, (0.0, np.inf))
+        self.limits[i] = (max(lo, low), min(hi, high))
 
     def equal(self, terms: dict[int, float]) -> None:
         """sum(coef * x) = 0."""
@@ -158,7 +165,11 @@ class Unknowns:
             return []
         a, b = np.array(rows), np.array(rhs)
         # a suppressed count is not 0 (zeros are published); other unknowns are >= 0
-        bounds = [(1, None) if i in self.marked else (0, None) for i in unknown]
+        bounds = []
+        for i in unknown:
+            lo, hi = self.limits.get(i, (0.0, np.inf))
+            lo = max(lo, 1.0) if i in self.marked else lo
+            bounds.append((lo, None if not np.isfinite(hi) else hi))
         out = []
         for i in unknown:
             if i not in self.marked:
@@ -219,29 +230,37 @@ def add_funnel_and_parents(u: Unknowns, t: dict[str, pd.DataFrame]) -> None:
 
 def add_km(u: Unknowns, t: dict[str, pd.DataFrame], group: str) -> None:
     """Route 1: in a Kaplan-Meier table n_risk falls by the events and censorings of each
-    step; the first n_risk of a group is its number of starters; after the last step
-    nobody is left."""
+    step; the first n_risk of a group is its number of starters. A rounded n_risk is
+    known to within half the rounding base."""
     km = t.get("engagement_retention_km")
     if km is None:
         return
+    exact = "n_risk" in km.columns
     for g, sub in km.groupby("group", sort=False):
         sub = sub.assign(_t=pd.to_numeric(sub["time"])).sort_values("_t")
         prev = None
         for r, row in sub.iterrows():
-            risk = u.cell(("km", g, row["time"], "risk"), row["n_risk"],
-                          f"engagement_retention_km[{r}, n_risk]")
-            ev = u.cell(("km", g, row["time"], "event"), row["n_event"],
-                        f"engagement_retention_km[{r}, n_event]")
-            cens = u.cell(("km", g, row["time"], "censor"), row["n_censor"],
-                          f"engagement_retention_km[{r}, n_censor]")
+            if exact:
+                risk = u.cell(("km", g, row["time"], "risk"), row["n_risk"],
+                              f"engagement_retention_km[{r}, n_risk]")
+            else:
+                risk = u.cell(("km", g, row["time"], "risk"), "", None)
+                v = num(row["n_risk_rounded"])
+                if v is not None:
+                    u.within(risk, max(v - THRESHOLD / 2, 0), v + THRESHOLD / 2)
+            events = {}
+            for col in ("n_event", "n_censor"):
+                if col in km.columns:
+                    events[col] = u.cell(("km", g, row["time"], col), row[col],
+                                         f"engagement_retention_km[{r}, {col}]")
+                else:  # not published: the attacker still knows it is a count
+                    events[col] = u.cell(("km", g, row["time"], col), "", None)
             if prev is None:
                 started = u.cell(("parents", group, g, "started"), "", None)
                 u.equal({risk: 1, started: -1})
             else:
                 u.equal({prev[0]: 1, prev[1]: -1, prev[2]: -1, risk: -1})
-            prev = (risk, ev, cens)
-        # nobody is at risk after the last published step only if the table runs to the
-        # end; the attacker cannot know that, so no equation here
+            prev = (risk, events["n_event"], events["n_censor"])
 
 
 def linear_attack(report: Path) -> list:
@@ -310,33 +329,47 @@ def test_route_5_survival_and_greenwood_se_do_not_invert(reports, plan):
     if km is None:
         pytest.skip("no KM table")
     found = []
+    has_se = "std_err" in km.columns
     for g, sub in km.groupby("group", sort=False):
         sub = sub.assign(_t=pd.to_numeric(sub["time"])).sort_values("_t")
         s_prev, v_prev = 1.0, 0.0
-        for r, row in sub.iterrows():
-            s, se = num(row["survival"]), num(row["std_err"])
-            hidden = C in (row["n_risk"], row["n_event"])
-            if s is not None and se is not None and hidden and s_prev > 0:
-                ratio = s / s_prev
-                dv = (se / s) ** 2 - v_prev if s > 0 else None
-                hits = []
-                for n in range(1, THRESHOLD):
-                    for d in range(1, n):
-                        if abs(1 - d / n - ratio) < 1e-9 and dv is not None and \
-                                abs(d / (n * (n - d)) - dv) < 1e-7:
-                            hits.append((n, d))
+        for _, row in sub.iterrows():
+            s = num(row["survival"])
+            se = num(row["std_err"]) if has_se else None
+            counts = [row.get(c, "") for c in ("n_risk", "n_event")]
+            if s is not None and C in counts:
+                found.append((g, row["time"], "survival published on hidden counts"))
+            if s is not None and se is not None and C in counts and s_prev > 0:
+                ratio, dv = s / s_prev, ((se / s) ** 2 - v_prev if s > 0 else None)
+                hits = [(n, d) for n in range(1, THRESHOLD) for d in range(1, n)
+                        if abs(1 - d / n - ratio) < 1e-9 and dv is not None
+                        and abs(d / (n * (n - d)) - dv) < 1e-7]
                 if len(hits) == 1:
                     found.append((g, row["time"], hits[0]))
-            if C in (row["n_risk"], row["n_event"]) and s is not None:
-                # a published survival on a step resting on a suppressed count
-                found.append((g, row["time"], "survival published on hidden counts"))
-            if s is not None and se is not None and s > 0:
-                s_prev, v_prev = s, (se / s) ** 2
+            if s is not None and not has_se and "n_risk_rounded" in row:
+                # rounded survival, rounded n at risk: every (n, d) the attacker finds
+                # consistent with the step; if all have 1-9 events, the step is small
+                r = num(row["n_risk_rounded"])
+                ratio_lo = (s - 0.005) / (s_prev + 0.005) if s_prev > 0 else 0
+                ratio_hi = (s + 0.005) / max(s_prev - 0.005, 1e-9)
+                fits = [(n, d) for n in range(max(1, int(r - THRESHOLD / 2)),
+                                              int(r + THRESHOLD / 2) + 1)
+                        for d in range(0, n + 1) if ratio_lo <= 1 - d / n <= ratio_hi]
+                if r < THRESHOLD or (fits and all(1 <= d < THRESHOLD for _, d in fits)):
+                    found.append((g, row["time"], "step of 1-9 dropouts", fits[:3]))
+            if s is not None:
+                s_prev = s
+                v_prev = (se / s) ** 2 if se is not None and s > 0 else v_prev
     assert found == [], found[:5]
     cif = t.get("engagement_cumulative_incidence")
     if cif is not None:
-        bad = cif[((cif["n_risk"] == C) | (cif["n_event"] == C)) & (cif["cif"] != C)]
-        assert bad.empty
+        hidden = pd.Series(False, index=cif.index)
+        for c in ("n_risk", "n_event"):
+            if c in cif:
+                hidden |= cif[c] == C
+        assert cif.loc[hidden, "cif"].eq(C).all()
+        if "n_risk_rounded" in cif:
+            assert (pd.to_numeric(cif["n_risk_rounded"]) >= THRESHOLD).all()
 
 
 def test_route_6_pooling_comparison_n_does_not_differ_by_a_few(reports):
@@ -420,3 +453,78 @@ def test_no_published_count_in_one_to_nine(reports, plan):
         for col in (c for c in frame.columns if counts.match(c)):
             v = pd.to_numeric(frame[col], errors="coerce").dropna()
             assert not ((v >= 1) & (v <= THRESHOLD - 1)).any(), (name, col)
+
+
+class _Tables(HTMLParser):
+    """The tables of a page: caption, header and rows of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict] = []
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+        self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"caption": "", "rows": []})
+        elif tag == "caption":
+            self._in_caption = True
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "caption":
+            self._in_caption = False
+        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self.tables:
+            self.tables[-1]["rows"].append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._in_caption and self.tables:
+            self.tables[-1]["caption"] += data
+        elif self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.mark.parametrize("plan", [FINAL.stem, REGIONAL.stem])
+def test_the_page_shows_no_more_than_the_tables(reports, plan):
+    """The page's tables show the final decisions: a cell suppressed in the CSV is
+    suppressed on the page too (a table shown before a later table made the report
+    suppress more is shown again)."""
+    d = reports[plan]
+    t = published(d)
+    parser = _Tables()
+    parser.feed((d / "index.html").read_text(encoding="utf-8"))
+    checked = 0
+
+    def same(csv_value: str, shown: str) -> bool:
+        if csv_value == shown:
+            return True
+        csv_value = {"True": "1", "False": "0"}.get(csv_value, csv_value)
+        a, b = num(csv_value), num(shown.replace(",", ""))
+        if a is not None and b is not None:
+            return abs(round(a, 3) - b) < 1e-9 or shown == "<0.001"
+        return csv_value == shown or shown == "<0.001"
+
+    for table in parser.tables:
+        header, *rows = table["rows"]
+        best, score = None, 0.0
+        for name, frame in t.items():
+            if not rows or len(rows) > len(frame) or not set(header) <= set(frame.columns):
+                continue
+            cells = [(frame[col].iloc[i], shown) for i, row in enumerate(rows)
+                     for col, shown in zip(header, row, strict=True)]
+            agree = sum(same(a, b) for a, b in cells) / max(len(cells), 1)
+            if agree > score:
+                best, score = name, agree
+        if best is None:
+            continue
+        assert score == 1.0, (table["caption"], best, score)
+        checked += sum(v == C for row in rows for v in row)
+    assert checked > 20
