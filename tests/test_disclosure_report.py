@@ -1,0 +1,210 @@
+"""Disclosure control of a whole report (:func:`protect_report`): one quantity has one
+status in every table, and no suppressed count can be narrowed down from everything
+published. Random small reports (hypothesis) are attacked by a linear-programming
+attacker written here, independently of the library's own audit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from rpc_eval.errors import RpcEvalError
+from rpc_eval.report.disclosure import (
+    MARKER,
+    DisclosureRules,
+    TableInput,
+    TableSpec,
+    TotalRows,
+    protect,
+    protect_report,
+)
+
+T = 10
+STAGES = ("referred", "started", "completed")
+
+
+def _report(groups: list[dict]) -> list[TableInput]:
+    """Three tables about the same parents: a funnel by group with an All row, the
+    parents by group with started = completed + dropped out + ongoing, and a group x
+    sex table with totals both ways."""
+    labels = [f"g{i}" for i in range(len(groups))]
+    funnel = pd.DataFrame({"group": labels + ["All"]})
+    for s in STAGES:
+        col = [g[s] for g in groups]
+        funnel[f"n_{s}"] = col + [sum(col)]
+    by_group = pd.DataFrame({"group": labels,
+                             **{c: [g[c] for g in groups] for c in
+                                ("referred", "started", "completed", "dropped_out",
+                                 "ongoing")}})
+    sex = pd.DataFrame({"group": labels + ["All"]})
+    for c in ("female", "male"):
+        col = [g[c] for g in groups]
+        sex[c] = col + [sum(col)]
+    sex["total"] = sex["female"] + sex["male"]
+    keys = {f"n_{s}": f"parents {s}" for s in STAGES}
+    return [
+        TableInput("funnel", funnel, TableSpec(
+            counts=tuple(keys), total_rows=TotalRows("group"), keys=keys,
+            key_columns=("group",))),
+        TableInput("by_group", by_group, TableSpec(
+            counts=("referred",), row_total="started",
+            parts=("completed", "dropped_out", "ongoing"),
+            keys={c: f"parents {c}" for c in ("referred", "started", "completed")},
+            key_columns=("group",))),
+        TableInput("sex", sex, TableSpec(
+            counts=("female", "male"), row_total="total", parts=("female", "male"),
+            total_rows=TotalRows("group"))),
+    ]
+
+
+def attack(published: dict[str, pd.DataFrame]) -> list[tuple]:
+    """Every suppressed count whose interval, given all published numbers and what the
+    columns mean, stays below the threshold or holds one whole number."""
+    index: dict[tuple, int] = {}
+    known: dict[int, float] = {}
+    marked: set[int] = set()
+    eqs: list[dict[int, float]] = []
+
+    def var(key, value) -> int:
+        i = index.setdefault(key, len(index))
+        if value == MARKER:
+            marked.add(i)
+        elif value is not None:
+            known[i] = float(value)
+        return i
+
+    f, b, s = published["funnel"], published["by_group"], published["sex"]
+    members = [g for g in f["group"] if g != "All"]
+    for st_ in STAGES:
+        tot = var(("p", "All", st_), f.loc[f["group"] == "All", f"n_{st_}"].iloc[0])
+        ms = [var(("p", g, st_), f.loc[f["group"] == g, f"n_{st_}"].iloc[0])
+              for g in members]
+        eqs.append({tot: 1, **{m: -1 for m in ms}})
+    for _, r in b.iterrows():
+        ids = {c: var(("p", r["group"], c), r[c]) for c in
+               ("referred", "started", "completed", "dropped_out", "ongoing")}
+        eqs.append({ids["started"]: 1, ids["completed"]: -1, ids["dropped_out"]: -1,
+                    ids["ongoing"]: -1})
+    for c in ("female", "male", "total"):
+        tot = var(("s", "All", c), s.loc[s["group"] == "All", c].iloc[0])
+        ms = [var(("s", g, c), s.loc[s["group"] == g, c].iloc[0]) for g in members]
+        eqs.append({tot: 1, **{m: -1 for m in ms}})
+    for _, r in s.iterrows():
+        g = r["group"]
+        eqs.append({var(("s", g, "total"), None): 1, var(("s", g, "female"), None): -1,
+                    var(("s", g, "male"), None): -1})
+    unknown = [i for i in index.values() if i not in known]
+    name = {v: k for k, v in index.items()}
+    # suppressed in one table, published in another: recovered outright
+    out = [(name[i], known[i], known[i]) for i in sorted(marked) if i in known]
+    marked = {i for i in marked if i not in known}
+    if not marked:
+        return out
+    col = {i: j for j, i in enumerate(unknown)}
+    a = np.zeros((len(eqs), len(unknown)))
+    rhs = np.zeros(len(eqs))
+    for r, eq in enumerate(eqs):
+        for i, c in eq.items():
+            if i in col:
+                a[r, col[i]] += c
+            else:
+                rhs[r] -= c * known[i]
+    bounds = [(1, None) if i in marked else (0, None) for i in unknown]
+    for i in sorted(marked):
+        c = np.zeros(len(unknown))
+        c[col[i]] = 1
+        lo = linprog(c, A_eq=a, b_eq=rhs, bounds=bounds, method="highs")
+        hi = linprog(-c, A_eq=a, b_eq=rhs, bounds=bounds, method="highs")
+        assert lo.status == 0, "the published numbers must be consistent"
+        high = -hi.fun if hi.status == 0 else np.inf
+        if high < T - 1e-6 or high - lo.fun < 1 - 1e-6:
+            out.append((name[i], lo.fun, high))
+    return out
+
+
+group_counts = st.fixed_dictionaries({
+    "not_started": st.integers(0, 12), "completed": st.integers(0, 30),
+    "dropped_out": st.integers(0, 15), "ongoing": st.integers(0, 6),
+    "female_share": st.floats(0, 1)})
+
+
+def _groups(draw: list[dict]) -> list[dict]:
+    out = []
+    for g in draw:
+        started = g["completed"] + g["dropped_out"] + g["ongoing"]
+        referred = started + g["not_started"]
+        female = int(round(g["female_share"] * referred))
+        out.append({"referred": referred, "started": started, "completed": g["completed"],
+                    "dropped_out": g["dropped_out"], "ongoing": g["ongoing"],
+                    "female": female, "male": referred - female})
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(group_counts, min_size=2, max_size=5))
+def test_random_reports_leave_no_small_count_inferable(draw):
+    inputs = _report(_groups(draw))
+    tables, audit = protect_report(inputs, DisclosureRules(threshold=T))
+    published = {n: t.published for n, t in tables.items()}
+    # no published count of 1-9
+    for name, frame in published.items():
+        for c in frame.columns[1:]:
+            v = pd.to_numeric(frame[c], errors="coerce").dropna()
+            assert not ((v >= 1) & (v < T)).any(), (name, c)
+    # one quantity, one status
+    f, b = published["funnel"], published["by_group"]
+    for s in STAGES:
+        for g in b["group"]:
+            assert (f.loc[f["group"] == g, f"n_{s}"].iloc[0] == MARKER) == \
+                (b.loc[b["group"] == g, s].iloc[0] == MARKER), (g, s)
+    assert attack(published) == []
+    # the library's own audit agrees: every interval it reports is safe
+    iv = audit.intervals
+    assert ((iv["high"] >= T) & (iv["high"] - iv["low"] >= 1 - 1e-6)).all()
+
+
+def test_each_table_alone_is_not_enough():
+    """The engineered case: protected one table at a time, the same count is published
+    in one table and suppressed in another, and the attacker recovers it."""
+    groups = _groups([
+        {"not_started": 1, "completed": 1, "dropped_out": 2, "ongoing": 0,
+         "female_share": 0.5},
+        {"not_started": 12, "completed": 30, "dropped_out": 15, "ongoing": 0,
+         "female_share": 0.5},
+        {"not_started": 10, "completed": 25, "dropped_out": 11, "ongoing": 0,
+         "female_share": 0.4}])
+    inputs = _report(groups)
+    alone = {i.name: protect(i.frame, i.spec, DisclosureRules(threshold=T), name=i.name)
+             .published for i in inputs}
+    assert attack(alone) != []
+    tables, audit = protect_report(inputs, DisclosureRules(threshold=T))
+    assert attack({n: t.published for n, t in tables.items()}) == []
+    assert audit.added > 0 and audit.rounds >= 2
+
+
+def test_bounds_close_a_leak_that_uniqueness_misses():
+    """All = 12 with two suppressed members: neither is unique, but both are known to be
+    below 10 (they are at least 1 and add up to 12 - published). The audit suppresses
+    more."""
+    frame = pd.DataFrame({"g": ["a", "b", "c", "All"], "n": [3, 7, 2, 12]})
+    frame.loc[2, "n"] = 20
+    frame.loc[3, "n"] = 30
+    spec = TableSpec(counts=("n",), total_rows=TotalRows("g"))
+    alone = protect(frame, spec, DisclosureRules(threshold=T), name="t")
+    assert alone.published["n"].tolist() == [MARKER, MARKER, 20, 30]
+    tables, audit = protect_report([TableInput("t", frame, spec)],
+                                   DisclosureRules(threshold=T))
+    assert tables["t"].published["n"].tolist() == [MARKER, MARKER, MARKER, 30]
+    assert (audit.intervals["high"] >= T).all()
+
+
+def test_same_quantity_with_two_values_is_an_error():
+    a = pd.DataFrame({"g": ["x"], "n": [40]})
+    b = pd.DataFrame({"g": ["x"], "n": [41]})
+    spec = TableSpec(counts=("n",), keys={"n": "parents"}, key_columns=("g",))
+    with pytest.raises(RpcEvalError, match="declared the same quantity"):
+        protect_report([TableInput("a", a, spec), TableInput("b", b, spec)])
