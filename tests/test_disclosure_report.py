@@ -208,3 +208,28 @@ def test_same_quantity_with_two_values_is_an_error():
     spec = TableSpec(counts=("n",), keys={"n": "parents"}, key_columns=("g",))
     with pytest.raises(RpcEvalError, match="declared the same quantity"):
         protect_report([TableInput("a", a, spec), TableInput("b", b, spec)])
+
+
+def test_a_plan_cannot_exempt_a_table_of_people(tmp_path):
+    """Only tables whose units are organisations by construction may be listed under
+    ``organisational_tables``; listing a table of people is an error before anything is
+    built, in plain words."""
+    import copy
+
+    from rpc_eval.plan import load_plan
+    from rpc_eval.report.publish import Report
+
+    plan = load_plan("analysis_plans/final_report_v1.yaml")
+    ok = Report(plan, tmp_path / "ok")
+    frame = pd.DataFrame({"la": ["A", "B"], "n_las": [3, 40]})
+    ok.table("data_planning_returns", frame, "Returns",
+             spec=TableSpec(counts=("n_las",), units="organisations"))
+    assert ok.values("data_planning_returns")["n_las"].tolist() == [3, 40]
+    bad = copy.deepcopy(plan)
+    bad.spec["disclosure"]["organisational_tables"] = ["engagement_funnel"]
+    with pytest.raises(RpcEvalError, match="engagement_funnel cannot be published without"):
+        Report(bad, tmp_path / "bad")
+    # and a table of people is protected even if it takes a listed name
+    with pytest.raises(RpcEvalError, match="counts people"):
+        ok.table("monitoring_planning_stages", frame, "Stages",
+                 spec=TableSpec(counts=("n_las",)))

@@ -41,6 +41,12 @@ from rpc_eval.report.ods import OdsTable, write_ods
 
 __all__ = ["Report", "Shown", "sha256_file"]
 
+#: Tables whose units are organisations by construction (their sections say so in
+#: their specs): the only ones a plan may list under ``organisational_tables``.
+ORGANISATIONAL_TABLES = frozenset({
+    "data_planning_returns", "monitoring_planning_stages", "monitoring_planning_stage_change",
+    *(f"interim_table_{i}" for i in (2, 3, 5, 6, 7))})
+
 MARKERS = {"[c]": "confidential: suppressed to protect people (disclosure control)",
            "[x]": "not available", "[z]": "not applicable"}
 
@@ -258,6 +264,14 @@ class Report:
         d = plan.disclosure
         self.rules = DisclosureRules(threshold=d["threshold"], rounding=d["rounding"])
         self.organisational = set(d["organisational_tables"])
+        people = sorted(self.organisational - ORGANISATIONAL_TABLES)
+        if people:
+            raise RpcEvalError(
+                f"{plan.where('disclosure.organisational_tables')}: {', '.join(people)} "
+                "cannot be published without disclosure control: only tables whose units "
+                "are organisations by construction (LAs, workshops) can, namely "
+                f"{', '.join(sorted(ORGANISATIONAL_TABLES))}. Remove the others from "
+                "disclosure.organisational_tables.")
         self.tables: dict[str, PublishedTable] = {}
         self.figures: dict[str, list[Path]] = {}
         self.notes: list[tuple[str, str]] = []
@@ -357,7 +371,7 @@ class Report:
                         "suppressed ([c]): an estimate from so few could reveal them.")
         if hidden:
             spec = replace(spec, counts=tuple(counts), derived=derived)
-        if name in self.organisational and spec.units == "people" and spec.all_counts:
+        if name in self.organisational and spec.units == "people":
             raise RpcEvalError(
                 f"the plan lists {name!r} under disclosure.organisational_tables, but that "
                 "table counts people: only tables whose units are organisations (LAs, "
