@@ -1364,8 +1364,8 @@ def protect_report(inputs: Sequence[TableInput], rules: DisclosureRules | None =
         more: set[int] = set()
         for q in np.flatnonzero(model.supp):
             for name, i, c in model.cells[int(q)]:
-                if tables[name].status[c].iloc[i] in ("", "rounded") and \
-                        c not in by_name[name].hidden:
+                if c not in by_name[name].hidden and \
+                        tables[name].status[c].iloc[i] in ("", "rounded"):
                     more.add(int(q))
         if not more:
             found = {}

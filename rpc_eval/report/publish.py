@@ -532,6 +532,14 @@ class Report:
                                      lineterminator="\n")
         audit.intervals.to_csv(private / "disclosure_audit.csv", index=False,
                                lineterminator="\n")
+        people = [t for t in self.tables.values() if not t.organisations]
+        (private / "disclosure_audit.json").write_text(json.dumps({
+            "cells_suppressed_table_by_table": self.suppressed_alone,
+            "cells_suppressed": sum(t.protected.n_suppressed for t in people),
+            "added_by_report_decisions": audit.added, "audit_rounds": audit.rounds,
+            "suppressed_counts_audited": int(len(audit.intervals)),
+            "unprotected": audit.unprotected, "seconds": round(audit.seconds, 3)},
+            indent=2) + "\n", encoding="utf-8")
         for name, (draw, _alt) in self._drawings.items():
             self.figures[name] = save_figure(draw(), self.out / "figures", name)
         self._drawings = {}
