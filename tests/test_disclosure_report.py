@@ -233,3 +233,77 @@ def test_a_plan_cannot_exempt_a_table_of_people(tmp_path):
     with pytest.raises(RpcEvalError, match="counts people"):
         ok.table("monitoring_planning_stages", frame, "Stages",
                  spec=TableSpec(counts=("n_las",)))
+
+
+def test_survival_steps_rest_on_at_least_threshold_events():
+    """Kaplan-Meier publication: a step only after >= 10 events since the last one, a
+    group with fewer than 10 starters left out, numbers at risk rounded to 10, no counts
+    of events or censorings and no standard errors."""
+    from rpc_eval.report.engagement_section import coarse_steps
+
+    km = pd.DataFrame({
+        "group": ["a"] * 5 + ["b"] * 2,
+        "time": [1, 2, 3, 4, 5, 1, 2],
+        "n_risk": [60, 55, 47, 40, 22, 8, 5],
+        "n_event": [3, 6, 2, 9, 12, 2, 3],
+        "n_censor": [2, 2, 5, 9, 10, 1, 2],
+        "survival": [0.95, 0.8464, 0.81, 0.6278, 0.2854, 0.75, 0.3],
+        "std_err": [0.03, 0.05, 0.05, 0.06, 0.06, 0.15, 0.16],
+        "ci_low": [0.88, 0.74, 0.7, 0.5, 0.17, 0.3, 0.05],
+        "ci_high": [0.98, 0.91, 0.88, 0.73, 0.41, 0.9, 0.6]})
+    out = coarse_steps(km, ["group"], "n_event", 10, ["survival", "ci_low", "ci_high"])
+    assert list(out.columns) == ["group", "time", "n_risk_rounded", "survival", "ci_low",
+                                 "ci_high"]
+    # a: events 3+6+2 = 11 by time 3 (a step), then 9+12 = 21 by time 5; b has 8 starters
+    assert out["group"].tolist() == ["a", "a"]
+    assert out["time"].tolist() == [3, 5]
+    assert out["n_risk_rounded"].tolist() == [60, 40]
+    assert out["survival"].tolist() == [0.81, 0.29]
+
+
+def test_model_terms_rest_on_their_category():
+    from rpc_eval.report.engagement_section import round_count, term_rests_on
+
+    terms = pd.Series(["Intercept", "C(intervention)[T.small]", "intervention[T.big]",
+                       "score_baseline"])
+    got = term_rests_on(terms, {"small": 3, "big": 120})
+    assert np.isnan(got[0]) and got[1:3] == [3, 120] and np.isnan(got[3])
+    assert round_count([0, 1, 4, 14, 15, 26], 10).tolist() == [0, 10, 10, 10, 20, 30]
+
+
+def test_a_table_shown_early_shows_the_report_wide_decision(tmp_path):
+    """A table already shown is drawn again from the final decision: a count published in
+    the first table and suppressed (as the same quantity) by a later one is [c] in both,
+    on the page, in the CSV and in figures drawn at the end."""
+    import copy
+
+    import matplotlib.pyplot as plt
+
+    from rpc_eval.plan import load_plan
+    from rpc_eval.report.publish import Report
+
+    plan = copy.deepcopy(load_plan("analysis_plans/final_report_v1.yaml"))
+    plan.spec["disclosure"]["organisational_tables"] = []
+    rpt = Report(plan, tmp_path / "r")
+    keys = {"keys": {"n": "parents started"}, "key_columns": ("g",)}
+    first = rpt.table("first", pd.DataFrame({"g": ["x", "y"], "n": [40, 50]}), "First",
+                      spec=TableSpec(counts=("n",), **keys))
+    assert "[c]" not in first.html
+    drawn = []
+
+    def draw():
+        drawn.append(rpt.values("first")["n"].tolist())
+        return plt.figure()
+
+    rpt.figure(draw, "fig", "A test figure")
+    assert drawn == []  # drawn when the report finishes
+    rpt.table("second", pd.DataFrame({"g": ["x", "y", "z", "All"], "n": [40, 50, 4, 94]}),
+              "Second",
+              spec=TableSpec(counts=("n",), total_rows=TotalRows("g"), **keys))
+    rpt.finish()
+    assert first.html.count("<td>[c]</td>") == 1 and ">50</td>" in first.html
+    assert len(drawn) == 1 and np.isnan(drawn[0][0]) and drawn[0][1] == 50
+    csv = pd.read_csv(tmp_path / "r" / "tables" / "first.csv", dtype=str)
+    assert csv["n"].tolist() == ["[c]", "50"]
+    log = pd.read_csv(tmp_path / "r_NOT_FOR_PUBLICATION" / "disclosure_log.csv")
+    assert "whole report" in log.loc[log["table"] == "first", "reason"].iloc[0]

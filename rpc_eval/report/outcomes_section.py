@@ -87,6 +87,11 @@ def attrition_section(rpt: Report, res: dict) -> Shown:
                                 "lost": ("n_lost",), "sd_lost": ("n_lost",),
                                 "smd": ("n_followed", "n_lost")}),
         implied={"followed": ("n_followed", ("smd",)), "lost": ("n_lost", ("smd",))},
+        close_to=_attrition_bases(rpt, att),
+        description=[f"Where a row's number of parents differs from the baseline-score row "
+                     f"(or from the paired parents of the outcomes table) by 1 to "
+                     f"{rpt.rules.threshold - 1}, it is suppressed: the difference would "
+                     "count the few parents with a missing answer."],
         missing={"level": "[z]", "sd_followed": "[z]", "sd_lost": "[z]"})
     by = mi.columns[0]
     stats = ("estimate", "std_error", "ci_low", "ci_high", "df", "fmi")
@@ -101,4 +106,29 @@ def attrition_section(rpt: Report, res: dict) -> Shown:
                  "n_missing_post"], max_rows=12)
     for note in res.get("notes", []):
         out += Shown(f'<p class="note">{note}</p>')
+    return out
+
+
+def _attrition_bases(rpt: Report, att: pd.DataFrame) -> dict[str, list[float]]:
+    """For each count column of the attrition table, the count its rows are compared with:
+    the first row's (the baseline score, answered by everyone compared), and for
+    ``n_followed`` the paired parents of the outcomes table's ``All`` row where the first
+    row's own count matches neither."""
+    out: dict[str, list[float]] = {}
+    if not len(att):
+        return out
+    for col in ("n_followed", "n_lost"):
+        if col in att:
+            out[col] = [float(att[col].iloc[0])] * len(att)
+    t = rpt.tables.get("outcomes_change")
+    if t is not None and t.source is not None and "n_followed" in att:
+        f = t.source.frame
+        by = f.columns[0]
+        hit = f[(f[by] == "All") & (f["instrument"] == att["instrument"].iloc[0])
+                & (f["scale"] == att["scale"].iloc[0])]
+        if len(hit):
+            paired = float(hit["n_paired"].iloc[0])
+            first = out["n_followed"][0]
+            if 1 <= abs(paired - first) <= rpt.rules.threshold - 1:
+                out["n_followed"][0] = paired
     return out
