@@ -20,7 +20,18 @@ Every table that counts people is protected before it is shown or written:
    base that is at least the threshold. Zeros stay 0. Derived columns are *not*
    recomputed: percentages and means stay those of the unrounded counts, and rounded
    rows and columns need not add up to their rounded totals.
-5. **A disclosure log** with one row per suppressed cell and the reason.
+5. **A disclosure log** with one row per suppressed cell and the reason. It says which
+   cells are small counts, so it stays with the analyst and is never published; the
+   published summary only counts suppressed cells per table.
+6. **The whole report** (:func:`protect_report`). Tables are protected one by one, then
+   decided together: a count that several tables show (declared with ``TableSpec.keys``
+   and ``key_columns``) has one status everywhere, and an attacker's audit solves, for
+   every suppressed count, two linear programmes over all the report's published
+   numbers and sums (with counts >= 0 and suppressed counts >= 1) and suppresses more
+   until every interval reaches the threshold and holds more than one whole number.
+   Statistics that relate to counts non-linearly (survival with its standard error,
+   control limits, a mean with its n, a model term of a small category) are closed by
+   declaring what they rest on, so that they are suppressed with it.
 
 Tables whose units are organisations (local authorities, workshops) hold no
 information about people and are published as they are (``TableSpec(units=
@@ -54,9 +65,9 @@ when no single cell can, it suppresses the cheapest chain of published cells tha
 result is deterministic. At the end the suppression pattern is checked again with
 the linear algebra of :func:`recoverable_cells` (blocks of up to 100 unknown cells; in
 larger blocks a dense null-space computation would dominate the run time, and the
-bridge test, being equivalent, stands). Only the relations declared in the spec are protected:
-relations the spec does not declare (between tables, or with bounds from
-non-negativity) are not considered.
+bridge test, being equivalent, stands). :func:`protect` considers only the relations
+declared in one table's spec; relations between tables and the bounds from
+non-negativity are the business of :func:`protect_report` and its audit.
 
 Reference: the approach follows the Government Statistical Service (GSS) and Office for
 National Statistics (ONS) guidance on statistical disclosure control for tables
