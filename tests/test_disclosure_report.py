@@ -202,12 +202,21 @@ def test_bounds_close_a_leak_that_uniqueness_misses():
     assert (audit.intervals["high"] >= T).all()
 
 
-def test_same_quantity_with_two_values_is_an_error():
-    a = pd.DataFrame({"g": ["x"], "n": [40]})
-    b = pd.DataFrame({"g": ["x"], "n": [41]})
-    spec = TableSpec(counts=("n",), keys={"n": "parents"}, key_columns=("g",))
-    with pytest.raises(RpcEvalError, match="declared the same quantity"):
-        protect_report([TableInput("a", a, spec), TableInput("b", b, spec)])
+def test_the_same_people_counted_a_little_differently_are_both_suppressed():
+    """Two tables declare the same people (an All row) but count 3 apart, as when one
+    leaves out parents with a missing subgroup: the means over each would give those
+    3 parents' mean, so both counts (and what rests on them) are suppressed. Counts 20
+    apart are two quantities and stay published."""
+    spec = TableSpec(counts=("n",), derived={"mean": ("n",)}, keys={"n": "paired"},
+                     key_columns=("g",))
+    a = pd.DataFrame({"g": ["All", "Other"], "n": [40, 60], "mean": [1.5, 2.0]})
+    b = pd.DataFrame({"g": ["All", "Other"], "n": [37, 80], "mean": [1.4, 2.1]})
+    tables, _ = protect_report([TableInput("a", a, spec), TableInput("b", b, spec)],
+                               DisclosureRules(threshold=T))
+    assert tables["a"].published["n"].tolist() == [MARKER, 60]
+    assert tables["b"].published["n"].tolist() == [MARKER, 80]
+    assert tables["a"].published["mean"].tolist() == [MARKER, 2.0]
+    assert tables["b"].published["mean"].tolist() == [MARKER, 2.1]
 
 
 def test_a_plan_cannot_exempt_a_table_of_people(tmp_path):

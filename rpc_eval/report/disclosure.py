@@ -253,10 +253,13 @@ class TableSpec:
     units : {"people", "organisations"}
         ``"organisations"``: the table is published as it is.
     keys : mapping of str to str
-        Count column -> the quantity it counts, e.g. ``{"n_started": "parents started"}``.
+        Count column -> the people it counts, e.g. ``{"n_started": "parents started"}``.
         Together with the row's values of ``key_columns`` it names the quantity across
         the whole report: the same quantity in two tables is one number, with one
-        disclosure status everywhere it appears (see :func:`audit_report`). Count
+        disclosure status everywhere it appears (see :func:`protect_report`). Where two
+        cells so declared hold different numbers they are two quantities, and if they
+        differ by 1 to threshold-1 both are suppressed (with what rests on them), since
+        comparing them would single out the few people in one and not the other. Count
         columns not named here are quantities of their own table only.
     key_columns : tuple of str
         Columns identifying whom a row counts (e.g. ``("intervention",)``).
@@ -1148,6 +1151,7 @@ class _Quantities:
         hidden: list[bool] = []
         self.cells: dict[int, list[tuple[str, int, str]]] = {}
         self.cell_var: dict[str, np.ndarray] = {}
+        self.near: set[int] = set()
         self.cols: dict[str, list[str]] = {}
         eqs: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         for inp in inputs:
@@ -1170,22 +1174,27 @@ class _Quantities:
                                tuple(zip(inp.spec.key_columns, keyvals[i], strict=True)))
                     else:
                         key = ("cell", inp.name, i, c)
+                    x = st.values[i, j]
                     q = ids.get(key)
+                    if q is not None and not np.isnan(x) and not np.isnan(value[q]) \
+                            and x != value[q]:
+                        # declared the same people, but not the same number: two
+                        # quantities; if they differ by 1 to threshold-1 the few people
+                        # in one and not the other could be singled out: both suppressed
+                        other = q
+                        key = (*key, float(x))
+                        q = ids.get(key)
+                        if 1 <= abs(x - value[other]) <= rules.threshold - 1:
+                            self.near.add(other)
+                            self.near.add(q if q is not None else len(value))
                     if q is None:
                         q = ids[key] = len(value)
-                        value.append(st.values[i, j])
+                        value.append(x)
                         supp.append(False)
                         hidden.append(c in inp.hidden)
                     supp[q] = supp[q] or bool(col_supp[i])
                     if np.isnan(value[q]):
-                        value[q] = st.values[i, j]
-                    elif not np.isnan(st.values[i, j]) and st.values[i, j] != value[q]:
-                        first = self.cells[q][0]
-                        raise RpcEvalError(
-                            f"table {inp.name!r} row {i} column {c!r} and table {first[0]!r} "
-                            f"row {first[1]} column {first[2]!r} are declared the same "
-                            f"quantity ({key[0]}) but hold {st.values[i, j]:g} and "
-                            f"{value[q]:g}: their specs' keys are wrong")
+                        value[q] = x
                     var[i, j] = q
                     self.cells.setdefault(q, []).append((inp.name, i, c))
             self.cell_var[inp.name] = var
@@ -1372,7 +1381,8 @@ def protect_report(inputs: Sequence[TableInput], rules: DisclosureRules | None =
     while True:
         rounds += 1
         model = _Quantities(inputs, tables, rules)
-        more: set[int] = set()
+        more: set[int] = {q for q in model.near if not model.supp[q]
+                          and model.value[q] > 0}
         for q in np.flatnonzero(model.supp):
             for name, i, c in model.cells[int(q)]:
                 if c not in by_name[name].hidden and \

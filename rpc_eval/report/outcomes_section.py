@@ -46,15 +46,22 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
         "mean change over the average of the two SDs, with 95% intervals. "
         "standardised_improvement is g_av signed so that a positive value is an improvement "
         "whichever way the scale runs.</p>")
+    # whom each row counts, the same in every outcomes table ("All" is everyone, whatever
+    # the grouping), so that one number has one disclosure status across them
+    change = change.assign(__population=_population(change, by))
+    keyed = {"keys": {c: f"parents {c[2:]}" for c in ("n_pre", "n_post", "n_paired")},
+             "key_columns": ("__population", *within)}
     out += rpt.table(
         f"outcomes_change{suffix}", change,
         f"Pre/post change of each questionnaire's headline scale by {by.replace('_', ' ')} "
         "('All' = everyone)",
         spec=TableSpec(counts=("n_pre", "n_post", "n_paired"),
                        derived={c: ("n_paired",) for c in stats},
-                       total_rows=TotalRows(column=by, label="All", within=within)),
+                       total_rows=TotalRows(column=by, label="All", within=within),
+                       **keyed),
         columns=[by, *CHANGE_COLUMNS], max_rows=50)
     wide = reliable_change_wide(outcomes["reliable_change"], by)
+    wide = wide.assign(__population=_population(wide, by))
     parts = tuple(f"n_{c}" for c in CATEGORIES)
     out += rpt.table(
         f"outcomes_reliable_change{suffix}", wide,
@@ -63,12 +70,19 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
         spec=TableSpec(counts=("n_total", *parts),
                        derived={f"percent_{c}": (f"n_{c}", "n_total") for c in CATEGORIES},
                        row_total="n_total", parts=parts,
-                       total_rows=TotalRows(column=by, label="All", within=within)),
+                       total_rows=TotalRows(column=by, label="All", within=within),
+                       keys={"n_total": "parents paired"},
+                       key_columns=("__population", *within)),
         columns=[by, "instrument", "n_total", *(f"percent_{c}" for c in CATEGORIES)],
         missing={"n_recovered": "[z]", "percent_recovered": "[z]"},
         description=["Recovered is not applicable ([z]) for a scale with no clinical "
                      "cut-off."], max_rows=50)
     return out
+
+
+def _population(frame: pd.DataFrame, by: str) -> list[str]:
+    """Whom each row counts: ``"All"``, or ``"<by>=<value>"``."""
+    return ["All" if v == "All" else f"{by}={v}" for v in frame[by]]
 
 
 def attrition_section(rpt: Report, res: dict) -> Shown:

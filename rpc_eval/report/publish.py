@@ -344,7 +344,9 @@ class Report:
             if pd.api.types.is_float_dtype(work[c]) and np.isinf(work[c]).any():
                 work[c] = work[c].where(np.isfinite(work[c]), np.nan)
                 infinite = True
-        hidden: list[str] = []
+        # columns named "__..." carry what disclosure control needs (e.g. whom a row
+        # counts, for spec.key_columns) and are never published
+        hidden: list[str] = [c for c in work.columns if str(c).startswith("__")]
         desc = list(description)
         counts = list(spec.counts)
         derived = {k: list(v) for k, v in spec.derived.items()}
@@ -369,7 +371,7 @@ class Report:
                     derived.setdefault(c, []).append(col)
             desc.append(f"Rows resting on fewer than {self.rules.threshold} {what} are "
                         "suppressed ([c]): an estimate from so few could reveal them.")
-        if hidden:
+        if counts != list(spec.counts) or derived != spec.derived:
             spec = replace(spec, counts=tuple(counts), derived=derived)
         if name in self.organisational and spec.units == "people":
             raise RpcEvalError(
