@@ -56,8 +56,12 @@ def test_final_report_has_every_section(built):
                  "outcomes_mi_sensitivity", "multilevel_outcome_fixed_effects",
                  "multilevel_icc", "multilevel_la_effects", "multilevel_completion_funnel",
                  "monitoring_parent_satisfaction_target", "monitoring_training_pre_post",
-                 "monitoring_planning_stage_change", "disclosure_log"):
+                 "monitoring_planning_stage_change", "disclosure_summary"):
         assert f"tables/{name}.csv" in outputs, name
+    # which cells were suppressed and why stays with the analyst, beside the report
+    assert "tables/disclosure_log.csv" not in outputs
+    assert not (d / "tables" / "disclosure_log.csv").exists()
+    assert (a / "final_report_v1_NOT_FOR_PUBLICATION" / "disclosure_log.csv").is_file()
     for fig in ("retention_by_intervention", "cumulative_incidence_by_intervention",
                 "la_caterpillar_completion", "la_funnel_completion"):
         assert f"figures/{fig}.png" in outputs and f"figures/{fig}.svg" in outputs, fig
@@ -108,7 +112,8 @@ def test_no_published_count_of_people_below_threshold(built):
             assert not ((values >= 1) & (values <= 9)).any(), (table, col)
             checked += 1
     assert checked > 30
-    log = pd.read_csv(d / "disclosure_log.csv")
+    log = pd.read_csv(a / "final_report_v1_NOT_FOR_PUBLICATION" / "disclosure_log.csv")
+    assert int(summary["suppressed"].sum()) == int((log["status"] != "exempt").sum())
     suppressed = log[log["status"] != "exempt"]
     assert len(suppressed) > 0  # the small dataset has small cells
     for row in suppressed.itertuples():

@@ -39,12 +39,12 @@ def _summary(result, plan) -> str:
 
     manifest = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))
     ods = next((k for k in manifest["outputs"] if k.endswith(".ods")), None)
-    log = result.out_dir / "tables" / "disclosure_log.csv"
+    summary = result.out_dir / "tables" / "disclosure_summary.csv"
     n_supp = 0
-    if log.is_file():
+    if summary.is_file():
         import pandas as pd
 
-        n_supp = int((pd.read_csv(log)["status"] != "exempt").sum())
+        n_supp = int(pd.to_numeric(pd.read_csv(summary)["suppressed"]).sum())
     lines = [f"{plan.name}: {result.status} in {result.seconds:.0f} s. "
              f"{result.n_tables} tables and {result.n_figures} figures.",
              f"  Open {result.out_dir / 'index.html'} in a web browser to read the report."]
@@ -55,8 +55,9 @@ def _summary(result, plan) -> str:
 
     lines += [f"  {sentence}" for sentence in headline_findings(result.out_dir, plan)]
     lines.append(f"  Disclosure control: {n_supp:,} cell(s) suppressed and shown as [c] "
-                 f"(threshold {plan.disclosure['threshold']}); the list is in "
-                 "tables/disclosure_log.csv.")
+                 f"(threshold {plan.disclosure['threshold']}); which cells and why is in "
+                 f"{result.out_dir.name}_NOT_FOR_PUBLICATION/disclosure_log.csv beside the "
+                 "report (keep it: it is not for publication).")
     return "\n".join(lines)
 
 

@@ -71,7 +71,11 @@ def data_section(rpt: Report, data: EvaluationData, *, source: str) -> Shown:
                      spec=TableSpec(counts=("referred", "started", "completed",
                                             "dropped_out", "ongoing"),
                                     row_total="started",
-                                    parts=("completed", "dropped_out", "ongoing")),
+                                    parts=("completed", "dropped_out", "ongoing"),
+                                    keys={c: f"parents {c}" for c in (
+                                        "referred", "started", "completed", "dropped_out",
+                                        "ongoing")},
+                                    key_columns=("intervention",)),
                      nested=[("referred", "started")])
     out += rpt.table("data_responses_by_wave", counts["responses_by_wave"],
                      "Parents with questionnaire answers, by instrument and wave",

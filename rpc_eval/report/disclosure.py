@@ -20,7 +20,18 @@ Every table that counts people is protected before it is shown or written:
    base that is at least the threshold. Zeros stay 0. Derived columns are *not*
    recomputed: percentages and means stay those of the unrounded counts, and rounded
    rows and columns need not add up to their rounded totals.
-5. **A disclosure log** with one row per suppressed cell and the reason.
+5. **A disclosure log** with one row per suppressed cell and the reason. It says which
+   cells are small counts, so it stays with the analyst and is never published; the
+   published summary only counts suppressed cells per table.
+6. **The whole report** (:func:`protect_report`). Tables are protected one by one, then
+   decided together: a count that several tables show (declared with ``TableSpec.keys``
+   and ``key_columns``) has one status everywhere, and an attacker's audit solves, for
+   every suppressed count, two linear programmes over all the report's published
+   numbers and sums (with counts >= 0 and suppressed counts >= 1) and suppresses more
+   until every interval reaches the threshold and holds more than one whole number.
+   Statistics that relate to counts non-linearly (survival with its standard error,
+   control limits, a mean with its n, a model term of a small category) are closed by
+   declaring what they rest on, so that they are suppressed with it.
 
 Tables whose units are organisations (local authorities, workshops) hold no
 information about people and are published as they are (``TableSpec(units=
@@ -54,9 +65,9 @@ when no single cell can, it suppresses the cheapest chain of published cells tha
 result is deterministic. At the end the suppression pattern is checked again with
 the linear algebra of :func:`recoverable_cells` (blocks of up to 100 unknown cells; in
 larger blocks a dense null-space computation would dominate the run time, and the
-bridge test, being equivalent, stands). Only the relations declared in the spec are protected:
-relations the spec does not declare (between tables, or with bounds from
-non-negativity) are not considered.
+bridge test, being equivalent, stands). :func:`protect` considers only the relations
+declared in one table's spec; relations between tables and the bounds from
+non-negativity are the business of :func:`protect_report` and its audit.
 
 Reference: the approach follows the Government Statistical Service (GSS) and Office for
 National Statistics (ONS) guidance on statistical disclosure control for tables
@@ -114,6 +125,9 @@ __all__ = [
     "recoverable_cells",
     "disclosure_log",
     "disclosure_summary",
+    "protect_report",
+    "TableInput",
+    "ReportAudit",
     "MARKER",
     "LOG_COLUMNS",
 ]
@@ -124,6 +138,9 @@ MARKER = "[c]"
 LOG_COLUMNS = ["table", "row", "column", "status", "reason", "units"]
 
 SECONDARY_REASON = "protects a suppressed cell from differencing (secondary)"
+ACROSS_REASON = ("decided for the whole report: the same count is suppressed in another "
+                 "table, or the report's audit found that a suppressed count could "
+                 "otherwise be narrowed down (secondary)")
 EXEMPT_REASON = ("units are organisations, not people: published as it is, "
                  "without suppression or rounding")
 _UNITS = ("people", "organisations")
@@ -235,6 +252,17 @@ class TableSpec:
         Rows that are the sum of other rows (per count column).
     units : {"people", "organisations"}
         ``"organisations"``: the table is published as it is.
+    keys : mapping of str to str
+        Count column -> the people it counts, e.g. ``{"n_started": "parents started"}``.
+        Together with the row's values of ``key_columns`` it names the quantity across
+        the whole report: the same quantity in two tables is one number, with one
+        disclosure status everywhere it appears (see :func:`protect_report`). Where two
+        cells so declared hold different numbers they are two quantities, and if they
+        differ by 1 to threshold-1 both are suppressed (with what rests on them), since
+        comparing them would single out the few people in one and not the other. Count
+        columns not named here are quantities of their own table only.
+    key_columns : tuple of str
+        Columns identifying whom a row counts (e.g. ``("intervention",)``).
     """
 
     counts: tuple[str, ...] = ()
@@ -243,8 +271,13 @@ class TableSpec:
     parts: tuple[str, ...] = ()
     total_rows: TotalRows | None = None
     units: str = "people"
+    keys: Mapping[str, str] = field(default_factory=dict)
+    key_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", {str(k): str(v) for k, v in
+                                          dict(self.keys or {}).items()})
+        object.__setattr__(self, "key_columns", _str_tuple(self.key_columns, "key_columns"))
         object.__setattr__(self, "counts", _str_tuple(self.counts, "counts"))
         object.__setattr__(self, "parts", _str_tuple(self.parts, "parts"))
         derived = {str(k): _str_tuple(v, f"derived[{k!r}]")
@@ -261,6 +294,9 @@ class TableSpec:
         if isinstance(self.total_rows, Mapping):
             object.__setattr__(self, "total_rows", TotalRows(**self.total_rows))
         count_set = set(self.all_counts)
+        not_counts = [c for c in self.keys if c not in count_set]
+        if not_counts:
+            raise RpcEvalError(f"keys names {not_counts}, which are not count columns")
         for col, rests in derived.items():
             if col in count_set:
                 raise RpcEvalError(f"column {col!r} cannot be both a count and derived")
@@ -279,7 +315,8 @@ class TableSpec:
     def from_mapping(cls, m: Mapping[str, Any]) -> TableSpec:
         """Spec from a mapping (e.g. YAML); ``total_rows`` may be a mapping too."""
         m = dict(m)
-        unknown = set(m) - {"counts", "derived", "row_total", "parts", "total_rows", "units"}
+        unknown = set(m) - {"counts", "derived", "row_total", "parts", "total_rows", "units",
+                            "keys", "key_columns"}
         if unknown:
             raise RpcEvalError(f"unknown table-spec keys: {sorted(unknown)}")
         return cls(**m)
@@ -385,6 +422,7 @@ def _structure(frame: pd.DataFrame, spec: TableSpec, check: bool = True) -> _Str
     needed = list(spec.all_counts) + list(spec.derived)
     if spec.total_rows is not None:
         needed += [spec.total_rows.column, *spec.total_rows.within]
+    needed += list(spec.key_columns)
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:
         raise RpcEvalError(f"the table has no column(s) {missing} named in its spec; it has "
@@ -820,8 +858,8 @@ def _empty_log() -> pd.DataFrame:
 
 
 def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
-            name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None
-            ) -> ProtectedTable:
+            name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None,
+            forced: Mapping[str, Sequence[bool]] | None = None) -> ProtectedTable:
     """Apply disclosure control to one table.
 
     Parameters
@@ -840,6 +878,12 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         count whose difference from another published count (people at one funnel stage
         but not the next) is 1 to threshold-1. Logged as "implies a count ... by
         difference (primary)".
+    forced : mapping, optional
+        Count column -> one bool per row: cells suppressed by a decision taken for the
+        whole report (:func:`audit_report`): the same quantity is suppressed in another
+        table, or another table's suppressed count could be worked out through it.
+        Logged as secondary ("across tables"); protected from differencing like
+        primary cells.
 
     Returns
     -------
@@ -902,7 +946,17 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         j = st.cols.index(col)
         implied[:, j] = flags & ~primary[:, j] & (v[:, j] > 0)
     primary |= implied
-    secondary, unprotectable = _secondary(st, primary)
+    across = np.zeros_like(primary)
+    for col, flags in (forced or {}).items():
+        if col not in st.cols:
+            raise RpcEvalError(f"forced names {col!r}, which is not a count column")
+        flags = np.asarray(flags, dtype=bool)
+        if flags.shape != (len(frame),):
+            raise RpcEvalError(f"forced[{col!r}] needs one flag per row")
+        j = st.cols.index(col)
+        across[:, j] = flags & ~primary[:, j] & (v[:, j] > 0)
+    secondary, unprotectable = _secondary(st, primary | across)
+    secondary |= across
     supp = primary | secondary
     if unprotectable:
         where = [(c // st.k, st.cols[c % st.k]) for c in unprotectable]
@@ -956,6 +1010,8 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
             reason = f"count 1-{t - 1} (primary)" if kind == "primary" else SECONDARY_REASON
             if implied[i, j]:
                 reason = f"implies a count 1-{t - 1} by difference (primary)"
+            elif across[i, j]:
+                reason = ACROSS_REASON
             records.append((int(i), col_pos[c], c, kind, reason))
     for col, hit in derived_mask.items():
         for i in np.flatnonzero(hit):
@@ -1032,3 +1088,352 @@ def disclosure_summary(tables: Iterable[ProtectedTable]) -> pd.DataFrame:
                                       "rounded"])
     out["rounding"] = out["rounding"].astype("Int64")
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# The whole report: one quantity, one status; the attacker's audit
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TableInput:
+    """One table of a report, as :func:`protect_report` takes it: the arguments of
+    :func:`protect` (``hidden``: count columns used for decisions but not published)."""
+
+    name: str
+    frame: pd.DataFrame
+    spec: TableSpec
+    also_suppress: Mapping[str, Sequence[bool]] | None = None
+    hidden: tuple[str, ...] = ()
+
+
+@dataclass
+class ReportAudit:
+    """What :func:`protect_report` did for the whole report.
+
+    Attributes
+    ----------
+    intervals : DataFrame
+        Columns ``table, row, column, low, high``: for every suppressed count cell that
+        takes part in a published relation, the smallest and largest value an attacker
+        can infer from every published number and relation of the report (linear
+        programming; suppressed counts are at least 1 since zeros are published).
+    rounds : int
+        Rounds of audit and further suppression until nothing was inferable.
+    added : int
+        Cells suppressed by report-wide decisions (same quantity elsewhere, or found by
+        the audit), beyond what each table's own protection did.
+    unprotected : list of str
+        Quantities that could not be protected (every route runs through zeros); a
+        :class:`~rpc_eval.errors.DisclosureWarning` says so.
+    seconds : float
+        Time of the report-wide decisions and audit.
+    """
+
+    intervals: pd.DataFrame
+    rounds: int
+    added: int
+    unprotected: list[str]
+    seconds: float
+
+
+class _Quantities:
+    """Every count cell of a report's tables as a quantity (one per ``spec.keys`` name
+    and key-column values, otherwise one per cell), and every published relation as an
+    equation between quantities."""
+
+    def __init__(self, inputs: Sequence[TableInput], tables: Mapping[str, ProtectedTable],
+                 rules: DisclosureRules) -> None:
+        self.rules = rules
+        ids: dict[tuple, int] = {}
+        value: list[float] = []
+        supp: list[bool] = []
+        hidden: list[bool] = []
+        self.cells: dict[int, list[tuple[str, int, str]]] = {}
+        self.cell_var: dict[str, np.ndarray] = {}
+        self.near: set[int] = set()
+        self.cols: dict[str, list[str]] = {}
+        eqs: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        for inp in inputs:
+            prot = tables[inp.name]
+            if inp.spec.units != "people":
+                continue
+            st = _structure(inp.frame, inp.spec, check=False)
+            self.cols[inp.name] = st.cols
+            n = len(inp.frame)
+            var = np.empty((n, st.k), dtype=np.int64)
+            keyvals = (inp.frame[list(inp.spec.key_columns)].astype(str).to_numpy()
+                       if inp.spec.key_columns else np.empty((n, 0), dtype=object))
+            status = prot.status
+            for j, c in enumerate(st.cols):
+                col_supp = (status[c].to_numpy() != "") & (status[c].to_numpy() != "rounded") \
+                    if c in status else np.zeros(n, dtype=bool)
+                for i in range(n):
+                    if c in inp.spec.keys:
+                        key = (inp.spec.keys[c],
+                               tuple(zip(inp.spec.key_columns, keyvals[i], strict=True)))
+                    else:
+                        key = ("cell", inp.name, i, c)
+                    x = st.values[i, j]
+                    q = ids.get(key)
+                    if q is not None and not np.isnan(x) and not np.isnan(value[q]) \
+                            and x != value[q]:
+                        # declared the same people, but not the same number: two
+                        # quantities; if they differ by 1 to threshold-1 the few people
+                        # in one and not the other could be singled out: both suppressed
+                        other = q
+                        key = (*key, float(x))
+                        q = ids.get(key)
+                        if 1 <= abs(x - value[other]) <= rules.threshold - 1:
+                            self.near.add(other)
+                            self.near.add(q if q is not None else len(value))
+                    if q is None:
+                        q = ids[key] = len(value)
+                        value.append(x)
+                        supp.append(False)
+                        hidden.append(c in inp.hidden)
+                    supp[q] = supp[q] or bool(col_supp[i])
+                    if np.isnan(value[q]):
+                        value[q] = x
+                    var[i, j] = q
+                    self.cells.setdefault(q, []).append((inp.name, i, c))
+            self.cell_var[inp.name] = var
+            flat = var.ravel()
+            for cells, coef in zip(st.eq_cells, st.eq_coef, strict=True):
+                q, co = flat[cells], coef
+                order = np.argsort(q, kind="stable")
+                q, co = q[order], co[order]
+                if co[0] < 0:
+                    co = -co
+                eqs.setdefault((tuple(q.tolist()), tuple(co.tolist())), (q, co))
+        self.value = np.asarray(value, dtype=float)
+        self.supp = np.asarray(supp, dtype=bool)
+        self.hidden = np.asarray(hidden, dtype=bool)
+        self.eqs = list(eqs.values())
+
+    def unknown(self) -> np.ndarray:
+        return self.supp | self.hidden | np.isnan(self.value)
+
+    def bounds(self, q: int) -> tuple[float, float | None]:
+        if self.supp[q]:
+            return (1.0, None)
+        if self.hidden[q] or np.isnan(self.value[q]):
+            return (0.0, None)
+        v = float(self.value[q])
+        base = self.rules.rounding
+        if base and v > 0:
+            return (max(1.0, v - base / 2), v + base / 2)
+        return (v, v)
+
+    def components(self) -> list[tuple[list[int], list[int]]]:
+        """(unknown quantities, equations) of each connected block holding a suppressed
+        quantity; published quantities are constants (or bounded, under rounding)."""
+        vary = self.unknown()
+        if self.rules.rounding:
+            vary = vary | (self.value > 0)
+        parent = list(range(len(self.value)))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for q, _ in self.eqs:
+            u = [int(x) for x in q if vary[x]]
+            for a, b in zip(u, u[1:], strict=False):
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[ra] = rb
+        groups: dict[int, list[int]] = {}
+        for x in np.flatnonzero(vary):
+            groups.setdefault(find(int(x)), []).append(int(x))
+        eq_of: dict[int, list[int]] = {}
+        for e, (q, _) in enumerate(self.eqs):
+            u = [int(x) for x in q if vary[x]]
+            if u:
+                eq_of.setdefault(find(u[0]), []).append(e)
+        out = []
+        for root, members in groups.items():
+            if root in eq_of and self.supp[members].any():
+                out.append((members, eq_of[root]))
+        return out
+
+    def intervals(self, members: list[int], eq_ids: list[int]) -> dict[int, tuple[float, float]]:
+        """Smallest and largest value of each suppressed quantity of a block (HiGHS)."""
+        from scipy.optimize import linprog
+
+        col = {q: j for j, q in enumerate(members)}
+        rows, cols, data, rhs = [], [], [], []
+        for r, e in enumerate(eq_ids):
+            q, co = self.eqs[e]
+            b = 0.0
+            for x, c in zip(q.tolist(), co.tolist(), strict=True):
+                if x in col:
+                    rows.append(r)
+                    cols.append(col[x])
+                    data.append(c)
+                else:
+                    b -= c * self.value[x]
+            rhs.append(b)
+        a = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(len(eq_ids), len(members)))
+        bounds = [self.bounds(q) for q in members]
+        out = {}
+        for q in members:
+            if not self.supp[q]:
+                continue
+            c = np.zeros(len(members))
+            c[col[q]] = 1.0
+            lo = linprog(c, A_eq=a, b_eq=rhs, bounds=bounds, method="highs")
+            hi = linprog(-c, A_eq=a, b_eq=rhs, bounds=bounds, method="highs")
+            low = float(lo.fun) if lo.status == 0 else 1.0
+            high = float(-hi.fun) if hi.status == 0 else np.inf
+            out[q] = (low, high)
+        return out
+
+    def safe(self, low: float, high: float) -> bool:
+        """An attacker's interval protects a count when it reaches the threshold (so the
+        count may be large) and holds more than one whole number."""
+        return high >= self.rules.threshold - 1e-6 and high - low >= 1 - 1e-6
+
+    def cover(self, q: int, eq_ids: list[int]) -> int | None:
+        """The published quantity to suppress next to widen ``q``'s interval: the smallest
+        non-zero published count sharing a relation with it (else with its block)."""
+        unknown = self.unknown()
+
+        def best(eqs: Iterable[int]) -> int | None:
+            cand = {int(x) for e in eqs for x in self.eqs[e][0].tolist()
+                    if not unknown[x] and self.value[x] > 0}
+            return min(cand, key=lambda x: (self.value[x], x)) if cand else None
+
+        own = [e for e in eq_ids if q in self.eqs[e][0]]
+        return best(own) if best(own) is not None else best(eq_ids)
+
+
+def protect_report(inputs: Sequence[TableInput], rules: DisclosureRules | None = None, *,
+                   initial: Mapping[str, ProtectedTable] | None = None,
+                   max_rounds: int = 200) -> tuple[dict[str, ProtectedTable], ReportAudit]:
+    """Disclosure control of a whole report: one decision per quantity, and an audit.
+
+    Parameters
+    ----------
+    inputs : sequence of TableInput
+        Every table of the report (frame, spec and per-table extra suppression).
+    rules : DisclosureRules, optional
+    initial : mapping of str to ProtectedTable, optional
+        Each table already protected on its own (saves protecting it again).
+    max_rounds : int
+        Rounds of further suppression before giving up (a warning says so).
+
+    Returns
+    -------
+    tables : dict of str to ProtectedTable
+    audit : ReportAudit
+
+    Notes
+    -----
+    1. Each table is protected on its own (:func:`protect`).
+    2. **One quantity, one status.** Count cells whose spec ``keys`` name the same
+       quantity for the same key-column values are one number; if it is suppressed in
+       one table it is suppressed in all (and each table's own protection is run again
+       around it).
+    3. **The attacker's audit.** The equations of every table (row totals, total rows),
+       joined through shared quantities, form one linear system. For each suppressed
+       count the audit solves two linear programmes (scipy's HiGHS): the smallest and
+       largest value consistent with every published number, every relation, counts
+       >= 0 and suppressed counts >= 1 (zeros are published; under rounding, a
+       published count is known to within half the base). The interval must reach the
+       threshold and hold more than one whole number; otherwise the smallest non-zero
+       published count sharing a relation with it is suppressed too and the round is
+       repeated.
+
+    This is the audit of tau-ARGUS and ``sdcTable::attack()``, run over all the tables
+    of a report at once. Relations that are not linear (a survival estimate with its
+    standard error, control limits, a mean with its n) are closed by the tables' specs:
+    every such statistic is derived from the counts it rests on and is suppressed with
+    them.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"g": ["x", "y", "All"], "n": [4, 30, 34]})
+    >>> b = pd.DataFrame({"g": ["x", "y"], "n": [4, 30]})
+    >>> spec = TableSpec(counts=("n",), keys={"n": "parents"}, key_columns=("g",),
+    ...                  total_rows=TotalRows("g"))
+    >>> out, audit = protect_report([TableInput("a", a, spec), TableInput("b", b, spec)])
+    >>> out["a"].published["n"].tolist(), out["b"].published["n"].tolist()
+    (['[c]', '[c]', 34], ['[c]', '[c]'])
+    """
+    import time
+
+    t0 = time.perf_counter()
+    rules = rules or DisclosureRules()
+    by_name = {inp.name: inp for inp in inputs}
+    tables = {inp.name: (initial[inp.name] if initial and inp.name in initial else
+                         protect(inp.frame, inp.spec, rules, name=inp.name,
+                                 also_suppress=inp.also_suppress)) for inp in inputs}
+    forced: dict[str, dict[str, np.ndarray]] = {}
+    before = sum(t.n_suppressed for t in tables.values())
+    cache: dict[tuple, dict[int, tuple[float, float]]] = {}
+    unprotected: list[str] = []
+    rounds = 0
+    found: dict[int, tuple[float, float]] = {}
+    model = None
+    while True:
+        rounds += 1
+        model = _Quantities(inputs, tables, rules)
+        more: set[int] = {q for q in model.near if not model.supp[q]
+                          and model.value[q] > 0}
+        for q in np.flatnonzero(model.supp):
+            for name, i, c in model.cells[int(q)]:
+                if c not in by_name[name].hidden and \
+                        tables[name].status[c].iloc[i] in ("", "rounded"):
+                    more.add(int(q))
+        if not more:
+            found = {}
+            for members, eq_ids in model.components():
+                key = (tuple(members), tuple(eq_ids),
+                       tuple(model.supp[members].tolist()))
+                if key not in cache:
+                    cache[key] = model.intervals(members, eq_ids)
+                res = cache[key]
+                found.update(res)
+                for q, (lo, hi) in sorted(res.items()):
+                    if model.safe(lo, hi):
+                        continue
+                    extra = model.cover(q, eq_ids)
+                    if extra is None:
+                        where = model.cells[q][0]
+                        text = f"{where[0]} row {where[1]} column {where[2]}"
+                        if text not in unprotected:
+                            unprotected.append(text)
+                    else:
+                        more.add(extra)
+        if not more or rounds >= max_rounds:
+            break
+        changed: set[str] = set()
+        for q in more:
+            for name, i, c in model.cells[q]:
+                flags = forced.setdefault(name, {}).setdefault(
+                    c, np.zeros(len(by_name[name].frame), dtype=bool))
+                if not flags[i]:
+                    flags[i] = True
+                    changed.add(name)
+        if not changed:
+            break
+        for name in sorted(changed):
+            inp = by_name[name]
+            tables[name] = protect(inp.frame, inp.spec, rules, name=name,
+                                   also_suppress=inp.also_suppress, forced=forced[name])
+    if unprotected or rounds >= max_rounds:
+        warnings.warn("disclosure audit: these counts could still be narrowed down from the "
+                      f"report's published numbers: {unprotected}", DisclosureWarning,
+                      stacklevel=2)
+    records = []
+    for q, (lo, hi) in sorted(found.items()):
+        for name, i, c in model.cells[q]:
+            if c not in by_name[name].hidden:
+                records.append((name, i, c, lo, hi))
+    intervals = pd.DataFrame(records, columns=["table", "row", "column", "low", "high"])
+    after = sum(t.n_suppressed for t in tables.values())
+    return tables, ReportAudit(intervals, rounds, after - before, unprotected,
+                               time.perf_counter() - t0)

@@ -7,6 +7,7 @@ protected tables: a suppressed cell is not plotted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import matplotlib
@@ -27,7 +28,7 @@ from rpc_eval.report.disclosure import TableSpec, TotalRows  # noqa: E402
 from rpc_eval.report.html import esc  # noqa: E402
 from rpc_eval.report.publish import Report, Shown  # noqa: E402
 
-__all__ = ["engagement_section", "funnel_wide"]
+__all__ = ["engagement_section", "funnel_wide", "coarse_steps", "round_count"]
 
 CAUSE_LABELS = {1: "Dropped out", 2: "Completed"}
 ALL_ANALYSES = ("funnel", "retention", "cumulative_incidence", "cox", "fine_gray",
@@ -55,6 +56,70 @@ def funnel_wide(funnel: pd.DataFrame, group: str) -> pd.DataFrame:
                 row[f"{c}_{st.stage}"] = float(r[c]) if pd.notna(r[c]) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def round_count(values, base: int) -> np.ndarray:
+    """Counts rounded half up to ``base`` (the threshold); a non-zero count is at least
+    ``base``, zero stays zero. Used where a count is published only to show the scale
+    (numbers at risk), so that differences between rows reveal no small count."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    out = np.floor(v / base + 0.5) * base
+    return np.where(v > 0, np.maximum(out, base), out)
+
+
+def coarse_steps(table: pd.DataFrame, by: Sequence[str], events: str, threshold: int,
+                 keep: Sequence[str], digits: int = 2) -> pd.DataFrame:
+    """The published form of a step table (Kaplan-Meier, cumulative incidence).
+
+    Within each ``by`` group (sorted by ``time``), a step is published only once at
+    least ``threshold`` events (column ``events``) have occurred since the last
+    published step, so each published step rests on at least ``threshold`` events;
+    groups with fewer than ``threshold`` people at risk at the start are not published.
+    The estimate columns ``keep`` are those of the last time merged into the step,
+    rounded to ``digits`` decimals; ``n_risk_rounded`` is the number at risk at the
+    step's first merged time, rounded to ``threshold``. Counts of events, censorings
+    and standard errors are not published: with the estimate they would give the
+    numbers at risk exactly, and their running differences small counts of people.
+    """
+    rows = []
+    for _, sub in table.groupby(list(by), sort=False):
+        sub = sub.sort_values("time")
+        if not len(sub) or sub["n_risk"].iloc[0] < threshold:
+            continue
+        acc, first = 0, None
+        for _, r in sub.iterrows():
+            first = r if first is None else first
+            acc += int(r[events])
+            if acc >= threshold:
+                row = {c: r[c] for c in by}
+                row["time"] = r["time"]
+                row["n_risk_rounded"] = first["n_risk"]
+                for c in keep:
+                    row[c] = r[c]
+                rows.append(row)
+                acc, first = 0, None
+    out = pd.DataFrame(rows, columns=[*by, "time", "n_risk_rounded", *keep])
+    out["n_risk_rounded"] = round_count(out["n_risk_rounded"], threshold).astype("int64")
+    for c in keep:
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float).round(digits)
+    return out
+
+
+def _levels(terms: pd.Series) -> list[str | None]:
+    """The category of each model term (``C(x)[T.level]`` or ``x[T.level]`` -> level)."""
+    out = []
+    for t in terms.astype(str):
+        m = re.search(r"\[T\.(.+)\]$", t)
+        out.append(m.group(1) if m else None)
+    return out
+
+
+def term_rests_on(terms: pd.Series, counts: dict[str, float]) -> list[float]:
+    """People or events each model term rests on: the smallest of ``counts`` (level ->
+    count, e.g. starters and dropouts of an intervention) for a category term; missing
+    for terms resting on everyone (intercept, covariates)."""
+    return [counts.get(level, np.nan) if level is not None else np.nan
+            for level in _levels(terms)]
 
 
 def _model_columns(coefficients: pd.DataFrame) -> list[str]:
@@ -91,103 +156,168 @@ def engagement_section(rpt: Report, res: EngagementResults,
             "stage before who reached it (rate, 95% Wilson interval; completers for the "
             "questionnaire stages)",
             spec=TableSpec(counts=tuple(f"n_{s}" for s in stages), derived=derived,
-                           total_rows=TotalRows(column=group, label="All")),
+                           total_rows=TotalRows(column=group, label="All"),
+                           keys={f"n_{s}": f"parents {s}" for s in stages},
+                           key_columns=(group,)),
             nested=[(f"n_{st.denominator}", f"n_{st.stage}") for st in STAGES
                     if st.denominator is not None and f"n_{st.stage}" in wide],
             columns=[group, *[c for s in stages for c in (f"n_{s}", f"rate_{s}")
                               if c in wide]], max_rows=20)
     if "retention" in analyses:
-        km = res.retention.table
+        km = coarse_steps(res.retention.table, ["group"], "n_event", thr,
+                          ["survival", "ci_low", "ci_high"])
         out += Shown(f"<h3>Retention by {esc(label)}</h3>")
         shown = rpt.table(
             "engagement_retention_km", km,
             f"Kaplan-Meier retention by {label}: share not yet dropped out by sessions "
             "attended (completion and ongoing parents censored)",
-            spec=TableSpec(counts=("n_risk", "n_event", "n_censor"),
-                           derived={c: ("n_event",) for c in
-                                    ("survival", "std_err", "ci_low", "ci_high")}),
-            columns=["group", "time", "n_risk", "n_event", "survival", "ci_low", "ci_high"],
+            description=[
+                f"Published in steps of at least {thr} dropouts: a step merges sessions "
+                f"until {thr} or more parents have dropped out since the last step, and "
+                f"groups with fewer than {thr} starters are left out. Numbers at risk are "
+                f"rounded to the nearest {thr}; estimates to 2 decimals. Counts of "
+                "dropouts and censorings and standard errors are not published, since "
+                "with the estimates they would reveal small numbers of parents."],
             max_rows=15)
-        published = rpt.values("engagement_retention_km").dropna(subset=["survival"])
-        fig, ax = plt.subplots(figsize=(8, 5))
-        plot_retention(published, ax=ax, ci=False, legend_title=label,
-                       ylabel="Proportion not dropped out")
-        out += rpt.figure(fig, f"retention_by_{group}",
+
+        def draw_retention():
+            published = rpt.values("engagement_retention_km").dropna(subset=["survival"])
+            fig, ax = plt.subplots(figsize=(8, 5))
+            plot_retention(published, ax=ax, ci=False, legend_title=label,
+                           ylabel="Proportion not dropped out")
+            return fig
+
+        out += rpt.figure(draw_retention, f"retention_by_{group}",
                           f"Step curves of the share of starters not yet dropped out, by "
-                          f"sessions attended, one line style per {label}; steps resting on "
-                          f"fewer than {thr} dropouts are merged into the next step.")
+                          f"sessions attended, one line style per {label}; each step rests "
+                          f"on at least {thr} dropouts.",
+                          caption=f"The published curve only: steps merge sessions until at "
+                                  f"least {thr} parents have dropped out, and {label}s with "
+                                  f"fewer than {thr} starters are not drawn.")
         out += shown
         out += rpt.table("engagement_logrank", res.logrank,
                          "Log-rank test of equal dropout across groups")
     if "cumulative_incidence" in analyses:
-        cif = res.cumulative_incidence.table
-        cif = cif[cif["n_risk"] >= thr].reset_index(drop=True)
+        cif = coarse_steps(res.cumulative_incidence.table, ["group", "cause"], "n_event",
+                           thr, ["cif", "ci_low", "ci_high"])
         out += Shown("<h3>Dropout and completion as competing exits</h3>")
         shown = rpt.table(
             "engagement_cumulative_incidence", cif,
             f"Cumulative incidence of dropout (cause 1) and completion (cause 2) by {label} "
-            f"(Aalen-Johansen), shown while at least {thr} parents are at risk",
-            spec=TableSpec(counts=("n_risk", "n_event"),
-                           derived={c: ("n_event",) for c in
-                                    ("cif", "variance", "ci_low", "ci_high")}),
-            columns=["group", "cause", "time", "n_risk", "n_event", "cif", "ci_low",
-                     "ci_high"], max_rows=15)
-        # steps resting on a suppressed count are merged into the next published step
-        cif = rpt.values("engagement_cumulative_incidence").dropna(subset=["cif"])
-        plot_frame = cif.copy()
-        plot_frame["cause"] = plot_frame["cause"].map(CAUSE_LABELS).fillna(
-            plot_frame["cause"].astype(str))
-        groups = list(pd.unique(plot_frame["group"]))
-        ncol = min(4, len(groups))
-        nrow = int(np.ceil(len(groups) / ncol))
-        fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.3 * nrow), squeeze=False,
-                                 sharey=True)
-        used = axes.ravel()[: len(groups)]
-        plot_cumulative_incidence(plot_frame, axes=used, stacked=True)
-        for i, a in enumerate(used):
-            a.set_title(a.get_title().replace("_", " "), fontsize=10)
-            if i and a.get_legend() is not None:
-                a.get_legend().remove()
-        for extra in axes.ravel()[len(groups):]:
-            extra.set_visible(False)
-        fig.tight_layout()
-        out += rpt.figure(fig, f"cumulative_incidence_by_{group}",
+            "(Aalen-Johansen)",
+            description=[
+                f"Published in steps of at least {thr} exits of the cause: a step merges "
+                f"sessions until {thr} or more parents have left that way since the last "
+                f"step, and groups with fewer than {thr} starters are left out. Numbers at "
+                f"risk are rounded to the nearest {thr}; estimates to 2 decimals; counts "
+                "and variances are not published."],
+            max_rows=15)
+
+        def draw_cif():
+            plot_frame = rpt.values("engagement_cumulative_incidence").dropna(subset=["cif"])
+            plot_frame = plot_frame.copy()
+            plot_frame["cause"] = plot_frame["cause"].map(CAUSE_LABELS).fillna(
+                plot_frame["cause"].astype(str))
+            groups = list(pd.unique(plot_frame["group"])) or ["(none)"]
+            ncol = min(4, len(groups))
+            nrow = int(np.ceil(len(groups) / ncol))
+            fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.3 * nrow),
+                                     squeeze=False, sharey=True)
+            used = axes.ravel()[: len(groups)]
+            if len(plot_frame):
+                plot_cumulative_incidence(plot_frame, axes=used, stacked=True)
+            for i, a in enumerate(used):
+                a.set_title(a.get_title().replace("_", " "), fontsize=10)
+                if i and a.get_legend() is not None:
+                    a.get_legend().remove()
+            for extra in axes.ravel()[len(groups):]:
+                extra.set_visible(False)
+            fig.tight_layout()
+            return fig
+
+        out += rpt.figure(draw_cif, f"cumulative_incidence_by_{group}",
                           f"One panel per {label}: stacked areas of the cumulative share of "
                           "starters who dropped out and who completed, by sessions attended; "
-                          "the hatching differs by exit as well as the colour.")
+                          "the hatching differs by exit as well as the colour.",
+                          caption=f"The published curves only: each step rests on at least "
+                                  f"{thr} exits of its kind.")
         out += shown
         out += rpt.table("engagement_gray_test", res.gray,
                          "Gray's test of equal cumulative incidence (cause 1 = dropout, "
                          "2 = completion)")
     if "session_hazard" in analyses:
+        haz = res.session_hazard.copy()
+        haz["n_at_risk"] = round_count(haz["n_at_risk"], thr).astype("int64")
+        big = haz["n_events"] >= thr
+        haz["n_events"] = np.where(big, round_count(haz["n_events"], thr),
+                                   haz["n_events"]).astype("int64")
+        for c in ("hazard", "ci_low", "ci_high"):
+            haz[c] = haz[c].astype(float).round(2)
+        haz = haz.rename(columns={"n_at_risk": "n_at_risk_rounded"})
         shown = rpt.table(
-            "engagement_session_hazard", res.session_hazard,
+            "engagement_session_hazard", haz,
             f"Dropout hazard at each session by {label}: share of parents at risk who "
             "dropped out at that session (95% intervals)",
-            spec=TableSpec(counts=("n_at_risk", "n_events"),
-                           derived={c: ("n_events", "n_at_risk") for c in
+            spec=TableSpec(counts=("n_events",),
+                           derived={c: ("n_events",) for c in
                                     ("hazard", "ci_low", "ci_high")}),
+            description=[f"Numbers at risk and of dropouts are rounded to the nearest {thr} "
+                         "and hazards to 2 decimals, so that differences between sessions "
+                         "reveal no small number of parents."],
             max_rows=15)
-        haz = rpt.values("engagement_session_hazard").rename(columns={group: "group"})
-        haz = haz.dropna(subset=["hazard"])
-        fig, ax = plt.subplots(figsize=(9, 5))
-        plot_session_hazard(haz, ax=ax, legend_title=label)
-        out += rpt.figure(fig, f"session_hazard_by_{group}",
+
+        def draw_hazard():
+            h = rpt.values("engagement_session_hazard").rename(columns={group: "group"})
+            h = h.dropna(subset=["hazard"])
+            fig, ax = plt.subplots(figsize=(9, 5))
+            plot_session_hazard(h, ax=ax, legend_title=label)
+            return fig
+
+        out += rpt.figure(draw_hazard, f"session_hazard_by_{group}",
                           f"Points with 95% intervals of the dropout hazard at each session, "
                           f"one marker shape per {label}; sessions with suppressed counts are "
-                          "left out.")
+                          "left out.",
+                          caption="The published hazards only: sessions with fewer than "
+                                  f"{thr} dropouts are not drawn.")
         out += shown
+    counts = _group_counts(rpt, res, group)
+
+    def rests(coefficients: pd.DataFrame, *cols: str) -> tuple:
+        have = [c for c in cols if c in counts]
+        per_level = counts[have].min(axis=1).to_dict() if have else {}
+        stats = [c for c in coefficients.columns if c != "term"]
+        return (term_rests_on(coefficients["term"], per_level), stats,
+                f"starters or {'dropouts' if 'dropped_out' in cols else 'completers'} "
+                f"in the term's {label}")
+
     if "cox" in analyses and res.cox is not None:
         out += rpt.table(
             "engagement_cox_dropout", res.cox.coefficients,
             f"Cause-specific Cox model of dropout: hazard ratios against {ref}, 95% "
             "intervals from standard errors clustered by LA (Efron ties)",
+            rests_on=rests(res.cox.coefficients, "started", "dropped_out"),
             columns=_model_columns(res.cox.coefficients))
     if "fine_gray" in analyses and res.fine_gray is not None:
         out += rpt.table(
             "engagement_finegray_completion", res.fine_gray.coefficients,
             f"Fine-Gray model of completion: subdistribution hazard ratios against {ref}, "
-            "95% intervals from robust standard errors clustered by LA", columns=_model_columns(res.fine_gray.coefficients))
+            "95% intervals from robust standard errors clustered by LA",
+            rests_on=rests(res.fine_gray.coefficients, "started", "completed"),
+            columns=_model_columns(res.fine_gray.coefficients))
     for note in res.notes:
         out += Shown(f'<p class="note">{esc(note)}</p>')
+    return out
+
+
+def _group_counts(rpt: Report, res: EngagementResults, group: str) -> pd.DataFrame:
+    """Starters, completers and dropouts by group (from the funnel and the retention
+    table), for the rests-on rule of the models' terms."""
+    f = res.funnel
+    wide = f.pivot_table(index=group, columns="stage", values="n", aggfunc="first")
+    out = pd.DataFrame(index=wide.index)
+    out["started"] = wide.get("started")
+    out["completed"] = wide.get("completed")
+    km = res.retention.table if res.retention is not None else None
+    if km is not None and "n_event" in km:
+        out["dropped_out"] = km.groupby("group")["n_event"].sum().reindex(out.index)
     return out

@@ -16,6 +16,9 @@ __all__ = ["interim_section", "INTERIM"]
 #: Headings for row labels the published tables leave unheaded.
 ROW_HEADINGS = {"table_3": "Partner workforce"}
 
+#: Tables 2-7 count LAs or their answers: their units are organisations.
+ORGS = TableSpec(units="organisations")
+
 #: table id -> (function, title as published, spec)
 INTERIM = {
     "table_1": (it.table_1, "Table 1: Number of individuals interviewed in the case-study "
@@ -23,15 +26,15 @@ INTERIM = {
                 TableSpec(counts=("Number of individuals interviewed",),
                           total_rows=TotalRows(column="Job role", label="Total"))),
     "table_2": (it.table_2, "Table 2: Awareness of the RPC agenda among the senior leaders "
-                "of partners (number of planning-tool answers)", TableSpec()),
+                "of partners (number of planning-tool answers)", ORGS),
     "table_3": (it.table_3, "Table 3: Estimated share of each partner workforce trained in "
-                "RPC (number of LAs in each band)", TableSpec()),
+                "RPC (number of LAs in each band)", ORGS),
     "table_5": (it.table_5, "Table 5: Number of case-study LAs delivering each "
-                "conflict-focused intervention", TableSpec()),
+                "conflict-focused intervention", ORGS),
     "table_6": (it.table_6, "Table 6: Sign-ups and attendance at the early-stage workshops "
-                "(LAs)", TableSpec()),
+                "(LAs)", ORGS),
     "table_7": (it.table_7, "Table 7: The case-study LAs and their attributes",
-                TableSpec()),
+                ORGS),
 }
 
 

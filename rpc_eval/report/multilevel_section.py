@@ -9,10 +9,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from rpc_eval.multilevel.compare import caterpillar_plot  # noqa: E402
 from rpc_eval.multilevel.summary import MultilevelResults  # noqa: E402
 from rpc_eval.report.disclosure import TableSpec  # noqa: E402
+from rpc_eval.report.engagement_section import term_rests_on  # noqa: E402
 from rpc_eval.report.html import esc  # noqa: E402
 from rpc_eval.report.publish import Report, Shown  # noqa: E402
 
@@ -36,8 +38,13 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
             f'{esc(s["waves"][0])} score, with a random intercept for each LA (REML; '
             "Satterthwaite degrees of freedom). Intervention terms are differences from "
             f'{esc(str(s.get("reference")))}.</p>')
-        out += rpt.table("multilevel_outcome_fixed_effects",
-                         res.outcome_model.fixed_effects, "Outcome model: fixed effects")
+        fe = res.outcome_model.fixed_effects
+        paired = _paired_by_intervention(rpt, s)
+        out += rpt.table("multilevel_outcome_fixed_effects", fe,
+                         "Outcome model: fixed effects",
+                         rests_on=(term_rests_on(fe["term"], paired),
+                                   [c for c in fe.columns if c != "term"],
+                                   "paired parents in the term's intervention"))
         out += rpt.table("multilevel_outcome_variance_components",
                          res.outcome_model.variance_components,
                          "Outcome model: variance components")
@@ -47,43 +54,73 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
                          "between LAs), with 95% parametric-bootstrap intervals",
                          missing={c: "[z]" for c in res.icc.columns if c != "variance"})
     if res.completion_model is not None:
-        out += rpt.table("multilevel_completion_fixed_effects",
-                         res.completion_model.fixed_effects,
+        fe = res.completion_model.fixed_effects
+        out += rpt.table("multilevel_completion_fixed_effects", fe,
                          "Completion among starters: random-intercept logistic model "
                          "(log-odds; adaptive Gauss-Hermite quadrature; z tests, so df is "
-                         "not applicable)", missing={"df": "[z]"})
+                         "not applicable)", missing={"df": "[z]"},
+                         rests_on=(term_rests_on(fe["term"], _starters_by_intervention(rpt)),
+                                   [c for c in fe.columns if c != "term"],
+                                   "starters, completers or dropouts in the term's "
+                                   "intervention"))
     if res.la_effects is not None:
-        shown = rpt.table("multilevel_la_effects", res.la_effects,
+        la = res.la_effects
+        per_la: dict = {}
+        if res.completion_funnel is not None:
+            ft = res.completion_funnel.table
+            sizes = pd.concat([ft["n"], ft["events"], ft["n"] - ft["events"]], axis=1)
+            per_la = dict(zip(ft.iloc[:, 0].astype(str), sizes.min(axis=1), strict=True))
+        shown = rpt.table("multilevel_la_effects", la,
                           "LA effects on the log-odds of completion (conditional modes with "
-                          "95% prediction intervals)", max_rows=10)
-        fig, ax = plt.subplots(figsize=(7, max(4.0, 0.24 * len(res.la_effects))))
-        caterpillar_plot(rpt.values("multilevel_la_effects"), ax=ax)
-        ax.set_xlabel("LA effect on the log-odds of completion (95% prediction interval)")
-        out += rpt.figure(fig, "la_caterpillar_completion",
+                          "95% prediction intervals)",
+                          rests_on=([per_la.get(str(v), 0) for v in la["level"]],
+                                    [c for c in la.columns if c not in ("group", "level")],
+                                    "starters, completers or non-completers in the LA"),
+                          max_rows=10)
+
+        def draw_caterpillar():
+            v = rpt.values("multilevel_la_effects").dropna(subset=["estimate"])
+            fig, ax = plt.subplots(figsize=(7, max(4.0, 0.24 * len(v))))
+            caterpillar_plot(v, ax=ax)
+            ax.set_xlabel("LA effect on the log-odds of completion (95% prediction interval)")
+            return fig
+
+        out += rpt.figure(draw_caterpillar, "la_caterpillar_completion",
                           "Each LA's estimated effect on completion as a point with a "
                           "horizontal 95% prediction interval, sorted from lowest to highest, "
-                          "with a vertical line at zero (the average LA).")
+                          "with a vertical line at zero (the average LA).",
+                          caption="Only LAs whose effects are published are drawn.")
         out += shown
     if res.completion_funnel is not None:
+        ftable = res.completion_funnel.table
+        funit = ftable.columns[0]
         shown = rpt.table(
-            "multilevel_completion_funnel", res.completion_funnel.table,
+            "multilevel_completion_funnel", ftable,
             "LA completion rates against funnel limits (95% and 99.8%) around the overall "
             "rate", spec=TableSpec(counts=("n", "events"),
-                                   derived={c: ("n", "events") for c in
-                                            ("rate", "z", "flag")}), max_rows=10)
+                                   derived={c: ("n", "events") for c in ftable.columns
+                                            if c not in ("n", "events", funit)}),
+            description=["An LA's rate, z score, control limits and flag rest on its counts "
+                         "of starters and completers and are suppressed with them (the "
+                         "limits alone would give its number of starters)."], max_rows=10)
         values = rpt.values("multilevel_completion_funnel").dropna(subset=["rate"])
-        left_out = len(res.completion_funnel.table) - len(values)
-        published = dataclasses.replace(res.completion_funnel, table=values)
-        fig, ax = plt.subplots(figsize=(8, 5))
-        published.plot(ax=ax)
-        ax.set_xlabel("Parents who started (count)")
-        ax.set_ylabel("Completion rate (proportion)")
+        left_out = len(ftable) - len(values)
         flagged = values[values["flag"].astype(str).str.contains("99.8")]
-        out += rpt.figure(fig, "la_funnel_completion",
+
+        def draw_funnel():
+            published = rpt.values("multilevel_completion_funnel").dropna(subset=["rate"])
+            fig, ax = plt.subplots(figsize=(8, 5))
+            dataclasses.replace(res.completion_funnel, table=published).plot(ax=ax)
+            ax.set_xlabel("Parents who started (count)")
+            ax.set_ylabel("Completion rate (proportion)")
+            return fig
+
+        out += rpt.figure(draw_funnel, "la_funnel_completion",
                           "Funnel plot: each LA's completion rate against its number of "
                           "starters, with the overall rate as a horizontal line and dashed "
                           "(95%) and dotted (99.8%) control limits narrowing as numbers grow; "
-                          "LAs outside the limits are drawn as triangles and labelled.")
+                          "LAs outside the limits are drawn as triangles and labelled.",
+                          caption="Only LAs whose counts are published are drawn.")
         out += shown
         out += Shown(f'<p class="note">{len(flagged)} LA(s) lie outside the 99.8% limits.'
                      + (f" {left_out} LA(s) with counts suppressed by disclosure control "
@@ -91,3 +128,29 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
     for note in res.notes:
         out += Shown(f'<p class="note">{esc(note)}</p>')
     return out
+
+
+def _starters_by_intervention(rpt: Report) -> dict:
+    """Intervention -> the fewest of its starters, completers and dropouts (the
+    completion model rests on both outcomes), from the report's data table."""
+    t = rpt.tables.get("data_parents_by_intervention")
+    if t is None or t.source is None:
+        return {}
+    f = t.source.frame
+    cols = [c for c in ("started", "completed", "dropped_out") if c in f]
+    return dict(zip(f["intervention"].astype(str), f[cols].min(axis=1), strict=True))
+
+
+def _paired_by_intervention(rpt: Report, settings: dict) -> dict:
+    """Intervention -> parents with both scores of the outcome model's scale (the
+    outcomes table's ``n_paired``); starters when the report has no such table."""
+    t = rpt.tables.get("outcomes_change")
+    if t is not None and t.source is not None and "intervention" in t.source.frame:
+        f = t.source.frame
+        hit = f[(f["instrument"] == settings["instrument"]) & (f["scale"] == settings["scale"])]
+        if "wave_pre" in hit and len(settings.get("waves", [])) == 2:
+            hit = hit[(hit["wave_pre"] == settings["waves"][0])
+                      & (hit["wave_post"] == settings["waves"][1])]
+        if len(hit):
+            return dict(zip(hit["intervention"].astype(str), hit["n_paired"], strict=True))
+    return _starters_by_intervention(rpt)

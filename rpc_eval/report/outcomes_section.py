@@ -46,15 +46,22 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
         "mean change over the average of the two SDs, with 95% intervals. "
         "standardised_improvement is g_av signed so that a positive value is an improvement "
         "whichever way the scale runs.</p>")
+    # whom each row counts, the same in every outcomes table ("All" is everyone, whatever
+    # the grouping), so that one number has one disclosure status across them
+    change = change.assign(__population=_population(change, by))
+    keyed = {"keys": {c: f"parents {c[2:]}" for c in ("n_pre", "n_post", "n_paired")},
+             "key_columns": ("__population", *within)}
     out += rpt.table(
         f"outcomes_change{suffix}", change,
         f"Pre/post change of each questionnaire's headline scale by {by.replace('_', ' ')} "
         "('All' = everyone)",
         spec=TableSpec(counts=("n_pre", "n_post", "n_paired"),
                        derived={c: ("n_paired",) for c in stats},
-                       total_rows=TotalRows(column=by, label="All", within=within)),
+                       total_rows=TotalRows(column=by, label="All", within=within),
+                       **keyed),
         columns=[by, *CHANGE_COLUMNS], max_rows=50)
     wide = reliable_change_wide(outcomes["reliable_change"], by)
+    wide = wide.assign(__population=_population(wide, by))
     parts = tuple(f"n_{c}" for c in CATEGORIES)
     out += rpt.table(
         f"outcomes_reliable_change{suffix}", wide,
@@ -63,12 +70,19 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
         spec=TableSpec(counts=("n_total", *parts),
                        derived={f"percent_{c}": (f"n_{c}", "n_total") for c in CATEGORIES},
                        row_total="n_total", parts=parts,
-                       total_rows=TotalRows(column=by, label="All", within=within)),
+                       total_rows=TotalRows(column=by, label="All", within=within),
+                       keys={"n_total": "parents paired"},
+                       key_columns=("__population", *within)),
         columns=[by, "instrument", "n_total", *(f"percent_{c}" for c in CATEGORIES)],
         missing={"n_recovered": "[z]", "percent_recovered": "[z]"},
         description=["Recovered is not applicable ([z]) for a scale with no clinical "
                      "cut-off."], max_rows=50)
     return out
+
+
+def _population(frame: pd.DataFrame, by: str) -> list[str]:
+    """Whom each row counts: ``"All"``, or ``"<by>=<value>"``."""
+    return ["All" if v == "All" else f"{by}={v}" for v in frame[by]]
 
 
 def attrition_section(rpt: Report, res: dict) -> Shown:
@@ -87,6 +101,11 @@ def attrition_section(rpt: Report, res: dict) -> Shown:
                                 "lost": ("n_lost",), "sd_lost": ("n_lost",),
                                 "smd": ("n_followed", "n_lost")}),
         implied={"followed": ("n_followed", ("smd",)), "lost": ("n_lost", ("smd",))},
+        close_to=_attrition_bases(rpt, att),
+        description=[f"Where a row's number of parents differs from the baseline-score row "
+                     f"(or from the paired parents of the outcomes table) by 1 to "
+                     f"{rpt.rules.threshold - 1}, it is suppressed: the difference would "
+                     "count the few parents with a missing answer."],
         missing={"level": "[z]", "sd_followed": "[z]", "sd_lost": "[z]"})
     by = mi.columns[0]
     stats = ("estimate", "std_error", "ci_low", "ci_high", "df", "fmi")
@@ -101,4 +120,29 @@ def attrition_section(rpt: Report, res: dict) -> Shown:
                  "n_missing_post"], max_rows=12)
     for note in res.get("notes", []):
         out += Shown(f'<p class="note">{note}</p>')
+    return out
+
+
+def _attrition_bases(rpt: Report, att: pd.DataFrame) -> dict[str, list[float]]:
+    """For each count column of the attrition table, the count its rows are compared with:
+    the first row's (the baseline score, answered by everyone compared), and for
+    ``n_followed`` the paired parents of the outcomes table's ``All`` row where the first
+    row's own count matches neither."""
+    out: dict[str, list[float]] = {}
+    if not len(att):
+        return out
+    for col in ("n_followed", "n_lost"):
+        if col in att:
+            out[col] = [float(att[col].iloc[0])] * len(att)
+    t = rpt.tables.get("outcomes_change")
+    if t is not None and t.source is not None and "n_followed" in att:
+        f = t.source.frame
+        by = f.columns[0]
+        hit = f[(f[by] == "All") & (f["instrument"] == att["instrument"].iloc[0])
+                & (f["scale"] == att["scale"].iloc[0])]
+        if len(hit):
+            paired = float(hit["n_paired"].iloc[0])
+            first = out["n_followed"][0]
+            if 1 <= abs(paired - first) <= rpt.rules.threshold - 1:
+                out["n_followed"][0] = paired
     return out

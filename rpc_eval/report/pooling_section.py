@@ -4,6 +4,7 @@ multilevel model fitted to the same parents. Publishes results; computes nothing
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from rpc_eval.report.disclosure import TableSpec
@@ -22,4 +23,24 @@ def pooling_section(rpt: Report, comparison: pd.DataFrame) -> Shown:
         "meta-analysis with REML and Hartung-Knapp-Sidik-Jonkman interval) beside one-stage "
         "(multilevel model of the change with a random LA intercept, REML) on the same "
         "parents",
-        spec=TableSpec(counts=("n_parents",), derived={c: ("n_parents",) for c in stats}))
+        spec=TableSpec(counts=("n_parents",), derived={c: ("n_parents",) for c in stats}),
+        close_to={"n_parents": _paired_all(rpt, comparison)},
+        description=["Where the parents pooled here and the paired parents of the outcomes "
+                     f"table differ by 1 to {rpt.rules.threshold - 1}, the row is "
+                     "suppressed: comparing the two would single those parents out."])
+
+
+def _paired_all(rpt: Report, comparison: pd.DataFrame) -> list[float]:
+    """The outcomes table's paired parents (its ``All`` row) for each row's outcome."""
+    t = rpt.tables.get("outcomes_change")
+    if t is None or t.source is None:
+        return [np.nan] * len(comparison)
+    f = t.source.frame
+    by = f.columns[0]
+    allrows = f[f[by] == "All"]
+    out = []
+    for _, row in comparison.iterrows():
+        hit = allrows[(allrows["instrument"] == row["instrument"])
+                      & (allrows["scale"] == row["scale"])]
+        out.append(float(hit["n_paired"].iloc[0]) if len(hit) else np.nan)
+    return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,10 +27,13 @@ from rpc_eval.plan import Plan
 from rpc_eval.report.disclosure import (
     DisclosureRules,
     ProtectedTable,
+    ReportAudit,
+    TableInput,
     TableSpec,
     disclosure_log,
     disclosure_summary,
     protect,
+    protect_report,
 )
 from rpc_eval.report.figures import save_figure
 from rpc_eval.report.html import esc, table_html
@@ -38,6 +41,12 @@ from rpc_eval.report.ods import OdsTable, write_ods
 from rpc_eval.report.safe_text import neutralise_frame
 
 __all__ = ["Report", "Shown", "sha256_file"]
+
+#: Tables whose units are organisations by construction (their sections say so in
+#: their specs): the only ones a plan may list under ``organisational_tables``.
+ORGANISATIONAL_TABLES = frozenset({
+    "data_planning_returns", "monitoring_planning_stages", "monitoring_planning_stage_change",
+    *(f"interim_table_{i}" for i in (2, 3, 5, 6, 7))})
 
 MARKERS = {"[c]": "confidential: suppressed to protect people (disclosure control)",
            "[x]": "not available", "[z]": "not applicable"}
@@ -52,17 +61,61 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-@dataclass
 class Shown:
-    """Something a notebook cell displays: HTML for the page (and ``_repr_html_``)."""
+    """Something a notebook cell displays: HTML for the page (and ``_repr_html_``).
 
-    html: str
+    A table's part of it is drawn from the report's *current* decision on that table, so
+    when a later table makes the report suppress a further cell (one quantity has one
+    status everywhere), a table already shown is shown again with it: in a notebook the
+    output is updated in place (IPython ``update_display``) when the report finishes.
+    """
+
+    def __init__(self, html: str = "", parts: list | None = None) -> None:
+        self.parts: list = list(parts) if parts is not None else ([html] if html else [])
+
+    @property
+    def html(self) -> str:
+        return "\n".join(p if isinstance(p, str) else p.render() for p in self.parts)
 
     def _repr_html_(self) -> str:
         return self.html
 
     def __add__(self, other: Shown) -> Shown:
-        return Shown(self.html + "\n" + other.html)
+        return Shown(parts=[*self.parts, *other.parts])
+
+    def _reports(self) -> list[Report]:
+        out: list[Report] = []
+        for p in self.parts:
+            if isinstance(p, _TablePart) and all(r is not p.report for r in out):
+                out.append(p.report)
+        return out
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        reports = self._reports()
+        if not reports:
+            display({"text/html": self.html}, raw=True)
+            return
+        did = reports[0]._register_display(self)
+        display({"text/html": self.html}, raw=True, display_id=did)
+
+
+@dataclass
+class _TablePart:
+    """A table in a :class:`Shown`, rendered from the report's current decisions."""
+
+    report: Report
+    name: str
+    columns: Sequence[str] | None
+    max_rows: int | None
+
+    def render(self) -> str:
+        t = self.report.tables[self.name]
+        marked = _with_markers(t.protected.published, t.missing)
+        shown = marked if self.columns is None else marked[list(self.columns)]
+        notes = "".join(f'<p class="note">{esc(d)}</p>' for d in t.description)
+        return table_html(_display(shown), t.title, max_rows=self.max_rows) + notes
 
 
 @dataclass
@@ -73,8 +126,30 @@ class PublishedTable:
     title: str
     protected: ProtectedTable
     values: pd.DataFrame          # numbers with suppressed cells as NaN (for figures)
-    description: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)
+    source: TableInput | None = None
+    threshold: int = 10
+    organisations: bool = False
+    infinite: bool = False
+    alone: int = 0                # cells suppressed by the table's own protection
+
+    @property
+    def description(self) -> list[str]:
+        """The table's notes, with what disclosure control did to it."""
+        desc = list(self.notes)
+        if self.infinite:
+            desc.append("Estimates that could not be computed from these data (infinite, "
+                        "e.g. a group with no events) are shown as [x].")
+        if self.protected.n_suppressed:
+            desc.append(f"Cells marked [c] are suppressed: counts of 1 to "
+                        f"{self.threshold - 1} people, cells that would let them be worked "
+                        "out from the report's totals or from other tables, and figures "
+                        "resting on them.")
+        if self.organisations:
+            desc.append("The units of this table are organisations (LAs, workshops): it is "
+                        "published without suppression, as the plan sets out.")
+        return desc
 
 
 _SHORT = {"engagement_": "eng_", "monitoring_": "mon_", "multilevel_": "ml_",
@@ -158,7 +233,19 @@ class Report:
     plan : Plan
         The analysis plan (gives the report's name, title and disclosure rules).
     out_dir : str or Path
-        The report's folder; ``tables/`` and ``figures/`` are written under it.
+        The report's folder; ``tables/`` and ``figures/`` are written under it. The
+        analyst's disclosure log (which cell, why) and the audit are written beside it,
+        in ``<out_dir>_NOT_FOR_PUBLICATION/``.
+
+    Notes
+    -----
+    Each table is protected on its own as it is added (so a notebook can show it), and
+    the whole report is decided again at once before anything is written
+    (:func:`~rpc_eval.report.disclosure.protect_report`): a quantity published in
+    several tables has one status everywhere, and the attacker's audit suppresses more
+    until no suppressed count can be narrowed down from everything the report publishes.
+    Tables already shown are shown again with the final decisions, and figures passed as
+    drawing functions are drawn from them.
 
     Examples
     --------
@@ -178,10 +265,24 @@ class Report:
         d = plan.disclosure
         self.rules = DisclosureRules(threshold=d["threshold"], rounding=d["rounding"])
         self.organisational = set(d["organisational_tables"])
+        people = sorted(self.organisational - ORGANISATIONAL_TABLES)
+        if people:
+            raise RpcEvalError(
+                f"{plan.where('disclosure.organisational_tables')}: {', '.join(people)} "
+                "cannot be published without disclosure control: only tables whose units "
+                "are organisations by construction (LAs, workshops) can, namely "
+                f"{', '.join(sorted(ORGANISATIONAL_TABLES))}. Remove the others from "
+                "disclosure.organisational_tables.")
         self.tables: dict[str, PublishedTable] = {}
         self.figures: dict[str, list[Path]] = {}
         self.notes: list[tuple[str, str]] = []
         self.cover: list[tuple[str, str]] = []
+        self.audit: ReportAudit | None = None
+        self.suppressed_alone = 0
+        self._drawings: dict[str, tuple[Callable[[], object], str]] = {}
+        self._displays: list[tuple[str, Shown, str]] = []
+        self._decided: tuple[str, ...] | None = None
+        self._summary_stale = False
 
     # -- tables ---------------------------------------------------------------------
     def table(self, name: str, frame: pd.DataFrame, title: str, *,
@@ -189,6 +290,8 @@ class Report:
               implied: Mapping[str, tuple[str, Sequence[str]]] | None = None,
               missing: Mapping[str, str] | None = None, columns: Sequence[str] | None = None,
               nested: Sequence[tuple[str, str]] = (),
+              rests_on: tuple[Sequence[float], Sequence[str], str] | None = None,
+              close_to: Mapping[str, Sequence[float]] | None = None,
               show: bool = True, max_rows: int | None = 40) -> Shown:
         """Protect ``frame`` and add it to the report.
 
@@ -202,8 +305,10 @@ class Report:
             The table's title (HTML caption; cell A1 of its ODS sheet).
         spec : TableSpec, optional
             Which columns are counts of people and what rests on them. Without a spec
-            the table is taken to hold no counts. Tables the plan lists under
-            ``disclosure.organisational_tables`` are published as they are.
+            the table is taken to hold no counts. A table whose spec says its units are
+            organisations is published as it is; the plan's
+            ``disclosure.organisational_tables`` can only confirm that, never exempt a
+            table of people (an error).
         implied : mapping, optional
             ``proportion column -> (denominator column, columns resting on it)``: the
             count the proportion implies (``round(p * n)``) is protected like a count, so
@@ -218,6 +323,18 @@ class Report:
             the same row (e.g. ``("referred", "started")``): where the difference (the
             people in ``outer`` but not ``inner``) is 1 to threshold-1, ``inner`` is
             suppressed too, so the difference cannot be worked out.
+        rests_on : (counts, columns, what), optional
+            For statistics that are not counts (model coefficients, BLUPs): one count per
+            row of the people or events the row's statistics rest on (e.g. the parents in
+            a coefficient's category; missing where it rests on everyone), the columns
+            holding those statistics, and what the count is, in words (for the note).
+            Rows resting on 1 to threshold-1 people or events are suppressed ([c]) and
+            the table says why. The counts themselves are not published.
+        close_to : mapping, optional
+            Count column -> one count per row that another table publishes for nearly
+            the same people (e.g. paired parents in the outcomes table): where the two
+            differ by 1 to threshold-1 the column is suppressed, with everything resting
+            on it, so the few people in one and not the other cannot be singled out.
         """
         if name in self.tables:
             raise RpcEvalError(f"the report already has a table called {name!r}")
@@ -228,22 +345,41 @@ class Report:
             if pd.api.types.is_float_dtype(work[c]) and np.isinf(work[c]).any():
                 work[c] = work[c].where(np.isfinite(work[c]), np.nan)
                 infinite = True
-        hidden: list[str] = []
-        if implied:
-            counts = list(spec.counts)
-            derived = {k: list(v) for k, v in spec.derived.items()}
-            for prop, (denom, resting) in implied.items():
-                col = f"__implied_{prop}"
-                p = pd.to_numeric(work[prop], errors="coerce").astype(float)
-                n = pd.to_numeric(work[denom], errors="coerce").astype(float)
-                work[col] = np.round(p * n)
-                hidden.append(col)
-                counts.append(col)
-                for c in (prop, *resting):
+        # columns named "__..." carry what disclosure control needs (e.g. whom a row
+        # counts, for spec.key_columns) and are never published
+        hidden: list[str] = [c for c in work.columns if str(c).startswith("__")]
+        desc = list(description)
+        counts = list(spec.counts)
+        derived = {k: list(v) for k, v in spec.derived.items()}
+        for prop, (denom, resting) in (implied or {}).items():
+            col = f"__implied_{prop}"
+            p = pd.to_numeric(work[prop], errors="coerce").astype(float)
+            n = pd.to_numeric(work[denom], errors="coerce").astype(float)
+            work[col] = np.round(p * n)
+            hidden.append(col)
+            counts.append(col)
+            for c in (prop, *resting):
+                derived.setdefault(c, []).append(col)
+        if rests_on is not None:
+            values, stats, what = rests_on
+            col = "__rests_on"
+            work[col] = pd.array(pd.to_numeric(pd.Series(list(values), dtype=object),
+                                               errors="coerce").round(), dtype="Float64")
+            hidden.append(col)
+            counts.append(col)
+            for c in stats:
+                if c in work.columns and c not in counts:
                     derived.setdefault(c, []).append(col)
+            desc.append(f"Rows resting on fewer than {self.rules.threshold} {what} are "
+                        "suppressed ([c]): an estimate from so few could reveal them.")
+        if counts != list(spec.counts) or derived != spec.derived:
             spec = replace(spec, counts=tuple(counts), derived=derived)
-        if name in self.organisational:
-            spec = replace(spec, units="organisations")
+        if name in self.organisational and spec.units == "people":
+            raise RpcEvalError(
+                f"the plan lists {name!r} under disclosure.organisational_tables, but that "
+                "table counts people: only tables whose units are organisations (LAs, "
+                "workshops) can be published without disclosure control. Remove it from "
+                "the list.")
         extra: dict[str, np.ndarray] = {}
         t = self.rules.threshold
         for outer, inner in nested:
@@ -251,33 +387,51 @@ class Report:
                     - pd.to_numeric(work[inner], errors="coerce")).to_numpy(dtype=float)
             flag = (diff >= 1) & (diff <= t - 1)
             extra[inner] = extra.get(inner, np.zeros(len(work), dtype=bool)) | flag
+        for col, other in (close_to or {}).items():
+            diff = np.abs(pd.to_numeric(work[col], errors="coerce").to_numpy(dtype=float)
+                          - pd.to_numeric(pd.Series(list(other), dtype=object),
+                                          errors="coerce").to_numpy(dtype=float))
+            flag = (diff >= 1) & (diff <= t - 1)
+            extra[col] = extra.get(col, np.zeros(len(work), dtype=bool)) | flag
+        source = TableInput(name, work, spec, extra or None, tuple(hidden))
         prot = protect(work, spec, self.rules, name=name, also_suppress=extra or None)
+        self.tables[name] = PublishedTable(
+            name, title, prot, pd.DataFrame(), desc, dict(missing or {}), source,
+            self.rules.threshold, spec.units != "people", infinite)
+        self._set_protected(name, prot)
+        self.tables[name].alone = prot.n_suppressed
+        if not show:
+            return Shown("")
+        return Shown(parts=[_TablePart(self, name, columns, max_rows)])
+
+    def _set_protected(self, name: str, prot: ProtectedTable) -> None:
+        t = self.tables[name]
+        hidden = list(t.source.hidden) if t.source is not None else []
         if hidden:
             prot.published = prot.published.drop(columns=hidden)
             prot.status = prot.status.drop(columns=hidden)
             log = prot.log
             prot.log = log[~log["column"].isin(hidden)].reset_index(drop=True)
             prot.n_suppressed = int((prot.log["status"] != "exempt").sum())
-        values = _numbers(prot.published)
-        desc = list(description)
-        if infinite:
-            desc.append("Estimates that could not be computed from these data (infinite, "
-                        "e.g. a group with no events) are shown as [x].")
-        if prot.n_suppressed:
-            desc.append(f"Cells marked [c] are suppressed: counts of 1 to "
-                        f"{self.rules.threshold - 1} people, cells that would let them be "
-                        "worked out from totals, and figures resting on them.")
-        if spec.units != "people":
-            desc.append("The units of this table are organisations (LAs, workshops): it is "
-                        "published without suppression, as the plan sets out.")
-        self.tables[name] = PublishedTable(name, title, prot, values, desc,
-                                           dict(missing or {}))
-        if not show:
-            return Shown("")
-        marked = _with_markers(prot.published, self.tables[name].missing)
-        shown = marked if columns is None else marked[list(columns)]
-        notes = "".join(f'<p class="note">{esc(d)}</p>' for d in desc)
-        return Shown(table_html(_display(shown), title, max_rows=max_rows) + notes)
+        t.protected = prot
+        t.values = _numbers(prot.published)
+
+    def decide(self) -> ReportAudit:
+        """Decide disclosure for the whole report at once and audit it (see the class
+        notes); run by :meth:`disclosure_summary` and :meth:`finish`. Returns the audit."""
+        key = tuple(n for n, t in self.tables.items() if t.source is not None
+                    and t.source.spec.units == "people" and t.source.spec.all_counts)
+        if self._decided == key and self.audit is not None:
+            return self.audit
+        inputs = [t.source for t in self.tables.values() if t.source is not None]
+        initial = {t.name: t.protected for t in self.tables.values() if t.source is not None}
+        self.suppressed_alone = sum(t.alone for t in self.tables.values())
+        protected, self.audit = protect_report(inputs, self.rules, initial=initial)
+        for name, prot in protected.items():
+            if prot is not initial[name]:
+                self._set_protected(name, prot)
+        self._decided = key
+        return self.audit
 
     def values(self, name: str) -> pd.DataFrame:
         """The protected table ``name`` as numbers, suppressed cells as NaN (for figures)."""
@@ -287,12 +441,19 @@ class Report:
     def figure(self, fig, name: str, alt: str, caption: str | None = None,
                width: int = 760) -> Shown:
         """Save a matplotlib figure as PNG and SVG under ``figures/`` and show it with its
-        alt text (required: the figure's content for people who cannot see it)."""
+        alt text (required: the figure's content for people who cannot see it).
+
+        ``fig`` may be a function of no arguments returning the figure: it is then drawn
+        when the report finishes, from the tables as finally decided for the whole
+        report (use it for figures drawn from protected tables)."""
         if not alt or not alt.strip():
             raise RpcEvalError(f"figure {name!r} needs alt text")
-        if name in self.figures:
+        if name in self.figures or name in self._drawings:
             raise RpcEvalError(f"the report already has a figure called {name!r}")
-        self.figures[name] = save_figure(fig, self.out / "figures", name)
+        if callable(fig) and not hasattr(fig, "savefig"):
+            self._drawings[name] = (fig, alt)
+        else:
+            self.figures[name] = save_figure(fig, self.out / "figures", name)
         cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
         return Shown(f'<figure><img src="figures/{esc(name)}.png" alt="{esc(alt)}" '
                      f'width="{width}">{cap}</figure>')
@@ -303,22 +464,39 @@ class Report:
         self.notes.append((marker, text))
         return marker
 
+    def _register_display(self, shown: Shown) -> str:
+        did = f"rpc-eval-{self.plan.name}-{len(self._displays) + 1}"
+        self._displays.append((did, shown, shown.html))
+        return did
+
     # -- output -----------------------------------------------------------------------
     def disclosure_log(self) -> pd.DataFrame:
-        """One row per suppressed cell of every table (table, row, column, reason)."""
+        """One row per suppressed cell of every table (table, row, column, reason): for
+        the analyst only, never published (it says which cells are small)."""
+        self.decide()
         return disclosure_log([t.protected for t in self.tables.values()])
 
     def disclosure_summary(self) -> pd.DataFrame:
         """Per table: units, threshold, rounding (``none``), cells, and cells suppressed
-        (primary, secondary, derived) or rounded
-        (:func:`rpc_eval.report.disclosure.disclosure_summary`)."""
+        or rounded: the published summary. Which cells are small counts and which were
+        suppressed to protect them is not said (that would narrow them down)."""
+        self.decide()
         out = disclosure_summary([t.protected for t in self.tables.values()])
         out["rounding"] = out["rounding"].astype(object).where(out["rounding"].notna(),
                                                                "none")
-        return out
+        self._summary_stale = False
+        return out[["table", "units", "threshold", "rounding", "cells", "suppressed",
+                    "rounded"]]
+
+    def private_dir(self) -> Path:
+        """Where the analyst's disclosure log and audit go: beside the report's folder,
+        never in it."""
+        return self.out.parent / f"{self.out.name}_NOT_FOR_PUBLICATION"
 
     def finish(self, *, cover: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
-        """Write the tables (CSV), the ODS workbook and ``outputs.json``.
+        """Decide disclosure for the whole report, audit it, then write the tables (CSV),
+        the figures drawn from them, the ODS workbook and ``outputs.json``; the analyst's
+        disclosure log and audit go to :meth:`private_dir`.
 
         Returns
         -------
@@ -326,6 +504,15 @@ class Report:
             Output file (relative to the report folder) -> SHA-256.
         """
         self.plan.check_tables(self.tables)
+        before = {n: t.protected.n_suppressed for n, t in self.tables.items()}
+        audit = self.decide()
+        if "disclosure_summary" in self.tables and any(
+                t.protected.n_suppressed != before[n] for n, t in self.tables.items()):
+            t = self.tables["disclosure_summary"]
+            fresh = self.disclosure_summary()
+            t.source = TableInput(t.name, fresh, TableSpec())
+            self._set_protected(t.name, protect(fresh, TableSpec(), self.rules, name=t.name))
+        self._refresh_displays()
         tdir = self.out / "tables"
         tdir.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
@@ -334,19 +521,41 @@ class Report:
             neutralise_frame(_with_markers(t.protected.published, t.missing)).to_csv(
                 path, index=False, lineterminator="\n")
             written.append(path)
-        log_path = tdir / "disclosure_log.csv"
-        neutralise_frame(self.disclosure_log()).to_csv(log_path, index=False,
-                                                       lineterminator="\n")
-        written.append(log_path)
+        stale = tdir / "disclosure_log.csv"
+        if stale.is_file():  # written there by earlier versions: never publish it
+            stale.unlink()
+        private = self.private_dir()
+        private.mkdir(parents=True, exist_ok=True)
+        (private / "README.txt").write_text(
+            "NOT FOR PUBLICATION. The disclosure log says which cells of the report were "
+            "suppressed and why (which are small counts); the audit gives, for each "
+            "suppressed count, the interval an attacker could infer from the published "
+            "tables. Keep these files with the analyst.\n", encoding="utf-8")
+        neutralise_frame(self.disclosure_log()).to_csv(
+            private / "disclosure_log.csv", index=False, lineterminator="\n")
+        neutralise_frame(audit.intervals).to_csv(
+            private / "disclosure_audit.csv", index=False, lineterminator="\n")
+        people = [t for t in self.tables.values() if not t.organisations]
+        (private / "disclosure_audit.json").write_text(json.dumps({
+            "cells_suppressed_table_by_table": self.suppressed_alone,
+            "cells_suppressed": sum(t.protected.n_suppressed for t in people),
+            "added_by_report_decisions": audit.added, "audit_rounds": audit.rounds,
+            "suppressed_counts_audited": int(len(audit.intervals)),
+            "unprotected": audit.unprotected, "seconds": round(audit.seconds, 3)},
+            indent=2) + "\n", encoding="utf-8")
+        for name, (draw, _alt) in self._drawings.items():
+            self.figures[name] = save_figure(draw(), self.out / "figures", name)
+        self._drawings = {}
         used: set[str] = {"Cover", "Contents", "Notes"}
         sheets = [OdsTable(sheet=_sheet_name(t.name, used), title=t.title, frame=t.protected
                            .published, description=t.description, missing=t.missing)
                   for t in self.tables.values()]
         rules = (f"Counts of 1 to {self.rules.threshold - 1} people are suppressed and "
                  "shown as [c], with further cells suppressed so they cannot be worked out "
-                 "from totals; percentages, means and rates resting on them are suppressed "
-                 "too." + (f" Published counts are rounded to the nearest "
-                           f"{self.rules.rounding}." if self.rules.rounding else ""))
+                 "from totals or from other tables; percentages, means, rates, survival "
+                 "estimates and model terms resting on them are suppressed too." +
+                 (f" Published counts are rounded to the nearest {self.rules.rounding}."
+                  if self.rules.rounding else ""))
         ods_cover = [("About these tables", self.plan.get("description", self.plan["title"])),
                      ("Analysis plan", f"{self.plan.name} ({self.plan['status']})"),
                      *cover,
@@ -362,3 +571,15 @@ class Report:
         (self.out / "outputs.json").write_text(json.dumps(outputs, indent=2, sort_keys=True)
                                                + "\n", encoding="utf-8")
         return outputs
+
+    def _refresh_displays(self) -> None:
+        """Show again, with the final decisions, every table a notebook already showed."""
+        changed = [(did, shown) for did, shown, html in self._displays if shown.html != html]
+        if not changed:
+            return
+        try:
+            from IPython.display import update_display
+        except ImportError:  # pragma: no cover - IPython comes with jupyter
+            return
+        for did, shown in changed:
+            update_display({"text/html": shown.html}, raw=True, display_id=did)
