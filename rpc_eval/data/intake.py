@@ -374,6 +374,25 @@ def _parents_rules(c: _TableCheck, today: pd.Timestamp) -> None:
     ]
     for mask, col, problem, hint in rule:
         c.error(mask, col, problem, hint)
+    _session_count_rules(c, today)
+
+
+def _session_count_rules(c: _TableCheck, today: pd.Timestamp) -> None:
+    """``sessions_attended`` and first/last session dates (data without attendance rows)."""
+    t = c.typed
+    c.not_future(["first_session_date", "last_session_date"], today)
+    count = t["sessions_attended"]
+    c.error(((t["exit_reason"] == "not_started") & (count > 0)).fillna(False).to_numpy(),
+            "sessions_attended", "sessions are counted as attended but exit_reason is "
+            "not_started", "check the count and the exit reason")
+    for col, other, cmp, problem in (
+            ("first_session_date", "start_date", "lt", "is before the start date"),
+            ("last_session_date", "exit_date", "gt", "is after the exit date"),
+            ("last_session_date", "first_session_date", "lt",
+             "is before the first session date")):
+        mask = getattr(t[col], cmp)(t[other]).fillna(False).to_numpy()
+        c.error(mask, col, f"{col.replace('_', ' ')} {problem}",
+                f"check {col} and {other}")
 
 
 def _attendance_rules(c: _TableCheck, parents: pd.DataFrame, today: pd.Timestamp) -> None:
