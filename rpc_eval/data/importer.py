@@ -299,7 +299,7 @@ class _Importer:
             mask = np.asarray(mask, bool) & ~bad
             idx = np.flatnonzero(mask)
             self.log.cells(cm.table, idx, label, text[idx], problem, hint)
-            bad |= mask
+            bad = bad | mask
         for mask, problem, hint in parsed.warnings:
             idx = np.flatnonzero(mask)
             if len(idx):
