@@ -358,3 +358,22 @@ def test_spss_date_variable_with_missing_dates_is_read(tmp_path):
     raw = read_table_file(tmp_path / "parents.sav", "parents")
     assert raw.usable
     assert raw.frame["start_date"].tolist() == ["2020-01-02", ""]
+
+
+def test_fast_csv_writer_writes_what_write_writes(long_data, tmp_path):
+    import dataclasses
+
+    from rpc_eval.data import write
+    from rpc_eval.data.importer import write_csv
+
+    las = long_data.las.copy()
+    las.loc[0, "la_name"] = 'Synthetic, "quoted" LA'  # needs quoting: pandas writes it
+    data = dataclasses.replace(long_data, las=las)
+    write(data, tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    for table in data.tables():
+        expected = tmp_path / "a" / f"{table}.csv"
+        if expected.exists():
+            got = write_csv(data.table(table), table, tmp_path / "b" / f"{table}.csv")
+            assert got.read_bytes() == expected.read_bytes(), table
+    assert b'"Synthetic, ""quoted"" LA"' in (tmp_path / "b" / "las.csv").read_bytes()

@@ -53,7 +53,7 @@ from rpc_eval.data.readers import RawTable, read_table_file, read_workbook
 from rpc_eval.errors import PROBLEM_COLUMNS, DataValidationError, Problem, problems_frame
 from rpc_eval.instruments import Registry, default_registry
 
-__all__ = ["ImportResult", "import_delivery", "LOG_FOLDER"]
+__all__ = ["ImportResult", "import_delivery", "write_csv", "LOG_FOLDER"]
 
 #: Folder of the written dataset that holds the import log (not read as a table).
 LOG_FOLDER = "import_log"
@@ -79,11 +79,21 @@ class ImportResult:
         The dataset folder written, if any.
     """
 
-    tables: dict[str, pd.DataFrame]
     log: IntakeLog
     mapping: DeliveryMapping
     out: Path | None = None
     codebooks: dict[str, Codebook] = field(default_factory=dict, repr=False)
+    _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _answers: dict | None = field(default=None, repr=False)
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        # the long responses table (millions of rows at national scale) is built when
+        # first asked for: writing a CSV dataset does not need it
+        if self._answers is not None:
+            self._tables["responses"] = _responses_frame(self._answers)
+            self._answers = None
+        return self._tables
 
     def summary(self) -> str:
         return self.log.summary()
@@ -119,6 +129,98 @@ def _to_dates(text: pd.Series, fmt: str) -> pd.Series:
                               pd.to_datetime(date_part.where(iso), format="%Y-%m-%d",
                                              errors="coerce"))
     return parsed.astype("datetime64[ns]")
+
+
+def _arrow_text(s: pd.Series, kind: str):
+    """A column as the text :func:`rpc_eval.data.write.to_text_frame` writes ("" =
+    missing), dictionary-encoded: the text is made once per distinct value."""
+    import pyarrow as pa
+
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    u = pd.Series(uniq)
+    if kind == "date":
+        text = pd.to_datetime(u).dt.strftime("%Y-%m-%d")
+    elif kind == "boolean":
+        text = u.map({True: "yes", False: "no"})
+    elif kind == "number":
+        num = u.astype("float64")
+        if ((num % 1 == 0) & (num.abs() < 2.0**53)).all():
+            text = num.astype("Int64").astype(str)
+        else:
+            text = num.map(lambda v: format(v, ".15g"))
+    elif kind == "integer":
+        text = u.astype("Int64").astype(str)
+    else:
+        text = u.astype(str)
+    words = np.append(text.to_numpy(dtype=object), "").astype(str)
+    idx = np.where(codes < 0, len(words) - 1, codes).astype("int32")
+    return pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(words, type=pa.string()))
+
+
+def _answers_csv(answers: dict, path: Path) -> Path:
+    """responses.csv straight from the answer arrays, as :func:`write_csv` writes the
+    responses table (same text), without building the table first."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def dictionary(indices: np.ndarray, words) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(indices.astype("int32")),
+                                              pa.array(list(words), type=pa.string()))
+
+    ids = answers["parent_id"].fillna("").astype(str).to_numpy(dtype=object)
+    arrays = {"parent_id": dictionary(answers["row"], ids)}
+    combos = pd.DataFrame(answers["combos"] or None,
+                          columns=["respondent", "instrument", "wave", "item"])
+    for col in combos.columns:
+        codes, uniq = pd.factorize(combos[col])
+        arrays[col] = dictionary(np.asarray(codes)[answers["combo"]], [str(u) for u in uniq])
+    arrays["value"] = _arrow_text(pd.Series(answers["value"]), "number")
+    arrays["completed_date"] = _arrow_text(pd.Series(answers["date"]), "date")
+    with open(path, "wb") as fh:
+        fh.write((",".join(arrays) + "\n").encode("utf-8"))
+        pacsv.write_csv(pa.table(arrays), fh, write_options=pacsv.WriteOptions(
+            quoting_style="none", include_header=False))
+    return path
+
+
+def write_csv(frame: pd.DataFrame, table: str, path: Path) -> Path:
+    """Write one table as :func:`rpc_eval.data.write` does (same text, byte for byte),
+    fast: cells are dictionary-encoded and written by pyarrow. Tables with a cell that
+    needs quoting (a comma, quote or line break) are written by pandas instead."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from rpc_eval.data.write import to_text_frame
+
+    cols = schema()[table]["columns"]
+    arrays = {c: _arrow_text(frame[c], spec["type"]) for c, spec in cols.items()}
+    header = ",".join(cols)
+    try:
+        if any(ch in name for name in cols for ch in ',"\r\n'):
+            raise pa.ArrowInvalid("the header needs quoting")
+        with open(path, "wb") as fh:
+            fh.write((header + "\n").encode("utf-8"))
+            pacsv.write_csv(pa.table(arrays), fh, write_options=pacsv.WriteOptions(
+                quoting_style="none", include_header=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        to_text_frame(frame, table).to_csv(path, index=False, encoding="utf-8",
+                                           lineterminator="\n")
+    return path
+
+
+def _responses_frame(answers: dict) -> pd.DataFrame:
+    """The responses table (schema columns and dtypes) from :meth:`_Importer.responses`."""
+    combos = pd.DataFrame(answers["combos"] or None,
+                          columns=["respondent", "instrument", "wave", "item"])
+    c = answers["combo"]
+    out = {"parent_id": answers["parent_id"].to_numpy(dtype=object)[answers["row"]]}
+    for col in combos.columns:
+        out[col] = combos[col].to_numpy(dtype=object)[c]
+    out["value"] = answers["value"]
+    out["completed_date"] = answers["date"]
+    frame = pd.DataFrame(out)
+    return frame.astype({col: DTYPES[s["type"]]
+                         for col, s in schema()["responses"]["columns"].items()})
 
 
 class _Log:
@@ -233,6 +335,8 @@ class _Importer:
         # a row is blank when every cell is empty or white space
         nonblank = np.zeros(len(frame), bool)
         for c in self.columns:
+            if nonblank.all():
+                break
             v = frame[c].to_numpy(dtype=object)
             cand = (v != "") & ~nonblank
             if cand.any():
@@ -240,7 +344,7 @@ class _Importer:
                 nonblank[np.flatnonzero(cand)[real]] = True
         self.nonblank = nonblank
         self.blank_rows = int((~nonblank).sum())
-        self._cells: dict[str, np.ndarray] = {}
+        self._factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.n = int(nonblank.sum())
         self.log = _Log(raw.file, raw.rows[nonblank])
         self.missing = set(mapping.missing_values)
@@ -261,17 +365,24 @@ class _Importer:
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise MappingError(f"{self._where(line)}: the delivery has no column '{name}'{hint}")
 
-    def cells(self, col: str) -> np.ndarray:
-        """Stripped text of a delivery column; the mapping's missing values as ""."""
-        if col not in self._cells:
+    def factor(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """A delivery column as codes (one per row) into its distinct cell texts, stripped,
+        with the mapping's missing values as "" (work is done once per distinct text)."""
+        if col not in self._factors:
             s = self.frame[col]
             if self.blank_rows:
                 s = s[self.nonblank]
-            v = s.str.strip().to_numpy(dtype=object, copy=True)
-            if self.missing:
-                v[np.isin(v, list(self.missing))] = ""
-            self._cells[col] = v
-        return self._cells[col]
+            codes, uniq = pd.factorize(s, use_na_sentinel=False)
+            text = np.array([str(u).strip() for u in uniq], dtype=object)
+            if self.missing and len(text):
+                text[np.isin(text, list(self.missing))] = ""
+            self._factors[col] = (np.asarray(codes), text)
+        return self._factors[col]
+
+    def cells(self, col: str) -> np.ndarray:
+        """Stripped text of a delivery column; the mapping's missing values as ""."""
+        codes, text = self.factor(col)
+        return text[codes]
 
     # -- one column of a table ---------------------------------------------------------
     def feed(self, cm: ColumnMap, spec: dict) -> tuple[pd.Series, np.ndarray]:
@@ -392,16 +503,18 @@ class _Importer:
         return distinct
 
     # -- questionnaires ----------------------------------------------------------------
-    def responses(self, parent_ids: np.ndarray) -> tuple[pd.DataFrame, dict]:
-        """Long responses of every questionnaire answered (any item cell not blank)."""
+    def responses(self) -> dict:
+        """Every questionnaire answered (any item cell not blank), as arrays: ``row``
+        (position of the parent's row), ``combo`` (index into ``combos``: respondent,
+        instrument, wave, item), ``value`` and ``date``; plus the reconciliation."""
         m = self.m
-        parts: list[pd.DataFrame] = []
+        rows, combo, values, dates = [], [], [], []
+        combos: list[tuple[str, str, str, str]] = []
         read = kept = excluded = 0
         fmt = DATE_FORMATS[m.date_format]
         for inst in m.instruments:
             definition = self.registry.get(inst.name)
             found_any = False
-            no_column = []
             for suffix, wave in m.waves.items():
                 cols, items = [], []
                 for item, pattern, _line in inst.items:
@@ -413,45 +526,35 @@ class _Importer:
                     continue
                 found_any = True
                 self.used.update(cols)
-                block = np.stack([self.cells(c) for c in cols], axis=1)
-                present = (block != "").any(axis=1)
-                rows_idx = np.flatnonzero(present)
-                n_cells = len(rows_idx) * len(cols)
-                read += n_cells
-                dropped_rows = self.bad[rows_idx]
-                excluded += int(dropped_rows.sum()) * len(cols)
-                rows_idx = rows_idx[~dropped_rows]
-                if not len(rows_idx):
-                    continue
-                date, date_bad = self._completed_dates(inst, suffix, rows_idx, fmt)
-                if date_bad.any():
-                    excluded += int(date_bad.sum()) * len(cols)
-                    rows_idx, date = rows_idx[~date_bad], date[~date_bad]
-                sub = block[rows_idx]
-                value, ok = self._item_values(definition, items, cols, sub, rows_idx)
+                value, blank, bad = self._item_values(definition, items, cols)
+                present = ~blank.all(axis=1)
                 k = len(cols)
-                flat_ok = ok.ravel()
-                kept += int(flat_ok.sum())
-                excluded += int((~flat_ok).sum())
-                rep = np.repeat(rows_idx, k)
-                parts.append(pd.DataFrame({
-                    "parent_id": parent_ids[rep][flat_ok],
-                    "respondent": inst.respondent,
-                    "instrument": inst.name,
-                    "wave": wave,
-                    "item": np.tile(np.array(items, dtype=object), len(rows_idx))[flat_ok],
-                    "value": value.ravel()[flat_ok],
-                    "completed_date": (np.repeat(date.to_numpy(), k)[flat_ok] if date is not None
-                                       else pd.NaT),
-                }))
-            for item, pattern, line in inst.items:
-                if not any(pattern.format(wave=s) in self.by_name for s in m.waves):
-                    no_column.append((item, pattern, line))
+                read += int(present.sum()) * k
+                gone = present & self.bad
+                excluded += int(gone.sum()) * k
+                present &= ~self.bad
+                date, date_bad = self._completed_dates(inst, suffix, present, fmt)
+                excluded += int(date_bad.sum()) * k
+                present &= ~date_bad
+                idx = np.flatnonzero(present)
+                ok = ~bad[idx]
+                self._report_items(definition, items, cols, bad, idx)
+                kept += int(ok.sum())
+                excluded += int((~ok).sum())
+                first = len(combos)
+                combos.extend((inst.respondent, inst.name, wave, item) for item in items)
+                r, c = np.nonzero(ok)
+                rows.append(idx[r])
+                combo.append(first + c)
+                values.append(value[idx][r, c])
+                dates.append(date[idx][r])
             if not found_any:
                 example = inst.items[0][1].format(wave=next(iter(m.waves)))
                 line = inst.pattern_line or inst.items[0][2]
                 raise MappingError(f"{self._where(line)}: no column of the delivery matches the "
                                    f"item columns of {inst.name} (looked for e.g. '{example}')")
+            no_column = [(i, pat, ln) for i, pat, ln in inst.items
+                         if not any(pat.format(wave=sfx) in self.by_name for sfx in m.waves)]
             if no_column:
                 names = ", ".join(i for i, _, _ in no_column[:6]) + (
                     f" and {len(no_column) - 6} more" if len(no_column) > 6 else "")
@@ -462,73 +565,88 @@ class _Importer:
                               f"for e.g. '{looked}')",
                               f"check the item columns of {inst.name} at "
                               f"{self._where(no_column[0][2])}")
-        frame = (pd.concat(parts, ignore_index=True) if parts else empty_table("responses"))
-        frame = frame.astype({c: DTYPES[s["type"]]
-                              for c, s in schema()["responses"]["columns"].items()})
+
+        def cat(parts, dtype):
+            return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
         recon = {"table": "responses", "file": self.raw.file + " (item cells)",
                  "rows_read": read, "rows_kept": kept, "rows_excluded": excluded,
                  "blank_rows_ignored": 0}
-        return frame, recon
+        return {"row": cat(rows, "int64"), "combo": cat(combo, "int64"),
+                "value": cat(values, "float64"), "date": cat(dates, "datetime64[ns]"),
+                "combos": combos, "recon": recon}
 
-    def _completed_dates(self, inst, suffix: str, rows_idx: np.ndarray, fmt: str
-                         ) -> tuple[pd.Series | None, np.ndarray]:
-        """Completed date of each questionnaire (None when the mapping gives no date
-        column) and a mask of those whose date cannot be read (reported)."""
-        none = np.zeros(len(rows_idx), bool)
+    def _completed_dates(self, inst, suffix: str, present: np.ndarray, fmt: str
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Completed date of each row's questionnaire (NaT when the mapping gives no date
+        column) and a mask of answered questionnaires whose date cannot be read
+        (reported)."""
+        none = np.zeros(self.n, bool)
+        nat = np.full(self.n, np.datetime64("NaT"), dtype="datetime64[ns]")
         if inst.completed_date is None:
-            return None, none
+            return nat, none
         name = inst.completed_date.format(wave=suffix)
         if name not in self.by_name:
-            return pd.Series(pd.NaT, index=range(len(rows_idx)), dtype="datetime64[ns]"), none
+            return nat, none
         col = self.by_name[name]
         self.used.add(col)
-        text = pd.Series(self.cells(col)[rows_idx], dtype=object)
-        given = ~((text == "") | text.isin(MISSING_MARKERS)).to_numpy()
-        parsed = _to_dates(text, fmt)
-        bad = given & parsed.isna().to_numpy()
-        self.log.cells("responses", rows_idx[bad], col, text.to_numpy()[bad],
+        codes, text = self.factor(col)
+        uniq = pd.Series(text, dtype=object)
+        given_u = ~((uniq == "") | uniq.isin(MISSING_MARKERS)).to_numpy()
+        parsed_u = _to_dates(uniq, fmt).to_numpy(dtype="datetime64[ns]")
+        bad = (given_u & np.isnat(parsed_u))[codes] & present
+        idx = np.flatnonzero(bad)
+        self.log.cells("responses", idx, col, text[codes[idx]],
                        f"not a date in the mapping's date format ({self.m.date_format}); the "
                        f"{inst.name} answers of this wave were not imported",
                        f"write the date as {self.m.date_format}")
-        return parsed.reset_index(drop=True), bad
+        return parsed_u[codes], bad
 
-    def _item_values(self, definition, items: list[str], cols: list[str], block: np.ndarray,
-                     rows_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Numeric answers (NaN = blank) and a mask of the cells kept."""
+    def _item_values(self, definition, items: list[str], cols: list[str]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Numeric answers (NaN = blank), blank cells and cells that are not a valid
+        answer (codes or the definition's response labels), each rows x items."""
         spec = definition.spec
         base_labels = (spec.get("responses") or {}).get("labels") or {}
-        flat = block.ravel()
-        uniq, inv = np.unique(flat, return_inverse=True)
-        num_u = pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce").to_numpy(float)
-        value = num_u[inv].reshape(block.shape)
-        blank = block == ""
-        ok = np.ones(block.shape, bool)
-        for j, item in enumerate(items):
+        shape = (self.n, len(items))
+        value, blank, bad = np.empty(shape), np.empty(shape, bool), np.empty(shape, bool)
+        for j, (item, col) in enumerate(zip(items, cols, strict=True)):
             lo, hi = definition.valid_range(item)
             whole = definition.item_integer(item)
             labels = ((spec.get("item_responses") or {}).get(item) or {}).get("labels") \
                 or base_labels
-            col_v = value[:, j]
-            text = block[:, j]
-            nonnum = np.isnan(col_v) & ~blank[:, j]
-            if nonnum.any() and labels:
-                lookup = {str(lab).strip().lower(): float(code) for code, lab in labels.items()}
-                mapped = pd.Series(text[nonnum]).str.lower().map(lookup).to_numpy(float)
-                col_v[nonnum] = mapped
-            bad = ~blank[:, j] & (np.isnan(col_v) | (col_v < lo) | (col_v > hi)
-                                  | ((col_v % 1 != 0) if whole else False))
-            if bad.any():
-                shown = "; ".join(f"{k} = {v}" for k, v in list(labels.items())[:6])
-                self.log.cells("responses", rows_idx[bad], cols[j], text[bad],
-                               f"not a valid answer to item {item} of {definition.name} "
-                               f"({'whole numbers ' if whole else ''}{lo:g} to {hi:g}"
-                               + (" or their labels" if labels else "") + ")",
-                               "check the value; leave the cell empty (or use a missing-value "
-                               "code listed under missing_values in the mapping) if the item "
-                               "was not answered" + (f". Codes: {shown}" if shown else ""))
-                ok[:, j] = ~bad
-            value[:, j] = col_v
-        return value, ok
+            lookup = {str(lab).strip().lower(): float(code) for code, lab in labels.items()}
+            codes, text = self.factor(col)
+            num = np.array(pd.to_numeric(pd.Series(text, dtype=object), errors="coerce"),
+                           dtype=float)
+            for u in np.flatnonzero(np.isnan(num) & (text != "")):
+                num[u] = lookup.get(text[u].lower(), np.nan)
+            blank_u = text == ""
+            with np.errstate(invalid="ignore"):
+                bad_u = ~blank_u & (np.isnan(num) | (num < lo) | (num > hi)
+                                    | ((num % 1 != 0) if whole else False))
+            value[:, j], blank[:, j], bad[:, j] = num[codes], blank_u[codes], bad_u[codes]
+        return value, blank, bad
+
+    def _report_items(self, definition, items, cols, bad, idx) -> None:
+        spec = definition.spec
+        base_labels = (spec.get("responses") or {}).get("labels") or {}
+        sub = bad[idx]
+        for j in np.flatnonzero(sub.any(axis=0)):
+            item, col = items[j], cols[j]
+            lo, hi = definition.valid_range(item)
+            whole = definition.item_integer(item)
+            labels = ((spec.get("item_responses") or {}).get(item) or {}).get("labels") \
+                or base_labels
+            where = idx[sub[:, j]]
+            shown = "; ".join(f"{k} = {v}" for k, v in list(labels.items())[:6])
+            self.log.cells("responses", where, col, self.cells(col)[where],
+                           f"not a valid answer to item {item} of {definition.name} "
+                           f"({'whole numbers ' if whole else ''}{lo:g} to {hi:g}"
+                           + (" or their labels" if labels else "") + ")",
+                           "check the value; leave the cell empty (or use a missing-value "
+                           "code listed under missing_values in the mapping) if the item "
+                           "was not answered" + (f". Codes: {shown}" if shown else ""))
 
     # -- the whole delivery ------------------------------------------------------------
     def run(self) -> tuple[dict[str, pd.DataFrame], list[dict]]:
@@ -538,18 +656,16 @@ class _Importer:
             if t in frames:
                 lookups[t] = self.lookup_table(t, frames[t])
         parents = frames["parents"]
-        parent_ids = parents["parent_id"].to_numpy(dtype=object)
-        if self.m.instruments:
-            responses, r_recon = self.responses(parent_ids)
-        else:
-            responses, r_recon = empty_table("responses"), None
+        self.answers = self.responses() if self.m.instruments else None
+        r_recon = self.answers["recon"] if self.answers else None
+        if self.answers:
+            self.answers["parent_id"] = parents["parent_id"]
         self._unmapped()
         kept = parents.loc[~self.bad].reset_index(drop=True)
         tables = {t: empty_table(t) for t in TABLES}
         tables["parents"] = kept
         for t, frame in lookups.items():
             tables[t] = frame.sort_values(schema()[t]["key"]).reset_index(drop=True)
-        tables["responses"] = responses
         recon = [{"table": "parents", "file": self.raw.file, "rows_read": self.n,
                   "rows_kept": len(kept), "rows_excluded": int(self.bad.sum()),
                   "blank_rows_ignored": self.blank_rows}]
@@ -656,7 +772,7 @@ def import_delivery(
     log = IntakeLog(problems=problems,
                     tables=pd.DataFrame(recon, columns=RECONCILIATION_COLUMNS),
                     excluded=imp.log.excluded_frame(), source=str(p))
-    result = ImportResult(tables, log, m, None, books)
+    result = ImportResult(log, m, None, books, tables, imp.answers)
     if out is not None:
         result.out = _write(result, Path(out), format, overwrite)
     return result
@@ -677,9 +793,20 @@ def _write(result: ImportResult, out: Path, format: str, overwrite: bool) -> Pat
             "give an empty or new folder, or ask to overwrite it (--overwrite)")
     for f in existing:
         f.unlink()
-    data = result.evaluation_data()
-    names = [t for t in TABLES if len(data.table(t)) or schema()[t]["required"]]
-    write(data, out, format=format, tables=names)
+    if format == "csv":
+        out.mkdir(parents=True, exist_ok=True)
+        answers = result._answers
+        tables = result._tables
+        for t in TABLES:
+            if t == "responses" and answers is not None:
+                if len(answers["row"]):
+                    _answers_csv(answers, out / "responses.csv")
+            elif len(tables[t]) or schema()[t]["required"]:
+                write_csv(tables[t], t, out / f"{t}.csv")
+    else:
+        data = result.evaluation_data()
+        names = [t for t in TABLES if len(data.table(t)) or schema()[t]["required"]]
+        write(data, out, format=format, tables=names)
     logdir = out / LOG_FOLDER
     logdir.mkdir(exist_ok=True)
     result.log.problems.to_csv(logdir / "problems.csv", index=False)
