@@ -113,17 +113,17 @@ def test_round_trip_analysis_results_equal(round_trip, long_data):
         pd.testing.assert_frame_equal(oa[name], ob[name])
 
 
-def test_sav_delivery_has_value_labels_and_user_missing(round_trip):
-    fmt, delivery, _, _ = round_trip
-    if fmt != "sav":
-        pytest.skip("only the .sav delivery carries SPSS metadata")
+def test_sav_delivery_has_value_labels_and_user_missing(long_data, tmp_path):
     import pyreadstat
 
+    delivery = write_wide(long_data, tmp_path / "delivery.sav")
     raw, meta = pyreadstat.read_sav(str(delivery), user_missing=True)
     assert meta.variable_value_labels["outcome"]
     assert meta.variable_value_labels["sdq1_t1"][0.0] == "Not true"
     assert (raw["sdq1_t1"] == MISSING_CODE).any()  # unanswered items carry the code
     assert meta.missing_ranges["sdq1_t1"] == [{"lo": MISSING_CODE, "hi": MISSING_CODE}]
+    assert meta.readstat_variable_types["start_date"] == "double"
+    assert meta.original_variable_types["start_date"].startswith("DATE")
 
 
 # -- the worked example of docs/deliveries.md ---------------------------------------------
