@@ -43,6 +43,7 @@ from rpc_eval.data.model import (
 )
 from rpc_eval.data.parse import parse_column
 from rpc_eval.data.pseudonymise import ID_COLUMNS, Pseudonymiser
+from rpc_eval.data.questionnaires import QUESTIONNAIRES, questionnaires_to_responses
 from rpc_eval.data.readers import RawTable, locate_tables, read_table_file, read_workbook
 from rpc_eval.errors import (
     PROBLEM_COLUMNS,
@@ -574,7 +575,7 @@ def load(
     today_ts = pd.Timestamp(today if today is not None else dt.date.today()).normalize()
     pseudo = Pseudonymiser(pseudonymise_key) if pseudonymise_key is not None else None
     spec = schema()
-    raws, problems, folder = _read_source(path, list(TABLES))
+    raws, problems, folder = _read_source(path, [*TABLES, QUESTIONNAIRES])
 
     extra_books = list(codebook_dirs)
     extra_instruments = list(instrument_dirs)
@@ -592,6 +593,8 @@ def load(
                                 "correct the YAML file", "error"))
         raise DataValidationError(problems, "the codebooks or instrument definitions could not "
                                             "be read") from None
+    raws, layout_problems = questionnaires_to_responses(raws, registry)
+    problems.extend(layout_problems)
     books = dict(books)
     books["instruments"] = Codebook("instruments", "Questionnaires in the registry", tuple(
         {"code": n, "label": registry.get(n).title} for n in registry.available()))
