@@ -377,3 +377,20 @@ def test_fast_csv_writer_writes_what_write_writes(long_data, tmp_path):
             got = write_csv(data.table(table), table, tmp_path / "b" / f"{table}.csv")
             assert got.read_bytes() == expected.read_bytes(), table
     assert b'"Synthetic, ""quoted"" LA"' in (tmp_path / "b" / "las.csv").read_bytes()
+
+
+def test_repeated_parents_are_reported_at_their_delivery_rows(delivery_frame, tmp_path):
+    f = delivery_frame.iloc[:30].copy()
+    copy = f.iloc[[3]]
+    clash = f.iloc[[7]].copy()
+    clash["age"] = "61" if clash["age"].iloc[0] != "61" else "62"
+    f = pd.concat([f, copy, clash], ignore_index=True)
+    res = import_delivery(_write_csv(f, tmp_path / "d.csv"), MAPPING)
+    errors = res.log.problems[res.log.problems["severity"] == "error"]
+    got = {(int(r.row), r.problem) for r in errors.itertuples()}
+    assert got == {(32, "row is an exact copy of row 5"),
+                   (9, "parent_id is not unique: rows 9, 33 share it with different values"),
+                   (33, "parent_id is not unique: rows 9, 33 share it with different values")}
+    assert len(res.tables["parents"]) == 29
+    assert res.log.reconciles()
+    assert res.load(today=TODAY).intake_log.n_errors == 0

@@ -350,7 +350,6 @@ class _Importer:
         self.missing = set(mapping.missing_values)
         self.used: set[str] = set()
         self.bad = np.zeros(self.n, bool)
-        self.reasons: list[tuple[np.ndarray, str]] = []
 
     # -- columns -----------------------------------------------------------------------
     def _where(self, line: int | None) -> str:
@@ -649,8 +648,44 @@ class _Importer:
                            "was not answered" + (f". Codes: {shown}" if shown else ""))
 
     # -- the whole delivery ------------------------------------------------------------
+    def check_parent_ids(self, parents: pd.DataFrame) -> None:
+        """One row per parent: of rows that are exact copies the first is kept; rows
+        sharing a parent_id with different values are all excluded (neither can be
+        trusted), as intake does, with the delivery's rows named."""
+        ids = parents["parent_id"]
+        live = np.flatnonzero(~self.bad & ids.notna().to_numpy())
+        dup = ids.iloc[live].duplicated(keep=False).to_numpy()
+        if not dup.any():
+            return
+        pos = live[dup]
+        raw = self.frame.iloc[np.flatnonzero(self.nonblank)[pos]].astype(str)
+        whole = pd.Series(["\x1f".join(r) for r in raw.itertuples(index=False, name=None)])
+        col = self.m.tables["parents"]["parent_id"].column or "parent_id"
+        rows = self.log.rows[pos]
+        copy = whole.duplicated(keep="first").to_numpy()
+        if copy.any():
+            first = pd.Series(rows).groupby(whole).transform("first").to_numpy()
+            for i in np.flatnonzero(copy):
+                self.log.cells("parents", pos[[i]], col, [ids.iloc[pos[i]]],
+                               f"row is an exact copy of row {first[i]}",
+                               "delete the repeated row")
+            self.bad[pos[copy]] = True
+        rest = pos[~copy]
+        clash = ids.iloc[rest].duplicated(keep=False).to_numpy()
+        if clash.any():
+            where = rest[clash]
+            groups = pd.Series(self.log.rows[where]).groupby(
+                ids.iloc[where].to_numpy()).transform(lambda r: ", ".join(map(str, r)))
+            for i, text in zip(where, groups, strict=True):
+                self.log.cells("parents", np.array([i]), col, [ids.iloc[i]],
+                               f"parent_id is not unique: rows {text} share it with "
+                               "different values",
+                               "keep one row per parent and correct or delete the others")
+            self.bad[where] = True
+
     def run(self) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         frames = {t: self.table(t) for t in IMPORTED_TABLES if t in self.m.tables}
+        self.check_parent_ids(frames["parents"])
         lookups = {}
         for t in ("las", "interventions"):
             if t in frames:
