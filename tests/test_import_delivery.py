@@ -146,6 +146,11 @@ def test_worked_example_runs(tmp_path, monkeypatch, capsys):
         assert main(command.split()[1:] + ["--quiet"] * ("synth" in command)) == 0, command
     out = capsys.readouterr().out
     assert "Valid: every row passed the checks." in out
+    wide = pd.read_csv(delivery / "delivery.csv", dtype=str)
+    assert f"600 parents, one row each, {wide.shape[1]}" in " ".join(docs.split())
+    assert len(wide) == 600
+    answers = len(pd.read_csv(dataset / "responses.csv"))
+    assert f"`responses.csv` ({answers:,} questionnaire answers)" in " ".join(docs.split())
     assert (tmp_path / "report" / "index.html").is_file()
 
 
