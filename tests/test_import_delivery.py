@@ -369,7 +369,7 @@ def test_fast_csv_writer_writes_what_write_writes(long_data, tmp_path):
     import dataclasses
 
     from rpc_eval.data import write
-    from rpc_eval.data.importer import write_csv
+    from rpc_eval.data.arrow_csv import write_csv
 
     las = long_data.las.copy()
     las.loc[0, "la_name"] = 'Synthetic, "quoted" LA'  # needs quoting: pandas writes it
