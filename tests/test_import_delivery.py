@@ -21,7 +21,7 @@ from rpc_eval.cli import main
 from rpc_eval.data import import_delivery, load, load_mapping
 from rpc_eval.data.mapping import MappingError
 from rpc_eval.engagement import engagement_analysis
-from rpc_eval.errors import DataQualityWarning
+from rpc_eval.errors import DataQualityWarning, DataValidationError
 from rpc_eval.synthetic import generate
 from rpc_eval.synthetic.wide import MISSING_CODE, to_wide, write_wide
 
@@ -315,9 +315,9 @@ def test_mapping_errors_name_the_line(tmp_path, old, new, needle, message):
 
 @pytest.mark.parametrize("old, new, needle, message", [
     ("    parent_age: age\n", "    parent_age: parent_agee\n", "parent_agee",
-     "the delivery has no column 'parent_agee'"),
+     "has no column 'parent_agee'"),
     ("    swemwbs: swemwbs{item}_{wave}\n", "    swemwbs: wemwbs{item}_{wave}\n", "wemwbs{item}",
-     "no column of the delivery matches the item columns of swemwbs"),
+     "matches the item columns of swemwbs"),
 ])
 def test_mapping_that_does_not_fit_the_delivery_names_the_line(
         delivery_frame, tmp_path, old, new, needle, message):
@@ -399,3 +399,37 @@ def test_repeated_parents_are_reported_at_their_delivery_rows(delivery_frame, tm
     assert len(res.tables["parents"]) == 29
     assert res.log.reconciles()
     assert res.load(today=TODAY).intake_log.n_errors == 0
+
+
+def test_constant_values_and_ignored_columns(delivery_frame, tmp_path):
+    f = delivery_frame.iloc[:40].copy()
+    f["notes"] = "free text"
+    text = BASE.replace("    delivery_mode: {column: mode, labels: codebook}\n",
+                        "    delivery_mode: {value: online}\n")
+    text = text.replace("missing_values:", "ignore: [notes]\nmissing_values:")
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text, encoding="utf-8")
+    res = import_delivery(_write_csv(f, tmp_path / "d.csv"), path)
+    warn = res.log.problems[res.log.problems["severity"] == "warning"]
+    assert list(warn["column"]) == ["mode"]  # now unused; notes is ignored on purpose
+    assert set(res.tables["parents"]["delivery_mode"]) == {"online"}
+    path.write_text(text.replace("{value: online}", "{value: by_post}"), encoding="utf-8")
+    with pytest.raises(MappingError, match="'by_post' is not a code of the delivery_modes"):
+        import_delivery(tmp_path / "d.csv", path)
+
+
+def test_workbook_sheet_is_chosen_by_the_mapping(delivery_frame, tmp_path):
+    path = tmp_path / "d.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"about": ["notes"]}).to_excel(xw, sheet_name="Read me", index=False)
+        delivery_frame.iloc[:25].to_excel(xw, sheet_name="Data", index=False)
+    with pytest.raises(MappingError, match=r"d.xlsx \[sheet Read me\]\) has no column"):
+        import_delivery(path, MAPPING)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("sheet: data\n" + BASE, encoding="utf-8")
+    res = import_delivery(path, mapping)
+    assert len(res.tables["parents"]) == 25 and res.log.n_errors == 0
+    mapping.write_text("sheet: Delivery\n" + BASE, encoding="utf-8")
+    with pytest.raises(DataValidationError, match="cannot be imported") as exc:
+        import_delivery(path, mapping)
+    assert "no sheet 'Delivery'" in str(exc.value.to_frame()["problem"].tolist())

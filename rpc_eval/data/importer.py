@@ -286,7 +286,8 @@ class _Importer:
             return self.by_name[name]
         close = difflib.get_close_matches(name, list(self.by_name), n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise MappingError(f"{self._where(line)}: the delivery has no column '{name}'{hint}")
+        raise MappingError(f"{self._where(line)}: the delivery ({self.raw.file}) has no column "
+                           f"'{name}'{hint}")
 
     def factor(self, col: str) -> tuple[np.ndarray, np.ndarray]:
         """A delivery column as codes (one per row) into its distinct cell texts, stripped,
@@ -474,8 +475,9 @@ class _Importer:
             if not found_any:
                 example = inst.items[0][1].format(wave=next(iter(m.waves)))
                 line = inst.pattern_line or inst.items[0][2]
-                raise MappingError(f"{self._where(line)}: no column of the delivery matches the "
-                                   f"item columns of {inst.name} (looked for e.g. '{example}')")
+                raise MappingError(f"{self._where(line)}: no column of the delivery "
+                                   f"({self.raw.file}) matches the item columns of "
+                                   f"{inst.name} (looked for e.g. '{example}')")
             no_column = [(i, pat, ln) for i, pat, ln in inst.items
                          if not any(pat.format(wave=sfx) in self.by_name for sfx in m.waves)]
             if no_column:
