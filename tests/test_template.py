@@ -76,7 +76,7 @@ def _problems(data, severity: str = "error") -> pd.DataFrame:
 # layout
 # ------------------------------------------------------------------------------------
 def test_instructions_first_then_one_sheet_per_table_with_schema_headers(empty_wb):
-    assert empty_wb.sheetnames == [INSTRUCTIONS_SHEET, *TABLES, LISTS_SHEET]
+    assert empty_wb.sheetnames == [INSTRUCTIONS_SHEET, *TABLES, "questionnaires", LISTS_SHEET]
     assert empty_wb[LISTS_SHEET].sheet_state == "hidden"
     spec = schema()
     for table in TABLES:

@@ -2,6 +2,7 @@
 
     rpc-eval synth --scale default --seed 20240601 --out synthetic_data/default
     rpc-eval validate PATH [--report problems.csv]
+    rpc-eval import DELIVERY --map MAPPING.yaml --out DATASET_DIR
     rpc-eval report --data PATH --out report/
 
 Each command lives in its own module of this package, with a ``register(sub)`` that adds
@@ -16,13 +17,13 @@ import sys
 from collections.abc import Sequence
 
 from rpc_eval import __version__
-from rpc_eval.cli import data, federated, power, report, template
+from rpc_eval.cli import data, federated, importer, power, report, template
 from rpc_eval.cli._common import EXIT_PROBLEMS, problem_table
 from rpc_eval.errors import DataValidationError, RpcEvalError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = [data, report, template, power, federated]
+_COMMANDS = [data, importer, report, template, power, federated]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     steps.done()
     steps.start(1)
     out = Path(args.out)
+    if args.wide:
+        return _synth_wide(args, data, truth, steps, t0)
     files = write(data, out, format=args.format)
     (out / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n",
                                     encoding="utf-8")
@@ -45,6 +47,22 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"Wrote {len(files)} table file(s), truth.json and README.md to {out} "
               f"({len(data.parents):,} parents in {len(data.las)} LAs) in "
               f"{time.perf_counter() - t0:.1f} s")
+    return EXIT_OK
+
+
+def _synth_wide(args, data, truth, steps, t0) -> int:
+    from rpc_eval.synthetic.wide import write_wide
+
+    out = Path(args.out)
+    path = write_wide(data, out / f"delivery.{args.format}")
+    (out / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n",
+                                    encoding="utf-8")
+    steps.done()
+    steps.close()
+    if not args.quiet:
+        print(f"Wrote the wide delivery {path} ({len(data.parents):,} parents, one row each) "
+              f"and truth.json in {time.perf_counter() - t0:.1f} s. Import it with: rpc-eval "
+              f"import {path} --map docs/examples/wide_delivery_mapping.yaml --out DATASET_DIR")
     return EXIT_OK
 
 
@@ -93,6 +111,10 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
     p.add_argument("--out", required=True, help="folder to write")
     p.add_argument("--format", choices=["csv", "xlsx", "sav"], default="csv")
+    p.add_argument("--wide", action="store_true",
+                   help="write one wide delivery file (one row per parent, labels, DD/MM/YYYY "
+                        "dates, items as columns) as survey agencies deliver, instead of the "
+                        "tables; see docs/deliveries.md")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_synth)
 

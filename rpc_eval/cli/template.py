@@ -11,7 +11,7 @@ from rpc_eval.errors import RpcEvalError
 
 
 def cmd_template(args: argparse.Namespace) -> int:
-    from rpc_eval.data.template import DEFAULT_MAX_ROWS, PLAN, write_template
+    from rpc_eval.data.template import PLAN, write_template
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
@@ -22,9 +22,12 @@ def cmd_template(args: argparse.Namespace) -> int:
         print(f"rpc-eval: {out} already exists and may hold collected data; choose another "
               "name, or add --force to replace it", file=sys.stderr)
         return EXIT_PROBLEMS
-    max_rows = DEFAULT_MAX_ROWS if args.max_rows is None else args.max_rows
-    if max_rows < 1:
+    max_rows = args.max_rows
+    if max_rows is not None and max_rows < 1:
         print("rpc-eval: --max-rows must be at least 1", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.parents < 1:
+        print("rpc-eval: --parents must be at least 1", file=sys.stderr)
         return EXIT_PROBLEMS
     data = None
     if args.with_example_data:
@@ -32,7 +35,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
         data, _ = generate("small", seed=args.seed)
     try:
-        path = write_template(out, data=data, max_rows=max_rows)
+        path = write_template(out, data=data, max_rows=max_rows, parents=args.parents)
     except RpcEvalError as exc:
         print(f"rpc-eval: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -68,8 +71,13 @@ def register(sub) -> None:
                    help="fill the sheets with a small synthetic dataset to practise on")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help="random seed of the example data (default %(default)s)")
+    p.add_argument("--parents", type=int, default=2000, metavar="N",
+                   help="parents the checks as you type are sized for (default %(default)s): "
+                        "enough rows on the parents, attendance, responses and "
+                        "questionnaires sheets")
     p.add_argument("--max-rows", type=int, default=None, metavar="N",
-                   help="rows per sheet checked as they are typed (default 5000)")
+                   help="rows checked as they are typed on every sheet (instead of sizing "
+                        "by --parents)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_template)

@@ -43,6 +43,7 @@ from rpc_eval.data.model import (
 )
 from rpc_eval.data.parse import parse_column
 from rpc_eval.data.pseudonymise import ID_COLUMNS, Pseudonymiser
+from rpc_eval.data.questionnaires import QUESTIONNAIRES, questionnaires_to_responses
 from rpc_eval.data.readers import RawTable, locate_tables, read_table_file, read_workbook
 from rpc_eval.errors import (
     PROBLEM_COLUMNS,
@@ -374,6 +375,25 @@ def _parents_rules(c: _TableCheck, today: pd.Timestamp) -> None:
     ]
     for mask, col, problem, hint in rule:
         c.error(mask, col, problem, hint)
+    _session_count_rules(c, today)
+
+
+def _session_count_rules(c: _TableCheck, today: pd.Timestamp) -> None:
+    """``sessions_attended`` and first/last session dates (data without attendance rows)."""
+    t = c.typed
+    c.not_future(["first_session_date", "last_session_date"], today)
+    count = t["sessions_attended"]
+    c.error(((t["exit_reason"] == "not_started") & (count > 0)).fillna(False).to_numpy(),
+            "sessions_attended", "sessions are counted as attended but exit_reason is "
+            "not_started", "check the count and the exit reason")
+    for col, other, cmp, problem in (
+            ("first_session_date", "start_date", "lt", "is before the start date"),
+            ("last_session_date", "exit_date", "gt", "is after the exit date"),
+            ("last_session_date", "first_session_date", "lt",
+             "is before the first session date")):
+        mask = getattr(t[col], cmp)(t[other]).fillna(False).to_numpy()
+        c.error(mask, col, f"{col.replace('_', ' ')} {problem}",
+                f"check {col} and {other}")
 
 
 def _attendance_rules(c: _TableCheck, parents: pd.DataFrame, today: pd.Timestamp) -> None:
@@ -555,7 +575,7 @@ def load(
     today_ts = pd.Timestamp(today if today is not None else dt.date.today()).normalize()
     pseudo = Pseudonymiser(pseudonymise_key) if pseudonymise_key is not None else None
     spec = schema()
-    raws, problems, folder = _read_source(path, list(TABLES))
+    raws, problems, folder = _read_source(path, [*TABLES, QUESTIONNAIRES])
 
     extra_books = list(codebook_dirs)
     extra_instruments = list(instrument_dirs)
@@ -573,6 +593,8 @@ def load(
                                 "correct the YAML file", "error"))
         raise DataValidationError(problems, "the codebooks or instrument definitions could not "
                                             "be read") from None
+    raws, layout_problems = questionnaires_to_responses(raws, registry)
+    problems.extend(layout_problems)
     books = dict(books)
     books["instruments"] = Codebook("instruments", "Questionnaires in the registry", tuple(
         {"code": n, "label": registry.get(n).title} for n in registry.available()))

@@ -204,7 +204,7 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
 
 def _cell_text(value: object) -> str:
     """Text of a typed spreadsheet cell, as the user would read it."""
-    if value is None:
+    if value is None or value is pd.NaT:  # an SPSS date variable's missing value
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"

@@ -48,13 +48,22 @@ __all__ = [
     "INSTRUCTIONS_SHEET",
     "LISTS_SHEET",
     "DEFAULT_MAX_ROWS",
+    "DEFAULT_PARENTS",
+    "ROWS_PER_PARENT",
     "PLAN",
 ]
 
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"
-#: Rows (below the header) that carry data validation when the sheet holds fewer rows.
+#: Rows (below the header) that carry data validation on sheets not sized by parents.
 DEFAULT_MAX_ROWS = 5000
+#: Parents the in-cell checks are sized for by default.
+DEFAULT_PARENTS = 2000
+#: Rows per parent each sheet's checks cover (a parent's sessions; items answered over
+#: the waves, 78 on average in a programme like 2018-22's; questionnaires answered).
+ROWS_PER_PARENT = {"parents": 1, "attendance": 20, "responses": 100, "questionnaires": 12}
+#: Last row of an Excel worksheet.
+EXCEL_ROWS = 1_048_576
 #: Analysis plan named in the instructions' "run it" step.
 PLAN = "analysis_plans/regional_evaluation_template_v1.yaml"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -295,6 +304,64 @@ def _validation(table: str, col: str, spec: Mapping[str, Any], letters: Mapping[
     return dv
 
 
+def _questionnaires_sheet(ws, registry: Registry, codes: Mapping[str, list[str]],
+                          lists: _Lists, header_fill, n_rows: int) -> None:
+    """The one-row-per-questionnaire sheet (:mod:`rpc_eval.data.questionnaires`): id
+    columns, then one column per item of every instrument, each checked as typed (a
+    whole number in the item's range, on a row of the item's instrument)."""
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from rpc_eval.data.questionnaires import ID_COLUMNS
+
+    id_specs = {**schema()["responses"]["columns"]}
+    items = registry.item_table()
+    names = list(ID_COLUMNS) + items["item"].tolist()
+    last = n_rows + 1
+    inst_letter = get_column_letter(ID_COLUMNS.index("instrument") + 1)
+    for j, name in enumerate(names, start=1):
+        cell = ws.cell(row=1, column=j, value=name)
+        cell.font = Font(bold=True)
+        letter = get_column_letter(j)
+        if name in ID_COLUMNS:
+            cs = id_specs[name]
+            cell.fill = header_fill[not cs["nullable"]]
+            comment = _header_comment("responses", name, cs, codes)
+            dv = _validation("responses", name, cs, {name: letter}, codes, lists, None)
+            ws.column_dimensions[letter].width = 16
+            if cs["type"] == "date":
+                ws.column_dimensions[letter].number_format = DATE_FORMAT
+            else:
+                ws.column_dimensions[letter].number_format = "@"
+        else:
+            row = items.iloc[j - 1 - len(ID_COLUMNS)]
+            lo, hi, inst = float(row["min"]), float(row["max"]), row["instrument"]
+            cell.fill = header_fill[False]
+            comment = (f"Item {name} of {inst}: the response code, a whole number from "
+                       f"{lo:g} to {hi:g}. Fill it only on rows whose instrument is {inst}; "
+                       "leave it empty if the item was not answered.")
+            me = f"{letter}2"
+            dv = DataValidation(
+                type="custom", allow_blank=True, showInputMessage=True, showErrorMessage=True,
+                formula1=f'AND(ISNUMBER({me}),{me}=INT({me}),{me}>={lo:g},{me}<={hi:g},'
+                         f'${inst_letter}2="{inst}")',
+                promptTitle=_truncate(name, 32),
+                prompt=_truncate(f"{inst}: whole number {lo:g} to {hi:g}", 255),
+                errorTitle=_truncate(f"questionnaires: {name}", 32),
+                error=_truncate(f"Not a valid answer to {name} ({lo:g} to {hi:g}), or this "
+                                f"row is not a {inst} questionnaire.", 255))
+            ws.column_dimensions[letter].width = max(9, len(name) + 2)
+        c = Comment(comment, "rpc_eval")
+        c.width, c.height = 320, 160
+        cell.comment = c
+        if dv is not None:
+            dv.add(f"{letter}2:{letter}{last}")
+            ws.add_data_validation(dv)
+    ws.freeze_panes = "F2"
+
+
 # ------------------------------------------------------------------------------------
 # filling sheets
 # ------------------------------------------------------------------------------------
@@ -337,7 +404,7 @@ def _interventions_from_codebook(book: Codebook) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------
 def _instructions(ws, spec: Mapping[str, Any], codes: Mapping[str, list[str]],
                   labels: Mapping[str, Mapping[str, str]], registry: Registry,
-                  filled: bool, max_rows: int, file_name: str) -> None:
+                  filled: bool, rows: Mapping[str, int], file_name: str) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
 
     from rpc_eval import __version__
@@ -375,8 +442,10 @@ def _instructions(ws, spec: Mapping[str, Any], codes: Mapping[str, list[str]],
         "You may delete optional columns you do not collect, and leave optional sheets empty "
         "(las and parents are required).",
         "Cells are checked as you type (drop-down lists, dates, number ranges) for the first "
-        f"{max_rows:,} rows; pasted values are not checked by Excel, but rpc-eval validate "
-        "checks everything.",
+        + ", ".join(f"{n:,} rows of {t}" for t, n in rows.items() if n != DEFAULT_MAX_ROWS)
+        + (f" and {DEFAULT_MAX_ROWS:,} rows of the other sheets"
+           if DEFAULT_MAX_ROWS in rows.values() else "")
+        + "; pasted values are not checked by Excel, but rpc-eval validate checks everything.",
         "This sheet and the hidden Lists sheet are not read as data.",
     ):
         line(text)
@@ -413,6 +482,9 @@ def _instructions(ws, spec: Mapping[str, Any], codes: Mapping[str, list[str]],
         "type NA, 0 or -99.",
         "Questionnaires (responses sheet): one row per item answered, e.g. phq9 item phq9_01. "
         "value is the numeric response code, checked against the item's range.",
+        "Or, quicker to key from paper, the questionnaires sheet: one row per questionnaire "
+        "(parent, wave, instrument) with one column per item (phq9_01 ...); fill only the "
+        "columns of the row's instrument. Use one of the two sheets, not both.",
     ):
         line(text)
 
@@ -487,7 +559,8 @@ def write_template(
     data: EvaluationData | None = None,
     registry: Registry | None = None,
     codebooks: Mapping[str, Codebook] | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
+    max_rows: int | None = None,
+    parents: int = DEFAULT_PARENTS,
 ) -> Path:
     """Write the Excel data-collection workbook of a regional evaluation.
 
@@ -508,8 +581,14 @@ def write_template(
     codebooks : mapping, optional
         Codebooks whose codes the drop-down lists offer (default: ``data.codebooks``,
         else the package's codebooks).
-    max_rows : int
-        Data validation covers rows 2 to ``max_rows + 1`` (or every filled row, if more).
+    max_rows : int, optional
+        Data validation covers rows 2 to ``max_rows + 1`` of every sheet (or every
+        filled row, if more). Default: sized by ``parents``.
+    parents : int
+        Parents the checks are sized for (default 2,000): the parents sheet gets that
+        many rows, attendance, responses and questionnaires
+        :data:`ROWS_PER_PARENT` times as many (up to Excel's last row), the other
+        sheets :data:`DEFAULT_MAX_ROWS`.
 
     Returns
     -------
@@ -549,8 +628,18 @@ def write_template(
     if path.suffix.lower() != ".xlsx":
         raise RpcEvalError(f"the template is an Excel workbook: give a file name ending in "
                            f".xlsx, not {path.name!r}")
-    if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1:
+    if max_rows is not None and (not isinstance(max_rows, int) or isinstance(max_rows, bool)
+                                 or max_rows < 1):
         raise RpcEvalError("max_rows must be a whole number of at least 1")
+    if not isinstance(parents, int) or isinstance(parents, bool) or parents < 1:
+        raise RpcEvalError("parents must be a whole number of at least 1")
+
+    def rows_for(table: str) -> int:
+        if max_rows is not None:
+            return max_rows
+        if table in ROWS_PER_PARENT:
+            return min(parents * ROWS_PER_PARENT[table], EXCEL_ROWS - 1)
+        return DEFAULT_MAX_ROWS
     books = dict(codebooks if codebooks is not None
                  else (data.codebooks if data is not None else load_codebooks()))
     reg = registry if registry is not None else (
@@ -601,7 +690,7 @@ def write_template(
         if frame is not None:
             tables_data[table] = frame
     n_las = len(tables_data.get("las", ()))
-    las_last = max(max_rows, n_las) + 1
+    las_last = max(rows_for("las"), n_las) + 1
     las_letter = get_column_letter(las_cols.index("la_code") + 1)
     las_ref = f"las!${las_letter}$2:${las_letter}${las_last}"
 
@@ -637,7 +726,7 @@ def write_template(
                 if tspec["columns"][col]["type"] == "date":
                     for (cell,) in ws.iter_rows(min_row=2, max_row=n + 1, min_col=j, max_col=j):
                         cell.number_format = DATE_FORMAT
-        last = max(max_rows, n) + 1
+        last = max(rows_for(table), n) + 1
         for col in cols:
             dv = _validation(table, col, tspec["columns"][col], letters, codes, lists,
                              las_ref if table != "las" else None)
@@ -646,8 +735,11 @@ def write_template(
             dv.add(f"{letters[col]}2:{letters[col]}{last}")
             ws.add_data_validation(dv)
 
-    _instructions(instructions, spec, codes, labels, reg, data is not None, max_rows,
-                  path.name)
+    q_rows = rows_for("questionnaires")
+    _questionnaires_sheet(wb.create_sheet("questionnaires", index=len(TABLES) + 1), reg,
+                          codes, lists, header_fill, q_rows)
+    _instructions(instructions, spec, codes, labels, reg, data is not None,
+                  {t: rows_for(t) for t in [*TABLES, "questionnaires"]}, path.name)
     lists.ws.sheet_state = "hidden"
     lists.ws.protection.sheet = True
     wb.properties.creator = "rpc_eval"

@@ -27,6 +27,15 @@ Rules, in one place
   example a dropout who never came to the first booked session: ``sessions = 0``,
   ``days >= 0``); no warning is raised, and ``attendance_recorded`` is false for them so
   they can be counted (``(~tte.attendance_recorded).sum()``).
+* **Sessions as a count.** Data delivered one row per parent may carry only a count,
+  ``parents.sessions_attended`` (with, optionally, ``first_session_date`` and
+  ``last_session_date``). When the attendance table is empty that count is
+  ``sessions``: every analysis in sessions attended (retention, cumulative incidence,
+  Cox, Fine-Gray, the session hazard) and every analysis in days runs on it.
+  ``last_session`` (the highest session *number* attended) is then missing, and a
+  ``censor_date`` that may fall before a parent's last session raises an error saying
+  that the attendance table (one dated row per session) is needed. When both are
+  given, the attendance table is used (with a warning if the two disagree).
 * **Planned sessions.** The parent's own ``sessions_planned``; when blank, the
   dataset's ``interventions`` table; when that is absent or blank, the ``interventions``
   codebook (``data.codebooks["interventions"].attribute("sessions_planned")``).
@@ -261,6 +270,54 @@ def _attendance_summary(data: EvaluationData, ids: pd.Series, end: pd.Series,
     return out
 
 
+def _counted_sessions(p: pd.DataFrame, data: EvaluationData, cdate: pd.Timestamp,
+                      explicit_censor: bool) -> pd.DataFrame | None:
+    """Per parent: sessions from the ``sessions_attended`` count of ``parents``, used when
+    there is no attendance table (None when the attendance table or the count is absent).
+
+    A count says how many sessions, not when or which: ``last_session`` is missing, and
+    a ``censor_date`` before a parent's last session cannot be applied without dates.
+    """
+    count = p["sessions_attended"]
+    if not count.notna().any():
+        return None
+    ids = p["parent_id"].to_numpy()
+    if len(data.attendance):
+        att = _attendance_summary(data, p["parent_id"], p["exit_date"].fillna(cdate),
+                                  p["exit_date"])
+        given = count.notna().to_numpy()
+        differ = given & (att["sessions"].reindex(ids).to_numpy()
+                          != count.fillna(-1).to_numpy(dtype="int64"))
+        if differ.any():
+            warnings.warn(
+                f"sessions_attended in the parents table differs from the attendance table "
+                f"for {int(differ.sum())} parent(s) ({_ids_text(ids[differ])}); the "
+                "attendance table (one row per session) was used", DataQualityWarning,
+                stacklevel=3)
+        return None
+    if explicit_censor:
+        last = p["last_session_date"].where(p["last_session_date"].notna(), p["exit_date"])
+        unsure = count.gt(0).fillna(False).to_numpy() & ~(last <= cdate).fillna(False).to_numpy()
+        if unsure.any():
+            raise RpcEvalError(
+                f"censor_date {cdate.date()} may fall before some sessions of "
+                f"{int(unsure.sum())} parent(s) ({_ids_text(ids[unsure])}), and the data give "
+                "only a count of sessions (sessions_attended), not their dates. Counting "
+                "sessions up to a censoring date needs the attendance table (one dated row "
+                "per session), or last_session_date on or before the censoring date; "
+                "leave censor_date out to use the latest date in the data")
+    missing = count.isna().to_numpy()
+    if missing.any():
+        warnings.warn(
+            f"sessions_attended is blank for {int(missing.sum())} parent(s) who started "
+            f"({_ids_text(ids[missing])}) and there is no attendance table: their sessions "
+            "are counted as 0", DataQualityWarning, stacklevel=3)
+    return pd.DataFrame({"sessions": count.fillna(0).to_numpy(dtype="int64"),
+                         "last_session": pd.array([pd.NA] * len(p), dtype="Int64"),
+                         "attendance_recorded": ~missing},
+                        index=pd.Index(ids, name="parent_id"))
+
+
 def time_to_event(data: EvaluationData, *, censor_date=None) -> pd.DataFrame:
     """One row per parent who started: how long the episode lasted and how it ended.
 
@@ -298,6 +355,8 @@ def time_to_event(data: EvaluationData, *, censor_date=None) -> pd.DataFrame:
         * ``days`` (float64 >= 0): ``end_date - start_date`` in days;
         * ``last_session`` (int64 >= 0): highest ``session_number`` attended (0 if
           none); differs from ``sessions`` when a session in between was missed;
+          when sessions come from the ``sessions_attended`` count, Int64 and missing
+          (the count does not say which sessions were attended);
         * ``attendance_recorded`` (bool): the parent has at least one attendance row
           (attended or not) on or before ``end_date``.
 
@@ -376,7 +435,10 @@ def time_to_event(data: EvaluationData, *, censor_date=None) -> pd.DataFrame:
     end = pd.to_datetime(end).astype(p["start_date"].dtype)
 
     att = _attendance_summary(data, p["parent_id"], end, p["exit_date"])
-    if len(p) and len(data.attendance) == 0:
+    counted = _counted_sessions(p, data, cdate, censor_date is not None)
+    if counted is not None:
+        att = counted
+    elif len(p) and len(data.attendance) == 0:
         warnings.warn(
             "the attendance table is empty, so sessions = 0 for every parent: analyses in "
             "sessions (person_period, discrete-time hazards) need attendance data; analyses "
@@ -397,7 +459,8 @@ def time_to_event(data: EvaluationData, *, censor_date=None) -> pd.DataFrame:
     ids = p["parent_id"].to_numpy()
     out["sessions"] = att["sessions"].reindex(ids).to_numpy(dtype="int64")
     out["days"] = ((end - p["start_date"]) / pd.Timedelta(days=1)).astype("float64")
-    out["last_session"] = att["last_session"].reindex(ids).to_numpy(dtype="int64")
+    out["last_session"] = (att["last_session"].reindex(ids).astype("Int64") if counted is not None
+                           else att["last_session"].reindex(ids).to_numpy(dtype="int64"))
     out["attendance_recorded"] = att["attendance_recorded"].reindex(ids).to_numpy(dtype=bool)
     return out.reset_index(drop=True)[list(TTE_COLUMNS)]
 
@@ -508,6 +571,12 @@ def person_period(
         raise RpcEvalError(
             f"{id_col} must identify one row per parent; repeated: "
             f"{_ids_text(pd.unique(tte.loc[dup, id_col]))}")
+    if sessions_col == "last_session" and len(tte) and tte[sessions_col].isna().all():
+        raise RpcEvalError(
+            "last_session (the highest session number attended) is missing for every "
+            "parent: the data give only a count of sessions attended (sessions_attended), "
+            "and session numbers need the attendance table (one row per session); use "
+            "sessions_col='sessions' to count sessions attended")
     s = pd.to_numeric(tte[sessions_col], errors="coerce").astype("Float64")
     bad = s.isna() | (s < 0) | (s.round() != s)
     if bad.fillna(True).any():
