@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rpc_eval.errors import BoundaryFitWarning, RpcEvalError
+from rpc_eval.errors import BoundaryFitWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.multilevel.glmm import fit_glmm
 
 REF = Path(__file__).parent / "reference"
@@ -97,7 +97,8 @@ def test_result_tables_and_display(fits):
 def test_missing_rows_are_dropped_and_counted():
     d = pd.read_csv(REF / "glmm_a.csv")
     d.loc[[3, 10, 50], "x"] = np.nan
-    res = fit_glmm(d, FORMULA, group="la", n_agq=1)
+    with pytest.warns(DataQualityWarning, match="3 of 2,000 rows have missing values"):
+        res = fit_glmm(d, FORMULA, group="la", n_agq=1)
     assert res.n_dropped == 3 and res.n_obs == 1997
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rpc_eval.errors import BoundaryFitWarning, RpcEvalError
+from rpc_eval.errors import BoundaryFitWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.multilevel.lmm import FIXED_COLUMNS, LmmSlopesResult, fit_lmm
 
 REF = Path(__file__).resolve().parent / "reference"
@@ -184,5 +184,6 @@ def test_slopes_errors():
         fit.bootstrap()
     d2 = d.copy()
     d2.loc[:4, "ys"] = np.nan
-    fit2 = fit_lmm(d2, "ys ~ wave", "la", re_formula="~wave")
+    with pytest.warns(DataQualityWarning, match="5 of 509 rows"):
+        fit2 = fit_lmm(d2, "ys ~ wave", "la", re_formula="~wave")
     assert fit2.n_dropped == 5 and fit2.nobs == len(d) - 5

@@ -42,7 +42,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
+from rpc_eval.errors import (
+    BoundaryFitWarning,
+    ConvergenceWarning,
+    DataQualityWarning,
+    RpcEvalError,
+)
+from rpc_eval.multilevel.formula import complete_rows, formula_columns
 
 __all__ = ["fit_glmm", "GlmmResult"]
 
@@ -301,9 +307,8 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
         raise RpcEvalError("ci must be between 0 and 1.")
     if group not in data.columns:
         raise RpcEvalError(f"Group column {group!r} is not in the data.")
-    frame = data.copy()
-    if frame[group].isna().any():
-        frame = frame[frame[group].notna()]
+    frame, n_dropped = complete_rows(
+        data, [*formula_columns(formula, data), group], "GLMM", stacklevel=3)
     for col in frame.columns:
         if frame[col].dtype == bool:
             frame[col] = frame[col].astype(int)
@@ -311,7 +316,11 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
         Y, X = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop")
     except patsy.PatsyError as exc:
         raise RpcEvalError(f"Could not build the design from formula {formula!r}: {exc}") from exc
-    n_dropped = len(data) - len(Y)
+    if len(Y) < len(frame):  # values the formula turns into missing (e.g. log(0))
+        warnings.warn(f"GLMM: {len(frame) - len(Y):,} more rows have values the formula "
+                      "turns into missing values and were left out of the model",
+                      DataQualityWarning, stacklevel=2)
+        n_dropped += len(frame) - len(Y)
     if Y.shape[1] != 1:
         raise RpcEvalError("The outcome must be a single 0/1 column (got a factor with "
                            f"columns {list(Y.columns)}); code it as 0/1 or boolean.")

@@ -50,7 +50,7 @@ import pandas as pd
 from scipy import optimize, sparse, stats
 
 from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
-from rpc_eval.multilevel.formula import build_design
+from rpc_eval.multilevel.formula import build_design, complete_rows, formula_columns
 
 __all__ = ["fit_lmm", "LmmResult", "LmmSlopesResult"]
 
@@ -728,7 +728,9 @@ def _fit_statsmodels(data, formula, groups, reml, ci, re_formula):
     if not re_formula.strip().startswith("~"):
         raise RpcEvalError(f"re_formula must be a one-sided formula such as '~wave', got "
                            f"{re_formula!r}.")
-    frame = data[data[g].notna()]
+    frame, n_dropped = complete_rows(
+        data, [*formula_columns(formula, data), *formula_columns(re_formula, data), g],
+        "linear mixed model", stacklevel=4)
     try:
         model = smf.mixedlm(formula, frame, groups=frame[g].astype(str),
                             re_formula=re_formula, missing="drop")
