@@ -412,6 +412,8 @@ class FineGrayResult:
     n, n_events, n_competing, n_censored : int
         Subjects used, and how many had the event of interest, a competing event, or
         were censored.
+    n_dropped : int
+        Rows left out for a missing value in a column the model uses.
     n_clusters : int or None
         Clusters of the cluster-robust variance.
     converged : bool
@@ -443,6 +445,7 @@ class FineGrayResult:
     _encoding: _Encoding = field(repr=False)
     _log_scale: float = field(repr=False, default=0.0)
     _hazard_scaled: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    n_dropped: int = 0
 
     # ---- prediction ------------------------------------------------------------------
     def predict_cif(self, profiles: pd.DataFrame, times: Sequence[float] | None = None
@@ -802,7 +805,7 @@ def fine_gray(
         n=len(frame),
         n_events=n_events,
         n_competing=int((status == 2).sum()),
-        n_censored=int((status == 0).sum()),
+        n_censored=int((status == 0).sum()), n_dropped=int(incomplete.sum()),
         n_clusters=n_clusters,
         converged=converged,
         n_iter=n_iter,
