@@ -183,8 +183,16 @@ def test_zero_variance_warns_boundary_and_matches_glm():
 
 def test_bad_arguments():
     d = pd.read_csv(REF / "glmm_a.csv")
-    with pytest.raises(RpcEvalError, match="binomial"):
-        fit_glmm(d, FORMULA, group="la", family="poisson")
+    with pytest.raises(RpcEvalError, match="'binomial' .*'poisson'"):
+        fit_glmm(d, FORMULA, group="la", family="gamma")
+    with pytest.raises(RpcEvalError, match="trials= is for binomial"):
+        fit_glmm(d, FORMULA, group="la", family="poisson", trials="x")
+    with pytest.raises(RpcEvalError, match="whole numbers >= 0"):
+        fit_glmm(d.assign(y=d.y - 0.5), FORMULA, group="la", family="poisson")
+    with pytest.raises(RpcEvalError, match="whole numbers >= 1"):
+        fit_glmm(d.assign(n=0), FORMULA, group="la", trials="n")
+    with pytest.raises(RpcEvalError, match="between 0 and 'n'"):
+        fit_glmm(d.assign(n=1, y=d.y * 2), FORMULA, group="la", trials="n")
     with pytest.raises(RpcEvalError, match="not in the data"):
         fit_glmm(d, FORMULA, group="la_code")
     with pytest.raises(RpcEvalError, match="0/1"):
