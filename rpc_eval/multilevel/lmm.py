@@ -36,8 +36,9 @@ Confidence intervals for the variance components, ICCs and design effects come f
 parametric bootstrap (:meth:`LmmResult.bootstrap`): responses are simulated from the
 fitted model and refitted with the same design and groups through the same engine.
 
-Random slopes (one grouping level, ``re_formula=``) are fitted by a fallback to
-``statsmodels.formula.api.mixedlm`` (:class:`LmmSlopesResult`; z-based inference).
+Random slopes (one grouping level, ``re_formula=``) are fitted by the profiled (RE)ML
+engine of :mod:`rpc_eval.multilevel.slopes` (:class:`LmmSlopesResult`; Satterthwaite
+df, singular fits flagged as ``lme4::isSingular``).
 Crossed effects and more than two levels are outside this module.
 """
 
@@ -52,7 +53,7 @@ import pandas as pd
 from scipy import optimize, sparse, stats
 
 from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
-from rpc_eval.multilevel.formula import build_design, complete_rows, formula_columns
+from rpc_eval.multilevel.formula import build_design
 
 __all__ = ["fit_lmm", "LmmResult", "LmmSlopesResult"]
 
@@ -775,25 +776,35 @@ class LmmResult:
 
 @dataclass
 class LmmSlopesResult:
-    """A linear mixed model with a general random-effects structure for one grouping
-    factor, fitted by ``statsmodels`` MixedLM (see ``fit_lmm(..., re_formula=...)``).
+    """A linear mixed model with correlated random intercepts and slopes for one grouping
+    factor (see ``fit_lmm(..., re_formula=...)`` and :mod:`rpc_eval.multilevel.slopes`).
 
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term, estimate, std_error, df, ci_low, ci_high, p``. ``df`` is NaN: intervals
-        and p-values are z-based (normal), so they are somewhat liberal with few
-        groups. ``std_error`` is ``sqrt(diag(sigma^2 (X' V^{-1} X)^{-1}))`` at the
-        estimates, as lme4 (statsmodels' own ``bse_fe`` differs by about 1%).
+        ``term, estimate, std_error, df, ci_low, ci_high, p``: Wald t intervals and
+        tests with Satterthwaite df (``summary(lmerTest::lmer(...))$coefficients``).
     variance_components : DataFrame
         ``group, variance, sd``: one row per random effect (``la: Intercept``,
         ``la: wave``), one per covariance (``la: Intercept x wave``; ``sd`` NaN,
         ``variance`` is the covariance) and ``Residual``.
     loglik : float
         REML criterion or log-likelihood (``logLik()`` of the lme4 fit).
-    converged, boundary : bool
+    converged : bool
+        The optimum was confirmed (gradient and bounds check, with restarts).
+    boundary : bool
+        Singular fit, as ``lme4::isSingular``: a diagonal element of the relative
+        Cholesky factor below 1e-4 (a variance at 0 or a correlation at +/-1).
     cov_re : DataFrame
         Random-effects covariance matrix.
+    theta : ndarray
+        Lower triangle of the relative Cholesky factor, column by column (lme4's
+        ``getME(fit, "theta")``).
+    optimizer : dict
+        ``kkt`` (largest violation of the optimality conditions), ``restarts``,
+        ``message``.
+    vcov : DataFrame
+        Covariance matrix of the fixed effects.
     """
 
     formula: str
@@ -810,6 +821,16 @@ class LmmSlopesResult:
     converged: bool
     boundary: bool
     cov_re: pd.DataFrame
+    theta: np.ndarray = None
+    optimizer: dict = field(default_factory=dict)
+    vcov: pd.DataFrame = None
+
+    def correlations(self) -> pd.DataFrame:
+        """Correlations of the random effects (``attr(VarCorr(fit)$la, "correlation")``)."""
+        sd = np.sqrt(np.diag(self.cov_re.to_numpy()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = self.cov_re.to_numpy() / np.outer(sd, sd)
+        return pd.DataFrame(r, index=self.cov_re.index, columns=self.cov_re.columns)
 
     def _label(self) -> str:
         return f"{self.formula} + ({self.re_formula.lstrip('~ ').strip()} | {self.groups[0]})"
@@ -826,7 +847,7 @@ class LmmSlopesResult:
     def summary(self) -> str:
         """A plain-text report of the fit."""
         crit = "REML" if self.reml else "ML"
-        lines = [f"Linear mixed model fit by {crit} (statsmodels MixedLM; z-based inference)",
+        lines = [f"Linear mixed model fit by {crit} (t tests with Satterthwaite df)",
                  f"Formula: {self._label()}",
                  f"Observations: {self.nobs}" + (f" ({self.n_dropped} dropped for missing values)"
                                                  if self.n_dropped else ""),
@@ -835,7 +856,7 @@ class LmmSlopesResult:
                  self.variance_components.to_string(index=False), "", "Fixed effects:",
                  self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
         if not self.converged:
-            lines += ["", "Warning: the optimiser did not report convergence."]
+            lines += ["", "Warning: the optimum could not be confirmed."]
         if self.boundary:
             lines += ["", "Note: boundary (singular) fit - the random-effects covariance is "
                           "singular (a variance at zero or a correlation at +/-1)."]
@@ -846,116 +867,12 @@ class LmmSlopesResult:
 
     def _repr_html_(self) -> str:
         crit = "REML" if self.reml else "ML"
-        head = (f"<p><b>Linear mixed model ({crit}, statsmodels)</b>: "
+        head = (f"<p><b>Linear mixed model ({crit})</b>: "
                 f"{html.escape(self._label())}; {self.nobs} observations; "
                 f"logLik {self.loglik:.3f}</p>")
         note = ("<p><i>Boundary (singular) fit.</i></p>" if self.boundary else "")
         return (head + self.fixed_effects.to_html(index=False, float_format=lambda v: f"{v:.4g}")
                 + self.variance_components.to_html(index=False) + note)
-
-
-def _fit_statsmodels(data, formula, groups, reml, ci, re_formula):
-    import statsmodels.formula.api as smf
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergenceWarning
-
-    if not isinstance(data, pd.DataFrame):
-        raise RpcEvalError("data must be a pandas DataFrame in long form (one row per observation).")
-    glist = [groups] if isinstance(groups, str) else list(groups)
-    if len(glist) != 1 or not isinstance(glist[0], str):
-        raise RpcEvalError(
-            f"re_formula (random slopes) needs exactly one grouping column, got {glist!r}: "
-            "nested random slopes are not supported. Use groups='la_code' with "
-            "re_formula, or nested random intercepts without re_formula.")
-    g = glist[0]
-    if g not in data.columns:
-        raise RpcEvalError(f"grouping column {g!r} not in the data; columns are "
-                           f"{list(data.columns)}.")
-    if "|" in formula or "|" in re_formula:
-        raise RpcEvalError("write the fixed effects in formula and the random-effect terms "
-                           "in re_formula (e.g. re_formula='~wave'), without '|'.")
-    if not re_formula.strip().startswith("~"):
-        raise RpcEvalError(f"re_formula must be a one-sided formula such as '~wave', got "
-                           f"{re_formula!r}.")
-    frame, n_dropped = complete_rows(
-        data, [*formula_columns(formula, data), *formula_columns(re_formula, data), g],
-        "linear mixed model", stacklevel=4)
-    try:
-        model = smf.mixedlm(formula, frame, groups=frame[g].astype(str),
-                            re_formula=re_formula, missing="drop")
-    except Exception as exc:  # patsy / statsmodels errors in user formulas
-        raise RpcEvalError(f"could not build the model from formula {formula!r} and "
-                           f"re_formula {re_formula!r}: {exc}") from exc
-    n = int(model.nobs)
-    ng = len(model.group_labels)
-    if ng < 2:
-        raise RpcEvalError(f"'{g}' has only {ng} group in the data used; random effects "
-                           "need at least 2 groups (and in practice many more).")
-    if np.ptp(model.endog) == 0:
-        raise RpcEvalError("the outcome is constant in all rows used, so there is no "
-                           "variation to model.")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = model.fit(reml=reml, method=["lbfgs"])
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise RpcEvalError(f"statsmodels MixedLM failed to fit the model: {exc}. "
-                               "Simplify re_formula.") from exc
-    sm_msgs = [str(w.message) for w in caught if issubclass(w.category, SmConvergenceWarning)]
-    converged = bool(res.converged) and not any("converge" in m.lower() for m in sm_msgs)
-    if not converged:
-        warnings.warn("statsmodels MixedLM did not converge"
-                      + (f" ({'; '.join(sorted(set(sm_msgs)))})" if sm_msgs else "")
-                      + "; the estimates may be wrong. Simplify re_formula or rescale "
-                      "covariates.", ConvergenceWarning, stacklevel=3)
-    scale = float(res.scale)
-    cov_re = pd.DataFrame(np.asarray(res.cov_re, dtype=float))
-    names = [str(c) for c in res.cov_re.columns]
-    names = ["Intercept" if c in ("Group", "Intercept") else c for c in names]
-    cov_re.index = cov_re.columns = names
-    # boundary as lme4::isSingular: a diagonal element of the relative Cholesky factor
-    # below 1e-4 (a variance at 0 or a correlation at +/-1)
-    try:
-        L = np.linalg.cholesky(cov_re.to_numpy() / scale)
-        boundary = bool(np.any(np.diag(L) < BOUNDARY_TOL))
-    except np.linalg.LinAlgError:
-        boundary = True
-    if boundary:
-        warnings.warn(
-            f"boundary (singular) fit: the random-effects covariance for '{g}' is singular "
-            "(a variance at zero or a correlation at +/-1). statsmodels can return wrong "
-            "fixed effects in this case (statsmodels issue #10239); compare with a simpler "
-            "re_formula (e.g. random intercepts only) before using these estimates.",
-            BoundaryFitWarning, stacklevel=3)
-    k = len(names)
-    terms = list(model.exog_names)
-    beta = np.asarray(res.fe_params, dtype=float)
-    # SEs as lme4: sigma^2 (X' V*^{-1} X)^{-1} at the estimates, V = Z G Z' + sigma^2 I per
-    # group (statsmodels' cov_params inverts the joint Hessian, about 1% different)
-    G = cov_re.to_numpy()
-    XtVX = np.zeros((len(terms), len(terms)))
-    for Xg, Zg in zip(model.exog_li, model.exog_re_li, strict=True):
-        Vg = Zg @ G @ Zg.T + scale * np.eye(len(Zg))
-        XtVX += Xg.T @ np.linalg.solve(Vg, Xg)
-    se = np.sqrt(np.diag(np.linalg.inv(XtVX)))
-    if boundary and np.any((beta == 0.0) & (np.abs(model.exog).sum(axis=0) > 0)):
-        raise RpcEvalError("statsmodels returned fixed effects of exactly 0 on a boundary "
-                           "fit (statsmodels issue #10239); these are not estimates. Simplify "
-                           "re_formula.")
-    z = stats.norm.ppf(0.5 + ci / 2)
-    terms = ["(Intercept)" if t == "Intercept" else t for t in terms]
-    fixed = pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": np.nan,
-                          "ci_low": beta - z * se, "ci_high": beta + z * se,
-                          "p": 2 * stats.norm.sf(np.abs(beta / se))})
-    rows = [dict(group=f"{g}: {a}", variance=cov_re.iat[i, i], sd=np.sqrt(cov_re.iat[i, i]))
-            for i, a in enumerate(names)]
-    rows += [dict(group=f"{g}: {names[i]} x {names[j]}", variance=cov_re.iat[i, j], sd=np.nan)
-             for i in range(k) for j in range(i + 1, k)]
-    rows.append(dict(group="Residual", variance=scale, sd=np.sqrt(scale)))
-    return LmmSlopesResult(
-        formula=formula, groups=[g], re_formula=re_formula, reml=reml, ci=ci,
-        fixed_effects=fixed, variance_components=pd.DataFrame(rows), loglik=float(res.llf),
-        nobs=n, n_dropped=int(len(data) - n), n_groups={g: ng}, converged=converged,
-        boundary=boundary, cov_re=cov_re)
 
 
 def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
@@ -980,10 +897,10 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
         prediction intervals.
     re_formula : str, optional
         Random-effects formula for one grouping factor, e.g. ``"~wave"`` for
-        ``(1 + wave | la_code)`` (random intercepts and slopes, correlated). Fitted by
-        ``statsmodels.formula.api.mixedlm(formula, data, groups=..., re_formula=...)
-        .fit(reml=reml, method=["lbfgs"])``; returns an :class:`LmmSlopesResult`
-        (z-based inference, ``df`` NaN). Nested groups with ``re_formula`` raise
+        ``(1 + wave | la_code)`` (random intercepts and slopes, correlated), fitted by
+        profiled (RE)ML (:mod:`rpc_eval.multilevel.slopes`); returns an
+        :class:`LmmSlopesResult` (Satterthwaite t tests, ``.correlations()``,
+        ``.boundary`` for a singular fit). Nested groups with ``re_formula`` raise
         :class:`~rpc_eval.errors.RpcEvalError`.
 
     Returns
@@ -1043,7 +960,9 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     if not 0 < ci < 1:
         raise RpcEvalError(f"ci must be between 0 and 1, got {ci!r}.")
     if re_formula is not None:
-        return _fit_statsmodels(data, formula, groups, reml, ci, re_formula)
+        from rpc_eval.multilevel.slopes import fit_slopes
+
+        return fit_slopes(data, formula, groups, reml, ci, re_formula)
     des = build_design(data, formula, groups)
     y, X = des.y, des.X
     n, p = X.shape
