@@ -127,8 +127,8 @@ def _normalise_groups(groups) -> list[str]:
         raise RpcEvalError(
             "groups must be one column name, e.g. groups='la_code' for (1 | la_code), "
             "or two, outer first, e.g. groups=['la_code', 'parent_id'] for "
-            "(1 | la_code/parent_id). Random slopes and crossed or deeper designs are "
-            "not supported by fit_lmm; statsmodels.formula.api.mixedlm can fit them.")
+            "(1 | la_code/parent_id). For random slopes give one group and "
+            "re_formula='~x'; crossed or deeper designs are not supported by fit_lmm.")
     return groups
 
 
@@ -146,8 +146,8 @@ def build_design(data: pd.DataFrame, formula: str, groups) -> Design:
     if "|" in formula:
         raise RpcEvalError(
             "Write only the fixed effects in the formula (e.g. 'y ~ wave * arm') and give "
-            "the random intercepts with groups=...; random slopes are not supported by "
-            "fit_lmm (statsmodels.formula.api.mixedlm can fit them).")
+            "the random intercepts with groups=...; for random slopes add "
+            "re_formula='~x' (e.g. fit_lmm(d, 'y ~ x', 'la_code', re_formula='~x')).")
     groups = _normalise_groups(groups)
     missing = [g for g in groups if g not in data.columns]
     if missing:

@@ -365,7 +365,7 @@ def _local(eng, k, polish=True, start=None):
 
 
 #: grid of variance ratios t = theta^2 searched for a better start (0 and 1e-6..1e6)
-_T_GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-6, 6, 19)])
+_T_GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-6, 6, 13)])
 #: the optimum is confirmed when |d deviance / d theta| of each interior component is
 #: below this, and no boundary component wants to leave 0 by more than it
 _GRAD_TOL = 1e-3
