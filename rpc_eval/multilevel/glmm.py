@@ -106,6 +106,16 @@ class _Family:
                                             + np.log1p(np.exp(-np.abs(eta))))
         return self.y * eta - np.exp(np.minimum(eta, 700.0))
 
+    def logf_mean(self, eta):
+        """``logf(eta)`` and ``mean(eta)`` sharing one exponential (the node terms)."""
+        if self.name == "binomial":
+            e = np.exp(-np.abs(eta))
+            inv = 1.0 / (1.0 + e)
+            lf = self.y * eta - self.m * (np.maximum(eta, 0.0) + np.log1p(e))
+            return lf, np.where(eta >= 0, inv, e * inv)
+        mu = np.exp(np.minimum(eta, 700.0))
+        return self.y * eta - mu, mu
+
     def weights(self, mu):
         """``m b''`` and ``m b'''`` at the mean ``mu``."""
         if self.name == "binomial":
@@ -217,7 +227,10 @@ class _Problem:
         K = self.z.size
         U = u0[None, :] + s[None, :] * self.z[:, None]  # K x G
         eta = xb[None, :] + sigma * U[:, g]  # K x n
-        lf = fam.logf(eta)
+        if gradient:
+            lf, mean_k = fam.logf_mean(eta)
+        else:
+            lf = fam.logf(eta)
         hk = np.vstack([self._gsum(lf[k]) for k in range(K)]) + stats.norm.logpdf(U)
         a = hk - self.ldn[:, None] + np.log(self.w)[:, None]
         lse = special.logsumexp(a, axis=0)
@@ -240,7 +253,8 @@ class _Problem:
         ds_beta = 0.5 * s[:, None] ** 3 * d_hpp_beta
         ds_tau = 0.5 * s**3 * d_hpp_tau
         # node terms: d/dtheta h(u_k; theta) + h'(u_k) du_k/dtheta
-        rk = fam.y[None, :] - fam.m[None, :] * fam.mean(eta)  # K x n
+        rk = fam.y[None, :] - fam.m[None, :] * mean_k  # K x n
+        del mean_k, lf
         Pn = pik[:, g]  # K x n
         Uk_n = U[:, g]
         # partial of h wrt beta at u_k, weighted by pik: sum_k pik sum_j r_kj x_j
@@ -567,10 +581,11 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
                                 options=opts)
         theta = opt.x.copy()
         on_boundary = bool(theta[-1] <= _LOG_SIGMA_BOUNDS[0] + np.log(10.0))
-        grad = prob.loglik(theta)[1]
+        ll, grad = prob.loglik(theta)
         H_at = None
         if not on_boundary:
             H_at = hessian(theta)
+            start_polish = theta.copy()
             for _ in range(8):
                 try:
                     step = np.linalg.solve(H_at, grad)
@@ -579,16 +594,16 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
                 if not np.all(np.isfinite(step)) or np.max(np.abs(step)) > 1.0:
                     break
                 cand = theta - step
-                if (prob.loglik(cand, gradient=False)[0]
-                        < prob.loglik(theta, gradient=False)[0] - 1e-9):
+                ll_c, grad_c = prob.loglik(cand)
+                if ll_c < ll - 1e-9:
                     break
-                theta = cand
-                grad = prob.loglik(theta)[1]
+                theta, ll, grad = cand, ll_c, grad_c
                 if np.max(np.abs(step)) < 1e-10:
                     break
-            H_at = hessian(theta)
-        ll = prob.loglik(theta, gradient=False)[0]
-        grad = prob.loglik(theta)[1]
+            # the Hessian is recomputed only if the polish moved theta noticeably
+            if np.max(np.abs(theta - start_polish)) > 1e-6:
+                H_at = hessian(theta)
+        ll, grad = prob.loglik(theta)
         modes_ok, decrement = prob.last_modes_ok, prob.last_decrement
         gmax = float(np.max(np.abs(grad[:p] if on_boundary else grad)))
         if on_boundary:
