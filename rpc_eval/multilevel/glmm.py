@@ -603,6 +603,9 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
             # the Hessian is recomputed only if the polish moved theta noticeably
             if np.max(np.abs(theta - start_polish)) > 1e-6:
                 H_at = hessian(theta)
+        # the final evaluation finds every mode again from 0, so the check does not
+        # rest on warm starts carried over from earlier evaluations
+        prob.u0 = np.zeros(G)
         ll, grad = prob.loglik(theta)
         modes_ok, decrement = prob.last_modes_ok, prob.last_decrement
         gmax = float(np.max(np.abs(grad[:p] if on_boundary else grad)))
