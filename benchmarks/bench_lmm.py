@@ -16,7 +16,10 @@ design, optimisation, Satterthwaite df and BLUPs included). Where ``Rscript`` is
 PATH the same rows go to a temporary CSV and ``lme4::lmer`` is timed in R on the same
 run (``system.time`` elapsed of the fit only, median of three; reading the CSV and
 building factors excluded), its fixed effects and logLik are compared with ours, and
-the ratio R / Python is recorded. Writes ``benchmarks/results/lmm.json``.
+the ratio R / Python is recorded. The same rows are then fitted with random intercepts
+and slopes over time by LA, ``score ~ t + intervention + (1 + t | la_code)`` (``t`` the
+wave number 0-3), against ``lmer`` in the same way (``random_slopes`` in the result).
+Writes ``benchmarks/results/lmm.json``.
 """
 
 from __future__ import annotations
@@ -61,6 +64,61 @@ cat(toJSON(list(seconds = times, estimate = unname(fixef(fit)), terms = names(fi
                 loglik = as.numeric(logLik(fit)), vc_group = vc$grp, vc_variance = vc$vcov),
            digits = NA, auto_unbox = TRUE))
 """
+
+
+SLOPES_FORMULA = "score ~ t + intervention"
+R_SLOPES = r"""
+suppressPackageStartupMessages({library(lme4); library(jsonlite)})
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], stringsAsFactors = FALSE)
+d$intervention <- factor(d$intervention)
+times <- numeric(0)
+for (i in 1:3) {
+  tm <- system.time(fit <- lmer(score ~ t + intervention + (1 + t | la_code), data = d,
+                                REML = TRUE))
+  times <- c(times, tm[["elapsed"]])
+}
+vc <- as.data.frame(VarCorr(fit))
+cat(toJSON(list(seconds = times, estimate = unname(fixef(fit)),
+                loglik = as.numeric(logLik(fit)), vc_variance = vc$vcov),
+           digits = NA, auto_unbox = TRUE))
+"""
+
+
+def bench_slopes(frame, use_r: bool) -> dict:
+    """Random intercepts and slopes over time by LA: ``(1 + t | la_code)``."""
+    d = frame.assign(t=frame["wave"].str.split("_", n=1).str[0].astype(int))
+    times = []
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit, secs = timed(fit_lmm, d, SLOPES_FORMULA, "la_code", re_formula="~t")
+        times.append(secs)
+    py = statistics.median(times)
+    print(f"fit_lmm random slopes: {py:.2f} s (median of 3: {[round(t, 2) for t in times]})")
+    out = {"model": SLOPES_FORMULA + " + (1 + t | la_code), REML",
+           "python_seconds_median": round(py, 3),
+           "python_seconds_all": [round(t, 3) for t in times], "loglik_python": fit.loglik}
+    if use_r:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv, script = Path(tmp) / "slopes.csv", Path(tmp) / "slopes.R"
+            d[["la_code", "intervention", "t", "score"]].to_csv(csv, index=False)
+            script.write_text(R_SLOPES)
+            res = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True,
+                                 text=True, check=True)
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        rsec = statistics.median(r["seconds"])
+        vc = fit.variance_components["variance"].to_numpy()
+        out.update({"r_seconds_median": round(rsec, 3), "r_seconds_all": r["seconds"],
+                    "ratio_r_over_python": round(rsec / py, 2), "loglik_r": r["loglik"],
+                    "loglik_diff_python_minus_r": fit.loglik - r["loglik"],
+                    "fixed_effects_max_abs_diff_sorted": float(np.max(np.abs(
+                        np.sort(fit.fixed_effects["estimate"]) - np.sort(r["estimate"])))),
+                    "variance_max_abs_diff": float(np.max(np.abs(vc - np.asarray(
+                        r["vc_variance"]))))})
+        print(f"lme4::lmer random slopes: {rsec:.2f} s; ratio R/Python {rsec / py:.1f}; "
+              f"logLik ours - R {fit.loglik - r['loglik']:.2e}")
+    return out
 
 
 def build_rows():
@@ -129,6 +187,7 @@ def main() -> None:
         })
         print(f"lme4::lmer: {rsec:.2f} s; ratio R/Python {rsec / py:.1f}; "
               f"logLik diff {abs(r['loglik'] - fit.loglik):.2e}")
+    payload["random_slopes"] = bench_slopes(frame, not args.no_r and bool(shutil.which("Rscript")))
     path = write_result("lmm", payload)
     print(f"wrote {path}")
 

@@ -132,6 +132,11 @@ class MetaAnalysisResult:
         applied to the variance (1 when not ``knha``).
     iterations : int
         Fisher-scoring iterations used (0 for closed-form estimators).
+    notes : list of str
+        Plain sentences on degenerate cases a reader of the pooled result must know
+        (identical estimates, a Hartung-Knapp interval of zero width or narrower than
+        the unadjusted one, k = 2, a between-LA variance of exactly 0, very large
+        heterogeneity); empty when there is nothing to say.
     """
 
     estimate: float
@@ -159,6 +164,7 @@ class MetaAnalysisResult:
     knha_truncate: bool = False
     hk_scale: float = 1.0
     iterations: int = 0
+    notes: list[str] = field(default_factory=list)
 
     # -- tables
     @property
@@ -222,6 +228,8 @@ class MetaAnalysisResult:
             f"  I^2 = {self.i2:.1f}%, H^2 = {self.h2:.3f}",
             f"  Q({self.q_df}) = {self.q:.3f}, {_p_text(self.q_p)}",
         ]
+        if self.notes:
+            lines += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -546,6 +554,49 @@ def _tau2_reml_root(y: np.ndarray, v: np.ndarray) -> float:
                                  rtol=4 * _EPS, maxiter=500))
 
 
+def _degenerate_notes(y: np.ndarray, k: int, method: str, tau2: float, i2: float,
+                      knha: bool, knha_truncate: bool, hk: float, stat: float) -> list[str]:
+    """Plain sentences on the degenerate cases of a pooled result (see ``notes``)."""
+    notes: list[str] = []
+    identical = bool(np.all(y == y[0]))
+    if identical:
+        notes.append(f"All {k} estimates are identical ({y[0]:.6g}): there is no "
+                     "variation between them at all.")
+    if knha and not knha_truncate and hk == 0.0:
+        notes.append(
+            "The Hartung-Knapp scaling factor is 0 because the estimates do not vary, so "
+            "the standard error is 0 and the confidence interval has zero width (metafor "
+            "gives the same). This does not mean the pooled value is known exactly: "
+            "report the interval without the Hartung-Knapp adjustment (knha=False) or "
+            "with its scale truncated at 1 (knha_truncate=True).")
+        if np.isnan(stat):
+            notes.append("The pooled estimate is 0 with a standard error of 0, so the test "
+                         "statistic and p-value are undefined.")
+    elif knha and not knha_truncate and hk < 1.0:
+        notes.append(
+            f"The Hartung-Knapp interval is narrower than the unadjusted one (scaling "
+            f"factor {hk:.3g} < 1) because the estimates agree more closely than their "
+            "standard errors imply; with few LAs it can be too narrow. knha_truncate=True "
+            "gives the variant that is never narrower.")
+    if k == 2:
+        notes.append(
+            "Only two estimates are pooled: the between-LA variance rests on a single "
+            "difference and is very imprecise"
+            + ("; the Hartung-Knapp interval uses a t distribution with 1 degree of "
+               "freedom and is very wide." if knha and hk > 0 else "."))
+    if method != "FE" and tau2 == 0.0 and not identical:
+        notes.append(
+            "The between-LA variance is estimated as 0 (the estimates vary no more than "
+            "their standard errors imply), so the random-effects result equals the "
+            "common-effect one.")
+    if i2 >= 90.0:
+        notes.append(
+            f"The estimates differ far more than their standard errors imply (I^2 = "
+            f"{i2:.1f}%): the pooled value averages LAs that differ a lot; read it with "
+            "the prediction interval and the LA estimates.")
+    return notes
+
+
 # --------------------------------------------------------------------------- main
 def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = False,
                    level: float = 0.95, labels=None, knha_truncate: bool = False,
@@ -681,7 +732,8 @@ def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = 
         crit = float(stats.norm.ppf(0.5 + level / 2.0))
     se_mu = float(np.sqrt(var_mu))
     with np.errstate(divide="ignore", invalid="ignore"):
-        stat = float(mu / se_mu)
+        # metafor's answer when the HK scale is 0: t = +-Inf (p = 0), or NaN for 0 / 0
+        stat = float(np.float64(mu) / np.float64(se_mu))
     if np.isnan(stat):
         p = float("nan")
     elif knha:
@@ -704,13 +756,14 @@ def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = 
         "weight": 100.0 * w / w.sum(),
     }, columns=STUDY_COLUMNS)
 
+    notes = _degenerate_notes(y, k, method, tau2, i2, knha, knha_truncate, hk, stat)
     return MetaAnalysisResult(
         estimate=mu, std_error=se_mu, ci_low=mu - crit * se_mu, ci_high=mu + crit * se_mu,
         z_or_t=stat, p=p, df=df, tau2=float(tau2), tau=float(np.sqrt(tau2)),
         tau2_se=float(tau2_se), i2=float(i2), h2=float(h2), q=q, q_df=q_df, q_p=q_p,
         pred_low=float(mu - pi_half), pred_high=float(mu + pi_half), k=k, method=method,
         knha=bool(knha), level=level, studies=studies, knha_truncate=bool(knha_truncate),
-        hk_scale=float(hk), iterations=iterations,
+        hk_scale=float(hk), iterations=iterations, notes=notes,
     )
 
 

@@ -394,9 +394,9 @@ def tiny():
 
 
 def test_no_events(tiny):
-    with pytest.raises(RpcEvalError, match="no events of interest"):
+    with pytest.raises(RpcEvalError, match="no event of interest"):
         fit_cox(tiny.assign(e=0), "t", "e", ["x"])
-    with pytest.raises(RpcEvalError, match="no events of interest"):
+    with pytest.raises(RpcEvalError, match="no event of interest"):
         fit_cox(tiny, "t", "e", ["x"], event_of_interest=7)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rpc_eval.errors import BoundaryFitWarning, RpcEvalError
+from rpc_eval.errors import BoundaryFitWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.multilevel.glmm import fit_glmm
 
 REF = Path(__file__).parent / "reference"
@@ -97,7 +97,8 @@ def test_result_tables_and_display(fits):
 def test_missing_rows_are_dropped_and_counted():
     d = pd.read_csv(REF / "glmm_a.csv")
     d.loc[[3, 10, 50], "x"] = np.nan
-    res = fit_glmm(d, FORMULA, group="la", n_agq=1)
+    with pytest.warns(DataQualityWarning, match="3 of 2,000 rows have missing values"):
+        res = fit_glmm(d, FORMULA, group="la", n_agq=1)
     assert res.n_dropped == 3 and res.n_obs == 1997
 
 
@@ -182,8 +183,16 @@ def test_zero_variance_warns_boundary_and_matches_glm():
 
 def test_bad_arguments():
     d = pd.read_csv(REF / "glmm_a.csv")
-    with pytest.raises(RpcEvalError, match="binomial"):
-        fit_glmm(d, FORMULA, group="la", family="poisson")
+    with pytest.raises(RpcEvalError, match="'binomial' .*'poisson'"):
+        fit_glmm(d, FORMULA, group="la", family="gamma")
+    with pytest.raises(RpcEvalError, match="trials= is for binomial"):
+        fit_glmm(d, FORMULA, group="la", family="poisson", trials="x")
+    with pytest.raises(RpcEvalError, match="whole numbers >= 0"):
+        fit_glmm(d.assign(y=d.y - 0.5), FORMULA, group="la", family="poisson")
+    with pytest.raises(RpcEvalError, match="whole numbers >= 1"):
+        fit_glmm(d.assign(n=0), FORMULA, group="la", trials="n")
+    with pytest.raises(RpcEvalError, match="between 0 and 'n'"):
+        fit_glmm(d.assign(n=1, y=d.y * 2), FORMULA, group="la", trials="n")
     with pytest.raises(RpcEvalError, match="not in the data"):
         fit_glmm(d, FORMULA, group="la_code")
     with pytest.raises(RpcEvalError, match="0/1"):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rpc_eval.errors import BoundaryFitWarning, RpcEvalError
+from rpc_eval.errors import BoundaryFitWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.multilevel.lmm import FIXED_COLUMNS, fit_lmm
 
 REF = Path(__file__).resolve().parent / "reference"
@@ -159,7 +159,8 @@ def test_other_input_errors_and_dropped_rows():
         fit_lmm(d[d.wave == 0], "y ~ x", ["la", "parent"])
     d2 = d.copy()
     d2.loc[:4, "x"] = np.nan
-    fit = fit_lmm(d2, FORMULA, ["la", "parent"])
+    with pytest.warns(DataQualityWarning, match="5 of 360 rows have missing values"):
+        fit = fit_lmm(d2, FORMULA, ["la", "parent"])
     assert fit.n_dropped == 5 and fit.nobs == len(d) - 5
 
 

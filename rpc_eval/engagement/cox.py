@@ -48,6 +48,7 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval._util import as_list as _as_list
+from rpc_eval.engagement.eventcodes import EVENT, event_status
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError, RpcEvalWarning
 
 __all__ = ["fit_cox", "CoxResult", "COEFFICIENT_COLUMNS", "ZPH_COLUMNS"]
@@ -785,6 +786,7 @@ def fit_cox(
     covariates: str | Sequence[str],
     *,
     event_of_interest: Any = 1,
+    censored: Any = None,
     cluster: str | None = None,
     ties: str = "efron",
     strata: str | Sequence[str] | None = None,
@@ -827,7 +829,13 @@ def fit_cox(
         level is the first in sorted order, or the first category of a pandas
         Categorical, unless given in ``reference``.
     event_of_interest : scalar
-        The event code modelled; every other code is censoring.
+        The event code modelled; every other code is censoring. It must occur in
+        ``event`` (the codes found are named otherwise).
+    censored : scalar, optional
+        The code of censored rows (e.g. ``0`` or ``"ongoing"``). Optional, as every code
+        other than ``event_of_interest`` is censored in a cause-specific model; when
+        given it is checked: a code that does not occur in ``event`` is refused with the
+        codes found, the sign of a mis-coded column.
     cluster : str, optional
         Cluster identifier (e.g. ``la_code``) for cluster-robust SEs.
     ties : {"efron", "breslow"}
@@ -851,7 +859,8 @@ def fit_cox(
     Raises
     ------
     RpcEvalError
-        Missing columns, negative durations, no events of interest, a constant or
+        Missing columns, negative durations, no events of interest, a ``censored``
+        code that does not occur in ``event``, a constant or
         collinear covariate (named), a single cluster.
 
     Warns
@@ -931,13 +940,11 @@ def fit_cox(
         raise RpcEvalError(
             f"duration column {duration!r} has {(time < 0).sum():,} negative value(s) "
             f"(first: {time[time < 0][0]:g}); times must be >= 0")
-    status = (sub[event] == event_of_interest).to_numpy(dtype=bool)
+    # cause-specific: rows with any other code are censored at their time; a stated
+    # censoring code must occur in the column
+    status = event_status(sub[event], event, event_of_interest, censored,
+                          model="Cox model") == EVENT
     n_events = int(status.sum())
-    if n_events == 0:
-        codes = sorted(map(str, pd.unique(sub[event])))
-        raise RpcEvalError(
-            f"no events of interest ({event!r} == {event_of_interest!r}) among the "
-            f"{len(sub):,} rows used (codes present: {codes}); a Cox model needs events")
 
     design = _design(sub, covariates, reference)
     p = design.X.shape[1]

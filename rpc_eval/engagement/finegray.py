@@ -100,6 +100,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval.engagement.eventcodes import event_status
 from rpc_eval.errors import (
     ConvergenceWarning,
     DataQualityWarning,
@@ -411,6 +412,8 @@ class FineGrayResult:
     n, n_events, n_competing, n_censored : int
         Subjects used, and how many had the event of interest, a competing event, or
         were censored.
+    n_dropped : int
+        Rows left out for a missing value in a column the model uses.
     n_clusters : int or None
         Clusters of the cluster-robust variance.
     converged : bool
@@ -442,6 +445,7 @@ class FineGrayResult:
     _encoding: _Encoding = field(repr=False)
     _log_scale: float = field(repr=False, default=0.0)
     _hazard_scaled: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    n_dropped: int = 0
 
     # ---- prediction ------------------------------------------------------------------
     def predict_cif(self, profiles: pd.DataFrame, times: Sequence[float] | None = None
@@ -595,8 +599,14 @@ def fine_gray(
     censoring_groups : str, optional
         Column of groups within which ``G`` is estimated separately (``crr``'s
         ``cengroup``), for censoring that depends on the group.
-    censored : scalar
-        The code of censored subjects in ``event`` (default 0).
+    censored : scalar or None
+        The code of censored subjects in ``event`` (default 0). With text codes
+        (``"ongoing"``, ``"dropped_out"``, ``"completed"``) give it, e.g.
+        ``censored="ongoing"``: a censoring code that does not occur in a text column is
+        refused with the codes found (otherwise every ``"ongoing"`` row would silently be
+        a competing event). Numeric codes without it (complete follow-up) are fitted with
+        a :class:`~rpc_eval.errors.DataQualityWarning`. ``None`` when no subject is
+        censored.
     reference : dict, optional
         ``{column: level}`` reference levels of categorical covariates; a numeric
         column named here is treated as categorical.
@@ -618,7 +628,8 @@ def fine_gray(
     Raises
     ------
     RpcEvalError
-        Missing columns, negative or non-numeric durations, no event of interest,
+        Missing columns, negative or non-numeric durations, no event of interest, a
+        censoring code that does not occur in ``event`` (the codes found are named),
         no covariates, a constant covariate, collinear covariates, or a categorical
         level without any event of interest (its estimate would be minus infinity).
 
@@ -709,16 +720,9 @@ def fine_gray(
         raise RpcEvalError(
             f"duration column '{duration}' has {int((time < 0).sum())} negative value(s)"
         )
-    ev = frame[event]
-    status = np.where(ev == censored, 0, np.where(ev == event_of_interest, 1, 2))
+    status = event_status(frame[event], event, event_of_interest, censored,
+                          model="fine_gray")
     n_events = int((status == 1).sum())
-    if n_events == 0:
-        observed = sorted({str(v) for v in ev.unique()})
-        raise RpcEvalError(
-            f"no event of interest ({event}={event_of_interest!r}) in the data "
-            f"(codes present: {observed}); every subject is censored or had a competing "
-            "event, so the subdistribution hazard cannot be estimated"
-        )
 
     enc = _build_encoding(frame, covariates, reference)
     x = enc.matrix(frame)
@@ -801,7 +805,7 @@ def fine_gray(
         n=len(frame),
         n_events=n_events,
         n_competing=int((status == 2).sum()),
-        n_censored=int((status == 0).sum()),
+        n_censored=int((status == 0).sum()), n_dropped=int(incomplete.sum()),
         n_clusters=n_clusters,
         converged=converged,
         n_iter=n_iter,

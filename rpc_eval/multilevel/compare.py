@@ -33,7 +33,6 @@ Examples
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rpc_eval.errors import RpcEvalError, RpcEvalWarning
+from rpc_eval.errors import RpcEvalError
+from rpc_eval.multilevel.formula import complete_rows
 
 __all__ = ["FunnelResult", "funnel_limits", "caterpillar_plot", "FLAGS"]
 
@@ -139,6 +139,8 @@ class FunnelResult:
         ``"none"``, ``"additive"`` or ``"multiplicative"``: what was applied.
     limits : tuple of float
         The two coverage levels, inner first.
+    n_dropped : int
+        Rows (one per parent) left out for a missing unit or outcome.
     """
 
     table: pd.DataFrame
@@ -151,6 +153,7 @@ class FunnelResult:
     overdispersion: str | bool = False
     n_units: int = 0
     notes: list[str] = field(default_factory=list)
+    n_dropped: int = 0
 
     # -- limits at any denominator
     def _limits_at(self, n: np.ndarray) -> dict[str, np.ndarray]:
@@ -296,7 +299,8 @@ class FunnelResult:
 
 
 # --------------------------------------------------------------------------- main
-def _as_counts(data: Any, unit: str, numerator: str, denominator: str | None) -> pd.DataFrame:
+def _as_counts(data: Any, unit: str, numerator: str,
+               denominator: str | None) -> tuple[pd.DataFrame, int]:
     if not isinstance(data, pd.DataFrame):
         raise RpcEvalError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     needed = [unit, numerator] + ([denominator] if denominator is not None else [])
@@ -306,9 +310,12 @@ def _as_counts(data: Any, unit: str, numerator: str, denominator: str | None) ->
                            f"columns are {', '.join(map(str, data.columns))}")
     if data.empty:
         raise RpcEvalError("data is empty: there are no units to compare")
-    if data[unit].isna().any():
-        raise RpcEvalError(f"column {unit!r} has missing unit labels; fill or drop them")
+    n_dropped = 0
     if denominator is None:
+        # one row per parent: the fitters' missing-data policy (rows with a missing unit
+        # or outcome are left out with a DataQualityWarning and counted)
+        data, n_dropped = complete_rows(data, [unit, numerator], "funnel_limits",
+                                        stacklevel=4)
         y = pd.to_numeric(data[numerator], errors="coerce")
         if data[numerator].dtype == bool:
             y = data[numerator].astype(float)
@@ -317,9 +324,9 @@ def _as_counts(data: Any, unit: str, numerator: str, denominator: str | None) ->
             raise RpcEvalError(f"column {numerator!r} must be a 0/1 outcome (one row per "
                                "parent) when no denominator is given; for counts per "
                                "unit pass denominator=")
-        if y.isna().any():
-            warnings.warn(f"{int(y.isna().sum())} row(s) with a missing {numerator!r} "
-                          "were left out of the denominators", RpcEvalWarning, stacklevel=3)
+        if data.empty:
+            raise RpcEvalError("every row has a missing unit or outcome: there are no "
+                               "units to compare")
         frame = pd.DataFrame({"unit": data[unit], "y": y})
         g = frame.groupby("unit", sort=False, observed=True)["y"]
         out = pd.DataFrame({"n": g.count(), "events": g.sum()}).reset_index()
@@ -340,9 +347,11 @@ def _as_counts(data: Any, unit: str, numerator: str, denominator: str | None) ->
                                f"{', '.join(map(str, data[unit][ev > n][:5]))}")
         out = pd.DataFrame({"unit": data[unit].to_numpy(), "n": n.to_numpy(),
                             "events": ev.to_numpy()})
+    if out["unit"].isna().any():
+        raise RpcEvalError(f"column {unit!r} has missing unit labels; fill or drop them")
     out["n"] = out["n"].astype("int64")
     out["events"] = out["events"].astype("int64")
-    return out
+    return out, n_dropped
 
 
 def funnel_limits(data: pd.DataFrame, unit: str, numerator: str,
@@ -471,7 +480,7 @@ def funnel_limits(data: pd.DataFrame, unit: str, numerator: str,
     if not 0 <= winsor < 0.5:
         raise RpcEvalError("winsor must be in [0, 0.5)")
 
-    counts = _as_counts(data, unit, numerator, denominator)
+    counts, n_dropped = _as_counts(data, unit, numerator, denominator)
     has = counts["n"] > 0
     if not has.any():
         raise RpcEvalError("every unit has a denominator of 0: there is nothing to compare")
@@ -520,7 +529,8 @@ def funnel_limits(data: pd.DataFrame, unit: str, numerator: str,
 
     res = FunnelResult(table=pd.DataFrame(), target=float(theta), phi=phi, tau2=tau2,
                        method=method, adjustment=adjustment, limits=levels,
-                       overdispersion=overdispersion, n_units=n_units, notes=notes)
+                       overdispersion=overdispersion, n_units=n_units, notes=notes,
+                       n_dropped=n_dropped)
     lims = res._limits_at(n)
     inner, outer = (_level_tag(v) for v in levels)
     flag = np.full(len(n), "within", dtype=object)

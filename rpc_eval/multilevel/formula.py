@@ -8,14 +8,84 @@ under two outer groups is two different groups (the inner factor is the interact
 
 from __future__ import annotations
 
+import ast
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from rpc_eval.errors import RpcEvalError
+from rpc_eval.errors import DataQualityWarning, RpcEvalError
 
-__all__ = ["Design", "build_design"]
+__all__ = ["Design", "build_design", "complete_rows", "formula_columns"]
+
+
+def formula_columns(formula: str, data: pd.DataFrame) -> list[str]:
+    """Columns of ``data`` that a patsy formula uses (names and ``Q("...")`` quotes)."""
+    import patsy
+
+    try:
+        desc = patsy.ModelDesc.from_formula(formula)
+    except patsy.PatsyError as exc:
+        raise RpcEvalError(f"could not read the formula {formula!r}: {exc}") from exc
+    names: list[str] = []
+    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
+        for factor in term.factors:
+            code = getattr(factor, "code", "")
+            try:
+                tree = ast.parse(code, mode="eval")
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name):
+                    names.append(node.id)
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    names.append(node.value)
+    cols = set(map(str, data.columns))
+    return [c for c in dict.fromkeys(names) if c in cols]
+
+
+def _plain_dtype(col: pd.Series) -> pd.Series:
+    """A pandas nullable column (``Int64``, ``Float64``, ``boolean``, ``string``) as the
+    numpy dtype it stands for; the column must hold no missing values."""
+    dt = col.dtype
+    if isinstance(dt, pd.BooleanDtype):
+        return col.astype(bool)
+    if isinstance(dt, pd.api.extensions.ExtensionDtype) and not isinstance(
+            dt, pd.CategoricalDtype | pd.DatetimeTZDtype | pd.PeriodDtype | pd.IntervalDtype):
+        if pd.api.types.is_integer_dtype(dt):
+            return col.astype(np.int64)
+        if pd.api.types.is_float_dtype(dt):
+            return col.astype(np.float64)
+        if pd.api.types.is_string_dtype(dt):
+            return col.astype(object)
+    return col
+
+
+def complete_rows(data: pd.DataFrame, columns, what: str,
+                  stacklevel: int = 3) -> tuple[pd.DataFrame, int]:
+    """The rows of ``data[columns]`` with no missing value, and how many were dropped.
+
+    The one missing-data policy of the model fitters: a row with a missing value
+    (``NaN``, ``None``, ``pd.NA``, ``NaT``) in any column the model uses is left out, with
+    a :class:`~rpc_eval.errors.DataQualityWarning` giving the count and the columns.
+    Pandas nullable columns (``Int64``, ``Float64``, ``boolean``, ``string``) come back
+    as the plain numpy dtype they stand for, so every later step sees ordinary data.
+    """
+    columns = list(dict.fromkeys(columns))
+    sub = data[columns]
+    miss = sub.isna()
+    bad = miss.any(axis=1).to_numpy()
+    n_dropped = int(bad.sum())
+    if n_dropped:
+        counts = miss.sum()
+        detail = ", ".join(f"{c}: {int(k)}" for c, k in counts.items() if k)
+        warnings.warn(
+            f"{what}: {n_dropped:,} of {len(sub):,} rows have missing values ({detail}) "
+            "and were left out of the model", DataQualityWarning, stacklevel=stacklevel)
+        sub = sub.loc[~bad]
+    sub = sub.assign(**{c: _plain_dtype(sub[c]) for c in sub.columns})
+    return sub, n_dropped
 
 
 @dataclass
@@ -57,8 +127,8 @@ def _normalise_groups(groups) -> list[str]:
         raise RpcEvalError(
             "groups must be one column name, e.g. groups='la_code' for (1 | la_code), "
             "or two, outer first, e.g. groups=['la_code', 'parent_id'] for "
-            "(1 | la_code/parent_id). Random slopes and crossed or deeper designs are "
-            "not supported by fit_lmm; statsmodels.formula.api.mixedlm can fit them.")
+            "(1 | la_code/parent_id). For random slopes give one group and "
+            "re_formula='~x'; crossed or deeper designs are not supported by fit_lmm.")
     return groups
 
 
@@ -66,7 +136,8 @@ def build_design(data: pd.DataFrame, formula: str, groups) -> Design:
     """Build the response, fixed-effects matrix and grouping codes.
 
     Rows with a missing value in any model variable or grouping column are dropped
-    (counted in ``n_dropped``), as ``lmer(..., na.action = na.omit)`` does.
+    (counted in ``n_dropped``, with a :class:`~rpc_eval.errors.DataQualityWarning`), as
+    ``lmer(..., na.action = na.omit)`` does; see :func:`complete_rows`.
     """
     import patsy
 
@@ -75,15 +146,15 @@ def build_design(data: pd.DataFrame, formula: str, groups) -> Design:
     if "|" in formula:
         raise RpcEvalError(
             "Write only the fixed effects in the formula (e.g. 'y ~ wave * arm') and give "
-            "the random intercepts with groups=...; random slopes are not supported by "
-            "fit_lmm (statsmodels.formula.api.mixedlm can fit them).")
+            "the random intercepts with groups=...; for random slopes add "
+            "re_formula='~x' (e.g. fit_lmm(d, 'y ~ x', 'la_code', re_formula='~x')).")
     groups = _normalise_groups(groups)
     missing = [g for g in groups if g not in data.columns]
     if missing:
         raise RpcEvalError(f"grouping column(s) {missing} not in the data; columns are "
                            f"{list(data.columns)}.")
-    keep = data[groups].notna().all(axis=1).to_numpy()
-    frame = data.loc[keep]
+    frame, n_dropped = complete_rows(
+        data, [*formula_columns(formula, data), *groups], "linear mixed model", stacklevel=4)
     # text columns as pandas categoricals (sorted levels, as R factors): patsy codes
     # these far faster than object/string columns
     text = [c for c in frame.columns if c not in groups
@@ -97,7 +168,11 @@ def build_design(data: pd.DataFrame, formula: str, groups) -> Design:
         raise RpcEvalError(f"could not build the model from formula {formula!r}: {exc}") from exc
     if ydf.shape[1] != 1:
         raise RpcEvalError(f"the formula's left-hand side must be one numeric column; got {list(ydf.columns)}.")
-    n_dropped = int(len(data) - len(ydf))
+    if len(ydf) < len(frame):  # values patsy reads as missing that pandas does not
+        n_dropped += len(frame) - len(ydf)
+        warnings.warn(f"{len(frame) - len(ydf):,} more rows have values the formula "
+                      "turns into missing values and were left out of the model",
+                      DataQualityWarning, stacklevel=4)
     frame = frame.loc[ydf.index]
     codes, labels, names = [], [], []
     outer_codes = None

@@ -1,35 +1,47 @@
-"""Random-intercept logistic regression (binomial GLMM) by maximum likelihood.
+"""Random-intercept generalised linear mixed models (binomial logit, Poisson log) by ML.
 
-The model, for parent ``j`` in group (local authority) ``i``::
+The model, for unit ``j`` in group (local authority) ``i``::
 
-    logit P(y_ij = 1) = x_ij' beta + b_i,      b_i ~ N(0, sigma^2)
+    g(E[y_ij | b_i]) = x_ij' beta + b_i,      b_i ~ N(0, sigma^2)
 
-The marginal likelihood of group ``i`` is ``L_i = int prod_j f(y_ij | u) phi(u) du`` with
-``b_i = sigma u``. It is approximated by *adaptive* Gauss-Hermite quadrature as in
-lme4's ``glmer(nAGQ = n)``: the n nodes of the probabilists' rule are centred at the
-group's conditional mode ``u0`` and scaled by ``s = (1 + sigma^2 sum_j w_ij)^(-1/2)``
-(the inverse square root of the curvature of the log joint density at the mode,
-``w = mu (1 - mu)``)::
+with ``g`` the logit (binomial: 0/1 outcomes, or counts of successes out of ``trials``)
+or the log (Poisson counts). The marginal likelihood of group ``i`` is
+``L_i = int prod_j f(y_ij | u) phi(u) du`` with ``b_i = sigma u``. It is approximated by
+*adaptive* Gauss-Hermite quadrature as in lme4's ``glmer(nAGQ = n)``: the n nodes of
+the probabilists' rule are centred at the group's conditional mode ``u0`` and scaled by
+``s = (1 + sigma^2 sum_j w_ij)^(-1/2)`` (the inverse square root of the curvature of
+the log joint density at the mode; ``w = m mu (1 - mu)`` binomial, ``w = mu``
+Poisson)::
 
     L_i ~= s sum_k w_k f(u0 + s z_k) phi(u0 + s z_k) / phi(z_k)
 
 ``n_agq = 1`` is the Laplace approximation. The conditional modes of all groups are
-found together by vectorised Newton steps (``numpy.bincount`` sums by group). The
-log-likelihood is maximised over ``(beta, log sigma)`` by L-BFGS with its exact
-analytic gradient (the mode and curvature are differentiated implicitly), then polished
-by Newton steps on a finite-difference Hessian of that gradient. Standard errors come
-from the inverse of that Hessian of the marginal log-likelihood (the beta block, so
-the uncertainty in sigma is accounted for) - what ``vcov()`` of a glmer fit reports by
-default (``use.hessian = TRUE``), where lme4 takes the Hessian by finite differences of
-the deviance over ``(theta, beta)``. ``vcov(fit, use.hessian = FALSE)`` (from RX, the
-information of beta with theta fixed) is 0.3-1% smaller on the reference data.
+found together by vectorised Newton steps (``numpy.bincount`` sums by group), each
+halved until the group's penalised log density rises, with a per-group convergence
+check on the Newton decrement (a fixed clip of the step can fall into a 2-cycle and
+centre the quadrature on the wrong point). The log-likelihood is maximised over
+``(beta, log sigma)`` by L-BFGS with its exact analytic gradient (the mode and
+curvature are differentiated implicitly), then polished by Newton steps on a
+finite-difference Hessian of that gradient; the optimum is verified (modes converged,
+gradient, Hessian) and the optimiser restarted from a second start when the check
+fails. Standard errors come from the inverse of that Hessian of the marginal
+log-likelihood (the beta block, so the uncertainty in sigma is accounted for) - what
+``vcov()`` of a glmer fit reports by default (``use.hessian = TRUE``), where lme4 takes
+the Hessian by finite differences of the deviance over ``(theta, beta)``.
+``vcov(fit, use.hessian = FALSE)`` (from RX, the information of beta with theta fixed)
+is 0.3-1% smaller on the reference data.
+
+``loglik`` is the full log-likelihood (with the binomial coefficients or ``log y!``),
+as glmer's ``logLik()`` with ``nAGQ = 1``; with ``nAGQ > 1`` and counts, glmer's
+``logLik()`` is instead relative to the saturated model.
 
 Reference: Pinheiro J.C. & Bates D.M. (1995) Approximations to the log-likelihood
 function in the nonlinear mixed-effects model. J. Comput. Graph. Stat. 4, 12-35;
 Bates D. et al. (2015) Fitting linear mixed-effects models using lme4. J. Stat. Softw.
 67(1).
 
-R equivalent: ``lme4::glmer(y ~ x + arm + (1 | la), family = binomial, nAGQ = 10)``.
+R equivalent: ``lme4::glmer(y ~ x + arm + (1 | la), family = binomial, nAGQ = 10)``;
+``glmer(cbind(y, n - y) ~ ...)`` for counts; ``family = poisson`` for Poisson.
 """
 
 from __future__ import annotations
@@ -42,7 +54,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
+from rpc_eval.errors import (
+    BoundaryFitWarning,
+    ConvergenceWarning,
+    DataQualityWarning,
+    RpcEvalError,
+)
+from rpc_eval.multilevel.formula import complete_rows, formula_columns
 
 __all__ = ["fit_glmm", "GlmmResult"]
 
@@ -59,15 +77,73 @@ def _ghq(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return z, w, stats.norm.logpdf(z)
 
 
+class _Family:
+    """Binomial (logit link, ``m`` trials per row) or Poisson (log link) pieces.
+
+    With ``eta`` the linear predictor, the log density of a row is
+    ``y eta - m b(eta) + c(y)``; ``mean`` is ``b'(eta)`` (the mean per trial) and
+    ``weights`` gives ``m b''`` and ``m b'''`` (the working weight and its derivative,
+    used by the implicit gradient).
+    """
+
+    def __init__(self, name: str, y: np.ndarray, m: np.ndarray):
+        self.name, self.y, self.m = name, y, m
+        if name == "binomial":
+            self.const = float(np.sum(special.gammaln(m + 1) - special.gammaln(y + 1)
+                                      - special.gammaln(m - y + 1)))
+        else:
+            self.const = float(-np.sum(special.gammaln(y + 1)))
+
+    def mean(self, eta):
+        if self.name == "binomial":
+            return special.expit(eta)
+        return np.exp(np.minimum(eta, 700.0))
+
+    def logf(self, eta):
+        """``y eta - m b(eta)`` (without the constant ``c(y)``)."""
+        if self.name == "binomial":
+            return self.y * eta - self.m * (np.maximum(eta, 0.0)
+                                            + np.log1p(np.exp(-np.abs(eta))))
+        return self.y * eta - np.exp(np.minimum(eta, 700.0))
+
+    def logf_mean(self, eta):
+        """``logf(eta)`` and ``mean(eta)`` sharing one exponential (the node terms)."""
+        if self.name == "binomial":
+            e = np.exp(-np.abs(eta))
+            inv = 1.0 / (1.0 + e)
+            lf = self.y * eta - self.m * (np.maximum(eta, 0.0) + np.log1p(e))
+            return lf, np.where(eta >= 0, inv, e * inv)
+        mu = np.exp(np.minimum(eta, 700.0))
+        return self.y * eta - mu, mu
+
+    def weights(self, mu):
+        """``m b''`` and ``m b'''`` at the mean ``mu``."""
+        if self.name == "binomial":
+            w0 = self.m * mu * (1 - mu)
+            return w0, w0 * (1 - 2 * mu)
+        return mu, mu
+
+    def resid(self, mu):
+        return self.y - self.m * mu
+
+
 class _Problem:
     """Data and the AGQ marginal log-likelihood with its gradient."""
 
+    #: per-group convergence of the conditional modes: Newton decrement
+    #: ``h'(u)^2 / -h''(u)`` (the predicted gain of the next step) below this
+    MODE_TOL = 1e-20
+
     def __init__(self, X: np.ndarray, y: np.ndarray, g: np.ndarray, n_groups: int,
-                 n_agq: int):
+                 n_agq: int, family: _Family):
         self.X, self.y, self.g, self.G = X, y, g, n_groups
+        self.fam = family
         self.z, self.w, self.ldn = _ghq(n_agq)
         self.u0 = np.zeros(n_groups)
         self.n_groups_size = np.bincount(g, minlength=n_groups)
+        self.mode_failures = 0          # evaluations whose modes did not converge
+        self.last_modes_ok = True
+        self.last_decrement = 0.0
 
     def _gsum(self, v: np.ndarray) -> np.ndarray:
         return np.bincount(self.g, weights=v, minlength=self.G)
@@ -76,30 +152,74 @@ class _Problem:
         """Group sums of each column of M (n x p) -> (G x p)."""
         return np.column_stack([self._gsum(M[:, j]) for j in range(M.shape[1])])
 
-    def modes(self, xb: np.ndarray, sigma: float, tol: float = 1e-11, max_iter: int = 100):
-        """Conditional modes u0 of all groups (vectorised Newton), with mu and w there."""
+    def _h(self, xb: np.ndarray, sigma: float, u: np.ndarray) -> np.ndarray:
+        """Penalised log joint density of each group, ``sum_j log f - u^2 / 2``."""
+        return self._gsum(self.fam.logf(xb + sigma * u[self.g])) - 0.5 * u**2
+
+    def modes(self, xb: np.ndarray, sigma: float, max_iter: int = 200):
+        """Conditional modes u0 of all groups by safeguarded Newton, with mu there.
+
+        Each group's ``h(u) = sum_j log f(y_j | u) - u^2 / 2`` is strictly concave, so
+        the Newton direction ``h'(u) / -h''(u)`` always points uphill; a step is halved
+        (per group) until ``h`` does not decrease, so the iteration cannot cycle (a
+        fixed clip of the step can: it then settles into a 2-cycle around the mode).
+        A group has converged when its Newton decrement ``h'^2 / -h''`` is below
+        ``MODE_TOL``. Starts from the previous call's modes, or from 0 for a group
+        where 0 is better. ``last_modes_ok`` records whether every group converged.
+        """
+        g, fam = self.g, self.fam
         u = self.u0.copy()
-        y, g = self.y, self.g
+        h = self._h(xb, sigma, u)
+        h0 = self._h(xb, sigma, np.zeros_like(u))
+        better = h0 > h
+        u[better], h[better] = 0.0, h0[better]
+        done = np.zeros(self.G, dtype=bool)
+        dec = np.full(self.G, np.inf)
         for _ in range(max_iter):
-            mu = special.expit(xb + sigma * u[g])
-            grad = sigma * self._gsum(y - mu) - u
-            curv = sigma**2 * self._gsum(mu * (1 - mu)) + 1.0
-            step = np.clip(grad / curv, -2.0, 2.0)
-            u = u + step
-            if np.max(np.abs(step)) < tol:
+            mu = fam.mean(xb + sigma * u[g])
+            w0, _ = fam.weights(mu)
+            grad = sigma * self._gsum(fam.resid(mu)) - u
+            curv = sigma**2 * self._gsum(w0) + 1.0
+            dec = grad**2 / curv
+            done = dec < self.MODE_TOL
+            if done.all():
                 break
+            step = np.where(done, 0.0, grad / curv)
+            t = np.ones(self.G)
+            active = ~done
+            for _half in range(60):
+                cand = u + t * step
+                hc = self._h(xb, sigma, cand)
+                ok = ~active | (hc >= h - 1e-13 * (1.0 + np.abs(h)))
+                if ok.all():
+                    break
+                t = np.where(ok, t, 0.5 * t)
+            moved = active & ok
+            u = np.where(moved, cand, u)
+            h = np.where(moved, hc, h)
+            # a step too small to change u (rounding) ends that group's iteration
+            tiny = active & (np.abs(t * step) <= 1e-14 * (1.0 + np.abs(u)))
+            if tiny.any():
+                done = done | tiny
+                dec = np.where(tiny, 0.0, dec)
+                if done.all():
+                    break
+        self.last_modes_ok = bool(done.all())
+        self.last_decrement = float(np.max(dec)) if dec.size else 0.0
+        if not self.last_modes_ok:
+            self.mode_failures += 1
         self.u0 = u
-        mu = special.expit(xb + sigma * u[g])
+        mu = fam.mean(xb + sigma * u[g])
         return u, mu
 
     def loglik(self, theta: np.ndarray, gradient: bool = True):
         """Marginal log-likelihood (and gradient) at theta = (beta, log sigma)."""
-        X, y, g = self.X, self.y, self.g
+        X, g, fam = self.X, self.g, self.fam
         beta, tau = theta[:-1], theta[-1]
         sigma = np.exp(tau)
         xb = X @ beta
         u0, mu0 = self.modes(xb, sigma)
-        w0 = mu0 * (1 - mu0)
+        w0, w1 = fam.weights(mu0)
         H = sigma**2 * self._gsum(w0) + 1.0  # -h''(u0)
         s = 1.0 / np.sqrt(H)
         # log integrand at each node: h(u) - ldnorm(z) + log w, with
@@ -107,24 +227,25 @@ class _Problem:
         K = self.z.size
         U = u0[None, :] + s[None, :] * self.z[:, None]  # K x G
         eta = xb[None, :] + sigma * U[:, g]  # K x n
-        e = np.exp(-np.abs(eta))
-        lf = y[None, :] * eta - (np.maximum(eta, 0.0) + np.log1p(e))
+        if gradient:
+            lf, mean_k = fam.logf_mean(eta)
+        else:
+            lf = fam.logf(eta)
         hk = np.vstack([self._gsum(lf[k]) for k in range(K)]) + stats.norm.logpdf(U)
         a = hk - self.ldn[:, None] + np.log(self.w)[:, None]
         lse = special.logsumexp(a, axis=0)
         ll_i = np.log(s) + lse
-        ll = ll_i.sum()
+        ll = ll_i.sum() + fam.const
         if not gradient:
             return ll, ll_i
         pik = np.exp(a - lse[None, :])  # K x G softmax weights
-        r = y - mu0
+        r = fam.resid(mu0)
         # implicit derivatives of the mode: h'(u0) = sigma S - u0 = 0
         d_hp_beta = -sigma * self._gsum_cols(w0[:, None] * X)  # G x p
         d_hp_tau = sigma * self._gsum(r) - sigma**2 * u0 * self._gsum(w0)
         du_beta = d_hp_beta / H[:, None]
         du_tau = d_hp_tau / H
         # derivative of h'' = -sigma^2 sum w - 1
-        w1 = w0 * (1 - 2 * mu0)
         hppp = -sigma**3 * self._gsum(w1)
         d_hpp_beta = -sigma**2 * self._gsum_cols(w1[:, None] * X) + hppp[:, None] * du_beta
         d_hpp_tau = (-2 * sigma**2 * self._gsum(w0)
@@ -132,10 +253,8 @@ class _Problem:
         ds_beta = 0.5 * s[:, None] ** 3 * d_hpp_beta
         ds_tau = 0.5 * s**3 * d_hpp_tau
         # node terms: d/dtheta h(u_k; theta) + h'(u_k) du_k/dtheta
-        inv = 1.0 / (1.0 + e)
-        muk = np.where(eta >= 0, inv, e * inv)
-        del e, inv
-        rk = y[None, :] - muk  # K x n
+        rk = fam.y[None, :] - fam.m[None, :] * mean_k  # K x n
+        del mean_k, lf
         Pn = pik[:, g]  # K x n
         Uk_n = U[:, g]
         # partial of h wrt beta at u_k, weighted by pik: sum_k pik sum_j r_kj x_j
@@ -157,14 +276,27 @@ class GlmmResult:
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term, estimate, std_error, df, ci_low, ci_high, p`` (log-odds; ``df`` is NaN:
-        Wald z intervals and tests).
+        ``term, estimate, std_error, df, ci_low, ci_high, p`` (on the link scale:
+        log-odds for binomial, log rate for Poisson; ``df`` is NaN: Wald z intervals and
+        tests).
     variance_components : DataFrame
-        ``group, variance, sd`` of the random intercept (log-odds scale).
+        ``group, variance, sd`` of the random intercept (link scale).
     loglik : float
-        Marginal log-likelihood (AGQ with ``n_agq`` nodes; Laplace for 1).
+        Marginal log-likelihood (AGQ with ``n_agq`` nodes; Laplace for 1), as
+        ``logLik()`` of the glmer fit (with the binomial coefficients or ``log y!``).
     converged : bool
+        True only when the optimum was verified: every group's conditional mode
+        converged, the gradient is below ``GRAD_TOL`` and the Hessian is negative
+        definite (the variance free) at the estimates.
     n_obs, n_groups, n_dropped : int
+    family : str
+        ``"binomial"`` or ``"poisson"``.
+    trials : str or None
+        Column of binomial trials (counts data), or None for 0/1 outcomes.
+    optimizer : dict
+        The final check: ``max_abs_gradient``, ``hessian_max_eigenvalue``,
+        ``modes_converged``, ``mode_decrement`` (largest Newton decrement of a group's
+        mode), ``restarts`` (optimiser runs after the first), ``message``.
     """
 
     fixed_effects: pd.DataFrame
@@ -180,6 +312,9 @@ class GlmmResult:
     ci: float
     cov_params: pd.DataFrame
     _blups: pd.DataFrame = field(repr=False)
+    family: str = "binomial"
+    trials: str | None = None
+    optimizer: dict = field(default_factory=dict, repr=False)
 
     def blups(self) -> pd.DataFrame:
         """Conditional modes of the LA intercepts: ``group, level, estimate, se,
@@ -188,25 +323,36 @@ class GlmmResult:
         return self._blups.copy()
 
     def icc(self) -> float:
-        """Latent-scale ICC, ``sigma^2 / (sigma^2 + pi^2 / 3)``."""
+        """Latent-scale ICC, ``sigma^2 / (sigma^2 + pi^2 / 3)`` (binomial only)."""
+        if self.family != "binomial":
+            raise RpcEvalError("The latent-scale ICC is defined for the binomial (logit) "
+                               "model only; report the group variance of a Poisson model.")
         v = float(self.variance_components["variance"].iloc[0])
         return v / (v + np.pi**2 / 3)
+
+    def _title(self) -> str:
+        if self.family == "poisson":
+            return "Random-intercept Poisson regression (log link)"
+        kind = f"counts of {self.trials}" if self.trials else "0/1 outcome"
+        return f"Random-intercept logistic regression (binomial GLMM, logit link; {kind})"
 
     def summary(self) -> str:
         """A plain-text summary for people."""
         fe = self.fixed_effects.copy()
         method = "Laplace" if self.n_agq == 1 else f"adaptive Gauss-Hermite, {self.n_agq} nodes"
         vc = self.variance_components.iloc[0]
+        icc = f";  latent ICC {self.icc():.4f}" if self.family == "binomial" else ""
+        scale = "log-odds" if self.family == "binomial" else "log rate"
         lines = [
-            "Random-intercept logistic regression (binomial GLMM, logit link)",
+            self._title(),
             f"Formula: {self.formula} + (1 | {self.group});  likelihood: {method}",
             f"Observations: {self.n_obs} ({self.n_dropped} dropped for missing values); "
             f"groups: {self.n_groups}",
             f"Log-likelihood: {self.loglik:.4f};  converged: {self.converged}",
             f"Random intercept ({self.group}): variance {vc['variance']:.4g}, "
-            f"SD {vc['sd']:.4g};  latent ICC {self.icc():.4f}",
+            f"SD {vc['sd']:.4g}{icc}",
             "",
-            "Fixed effects (log-odds, Wald z):",
+            f"Fixed effects ({scale}, Wald z):",
             fe.drop(columns="df").to_string(index=False, float_format=lambda v: f"{v:.4g}"),
         ]
         return "\n".join(lines)
@@ -215,67 +361,132 @@ class GlmmResult:
         return self.summary()
 
     def _repr_html_(self) -> str:
+        icc = (f"; ICC (latent) = {self.icc():.4f}" if self.family == "binomial" else "")
         head = html.escape(
-            f"Binomial GLMM: {self.formula} + (1 | {self.group}); n = {self.n_obs}, "
-            f"groups = {self.n_groups}; logLik = {self.loglik:.4f}; "
-            f"ICC (latent) = {self.icc():.4f}")
+            f"{self.family.capitalize()} GLMM: {self.formula} + (1 | {self.group}); "
+            f"n = {self.n_obs}, groups = {self.n_groups}; logLik = {self.loglik:.4f}{icc}")
         return (f"<p>{head}</p>" + self.fixed_effects.to_html(index=False)
                 + self.variance_components.to_html(index=False))
 
 
-def _check_separation(X: pd.DataFrame, y: np.ndarray) -> None:
+def _check_separation(X: pd.DataFrame, y: np.ndarray, m: np.ndarray) -> None:
+    """A binary covariate level whose outcome is all 0 or all 1 (binomial only)."""
     for name in X.columns:
         col = X[name].to_numpy()
         vals = np.unique(col)
         if vals.size == 2 and name != "Intercept":
             for v in vals:
                 sel = col == v
-                if np.all(y[sel] == y[sel][0]):
-                    raise RpcEvalError(
-                        f"Perfect separation: every row with {name} = {v:g} has outcome "
-                        f"{int(y[sel][0])}, so the coefficient of '{name}' is infinite. "
-                        "Merge sparse categories or drop the term.")
+                for what, full in (("0", y[sel] == 0), ("1", y[sel] == m[sel])):
+                    if np.all(full):
+                        raise RpcEvalError(
+                            f"Perfect separation: every row with {name} = {v:g} has "
+                            f"outcome {what}, so the coefficient of '{name}' is infinite. "
+                            "Merge sparse categories or drop the term.")
+
+
+#: the optimum is confirmed when max |gradient| of the log-likelihood over
+#: (beta, log sigma) is below this (lme4 checks 0.002 on its scaled gradient)
+GRAD_TOL = 1e-3
+
+
+def _outcome(frame: pd.DataFrame, Y: pd.DataFrame, family: str, trials: str | None):
+    """Outcome ``y`` and trials ``m`` (ones unless ``trials``), checked."""
+    if Y.shape[1] != 1:
+        raise RpcEvalError("The outcome must be a single numeric column (got a factor with "
+                           f"columns {list(Y.columns)}); code it as 0/1 or boolean.")
+    y = Y.iloc[:, 0].to_numpy(dtype=float)
+    m = np.ones_like(y)
+    if family == "poisson":
+        if trials is not None:
+            raise RpcEvalError("trials= is for binomial counts; a Poisson model has none "
+                               "(model exposure with an offset term instead).")
+        if np.any(y < 0) or np.any(y != np.round(y)):
+            raise RpcEvalError("A Poisson outcome must be whole numbers >= 0 (counts, e.g. "
+                               "sessions attended).")
+        if np.all(y == 0):
+            raise RpcEvalError("Every count is 0; a Poisson model cannot be fitted.")
+        return y, m
+    if trials is not None:
+        m = pd.to_numeric(frame.loc[Y.index, trials], errors="coerce").to_numpy(dtype=float)
+        if np.any(~np.isfinite(m)) or np.any(m < 1) or np.any(m != np.round(m)):
+            raise RpcEvalError(f"The trials column {trials!r} must hold whole numbers >= 1 "
+                               "(the number of parents or attempts behind each count).")
+        if np.any(y < 0) or np.any(y > m) or np.any(y != np.round(y)):
+            raise RpcEvalError(f"The outcome must be a whole number of successes between 0 "
+                               f"and {trials!r} in every row.")
+        if np.all(y == 0) or np.all(y == m):
+            raise RpcEvalError("Every trial has the same outcome; a logistic model cannot "
+                               "be fitted.")
+        return y, m
+    if not np.all(np.isin(y, (0.0, 1.0))):
+        raise RpcEvalError("The outcome must be 0/1 (or boolean) for a binomial GLMM; for "
+                           "counts of successes give the number of trials with trials=.")
+    if np.all(y == y[0]):
+        raise RpcEvalError(
+            f"The outcome is constant (every row is {int(y[0])}); a logistic model "
+            "cannot be fitted.")
+    return y, m
 
 
 def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomial",
-             n_agq: int = 10, ci: float = 0.95) -> GlmmResult:
-    """Fit a random-intercept logistic regression by maximum likelihood.
+             n_agq: int = 10, ci: float = 0.95, trials: str | None = None) -> GlmmResult:
+    """Fit a random-intercept binomial (logit) or Poisson (log) GLMM by maximum likelihood.
 
     Parameters
     ----------
     data : DataFrame
-        One row per unit (parent), with the outcome, covariates and ``group``.
+        One row per unit (parent), or per LA and subgroup for counts, with the outcome,
+        covariates and ``group``.
     formula : str
-        patsy formula for the fixed effects, ``"y ~ x + arm"``; the outcome must be 0/1
-        (or boolean). Rows with a missing value in the formula's variables or in
-        ``group`` are dropped (count in ``n_dropped``).
+        patsy formula for the fixed effects, ``"y ~ x + arm"``. Binomial: the outcome is
+        0/1 (or boolean), or a count of successes out of ``trials``. Poisson: a count.
+        Rows with a missing value in the formula's variables, ``group`` or ``trials``
+        are dropped with a :class:`~rpc_eval.errors.DataQualityWarning` (count in
+        ``n_dropped``).
     group : str
         Column of the grouping factor (random intercept), e.g. ``"la_code"``.
-    family : {"binomial"}
-        Only binomial with the logit link.
+    family : {"binomial", "poisson"}
+        Binomial with the logit link, or Poisson with the log link.
     n_agq : int
         Adaptive Gauss-Hermite nodes per group; 1 = Laplace (lme4's ``nAGQ``).
     ci : float
         Confidence level of the Wald intervals and of the BLUP intervals.
+    trials : str, optional
+        Binomial counts: column of the number of trials behind each row's count of
+        successes (``cbind(y, trials - y)`` in glmer).
 
     Returns
     -------
     GlmmResult
         ``.fixed_effects`` (``term, estimate, std_error, df, ci_low, ci_high, p``),
         ``.variance_components`` (``group, variance, sd``), ``.loglik``,
-        ``.converged``, ``.blups()``, ``.icc()``, ``summary()``.
+        ``.converged``, ``.optimizer`` (the final check), ``.blups()``, ``.icc()``,
+        ``summary()``.
 
     Notes
     -----
-    Model ``logit P(y_ij = 1) = x_ij' beta + b_i``, ``b_i ~ N(0, sigma^2)``; see the
-    module docstring for the quadrature and the standard errors. R equivalent:
-    ``glmer(y ~ x + (1 | la), family = binomial, nAGQ = 10)``.
+    Model ``g(E[y_ij | b_i]) = x_ij' beta + b_i``, ``b_i ~ N(0, sigma^2)``; see the
+    module docstring for the quadrature and the standard errors. Each group's
+    conditional mode is found by Newton steps halved until the penalised log density
+    rises (so the iteration cannot cycle), with a per-group convergence check. The
+    optimum is then verified: every mode converged, max |gradient| < ``GRAD_TOL`` over
+    ``(beta, log sigma)``, and a negative definite Hessian for an interior variance;
+    if the check fails the optimiser is restarted from a second starting point and the
+    best fit kept. ``converged`` is True only when the check passes; otherwise a
+    :class:`~rpc_eval.errors.ConvergenceWarning` gives the numbers.
 
-    Raises :class:`RpcEvalError` for a constant outcome, a single group, a non-binary
-    outcome, and perfect separation (a binary covariate level with a constant outcome,
-    a term whose coefficient diverges, or an outcome constant within every group);
-    warns :class:`BoundaryFitWarning` when sigma < 1e-4 and
-    :class:`ConvergenceWarning` when the optimiser did not converge.
+    R equivalent::
+
+        glmer(y ~ x + (1 | la), family = binomial, nAGQ = 10)
+        glmer(cbind(y, n - y) ~ x + (1 | la), family = binomial, nAGQ = 10)  # trials="n"
+        glmer(sessions ~ x + (1 | la), family = poisson, nAGQ = 10)
+
+    Raises :class:`RpcEvalError` for a constant outcome, a single group, an outcome
+    that does not fit the family, and perfect separation (a binary covariate level with
+    a constant outcome, a term whose coefficient diverges, or an outcome constant
+    within every group); warns :class:`BoundaryFitWarning` when sigma < 1e-4 and
+    :class:`ConvergenceWarning` when the optimum could not be confirmed.
 
     Examples
     --------
@@ -293,17 +504,20 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
     """
     import patsy
 
-    if family != "binomial":
-        raise RpcEvalError(f"family={family!r} is not supported; only 'binomial' (logit).")
+    if family not in ("binomial", "poisson"):
+        raise RpcEvalError(f"family={family!r} is not supported; use 'binomial' (logit) or "
+                           "'poisson' (log).")
     if int(n_agq) != n_agq or n_agq < 1 or n_agq > 50:
         raise RpcEvalError("n_agq must be an integer between 1 and 50.")
     if not 0 < ci < 1:
         raise RpcEvalError("ci must be between 0 and 1.")
-    if group not in data.columns:
-        raise RpcEvalError(f"Group column {group!r} is not in the data.")
-    frame = data.copy()
-    if frame[group].isna().any():
-        frame = frame[frame[group].notna()]
+    if not isinstance(data, pd.DataFrame):
+        raise RpcEvalError("data must be a pandas DataFrame (one row per parent).")
+    for col, what in ((group, "Group"), (trials, "Trials")):
+        if col is not None and col not in data.columns:
+            raise RpcEvalError(f"{what} column {col!r} is not in the data.")
+    used = [*formula_columns(formula, data), group] + ([trials] if trials else [])
+    frame, n_dropped = complete_rows(data, used, "GLMM", stacklevel=3)
     for col in frame.columns:
         if frame[col].dtype == bool:
             frame[col] = frame[col].astype(int)
@@ -311,41 +525,39 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
         Y, X = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop")
     except patsy.PatsyError as exc:
         raise RpcEvalError(f"Could not build the design from formula {formula!r}: {exc}") from exc
-    n_dropped = len(data) - len(Y)
-    if Y.shape[1] != 1:
-        raise RpcEvalError("The outcome must be a single 0/1 column (got a factor with "
-                           f"columns {list(Y.columns)}); code it as 0/1 or boolean.")
-    y = Y.iloc[:, 0].to_numpy(dtype=float)
-    if not np.all(np.isin(y, (0.0, 1.0))):
-        raise RpcEvalError("The outcome must be 0/1 (or boolean) for a binomial GLMM.")
-    if np.all(y == y[0]):
-        raise RpcEvalError(
-            f"The outcome is constant (every row is {int(y[0])}); a logistic model "
-            "cannot be fitted.")
+    if len(Y) < len(frame):  # values the formula turns into missing (e.g. log(0))
+        warnings.warn(f"GLMM: {len(frame) - len(Y):,} more rows have values the formula "
+                      "turns into missing values and were left out of the model",
+                      DataQualityWarning, stacklevel=2)
+        n_dropped += len(frame) - len(Y)
+    y, m = _outcome(frame, Y, family, trials)
     labels = frame.loc[Y.index, group]
     codes, levels = pd.factorize(labels, sort=True)
     G = len(levels)
     if G < 2:
         raise RpcEvalError(
             f"Only one {group} ({levels[0] if G else 'none'}) in the data: a random "
-            "intercept needs at least two groups (use an ordinary logistic regression).")
+            "intercept needs at least two groups (use an ordinary regression).")
     if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
         raise RpcEvalError("The fixed-effects design is rank deficient (collinear terms: "
                            f"{list(X.columns)}).")
-    _check_separation(X, y)
-    gy = pd.Series(y).groupby(codes)
-    if (gy.min() == gy.max()).all():
-        raise RpcEvalError(
-            f"Perfect separation by {group}: the outcome is constant within every group, "
-            "so the group variance is infinite.")
+    if family == "binomial":
+        _check_separation(X, y, m)
+        prop = pd.Series(y / m)
+        gy = prop.groupby(codes)
+        if ((gy.min() == gy.max()) & gy.min().isin([0.0, 1.0])).all():
+            raise RpcEvalError(
+                f"Perfect separation by {group}: the outcome is constant within every "
+                "group, so the group variance is infinite.")
 
     Xa = X.to_numpy(dtype=float)
-    prob = _Problem(Xa, y, codes.astype(np.intp), G, int(n_agq))
+    prob = _Problem(Xa, y, codes.astype(np.intp), G, int(n_agq), _Family(family, y, m))
     p = Xa.shape[1]
     theta0 = np.zeros(p + 1)
     if "Intercept" in X.columns:
-        ybar = y.mean()
-        theta0[list(X.columns).index("Intercept")] = np.log(ybar / (1 - ybar))
+        ybar = y.sum() / m.sum()
+        theta0[list(X.columns).index("Intercept")] = (
+            np.log(ybar / (1 - ybar)) if family == "binomial" else np.log(ybar))
     theta0[-1] = np.log(0.5)
 
     def fun(th):
@@ -353,10 +565,7 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
         return -ll, -gr
 
     bounds = [(None, None)] * p + [_LOG_SIGMA_BOUNDS]
-    opt = optimize.minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-8,
-                                     "maxcor": 20})
-    theta = opt.x.copy()
+    opts = {"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-8, "maxcor": 20}
 
     def hessian(th, h=1e-5):
         Hm = np.empty((p + 1, p + 1))
@@ -366,67 +575,121 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
             Hm[:, k] = (prob.loglik(th + e)[1] - prob.loglik(th - e)[1]) / (2 * h)
         return 0.5 * (Hm + Hm.T)
 
-    on_boundary = theta[-1] <= _LOG_SIGMA_BOUNDS[0] + np.log(10.0)
-    grad = prob.loglik(theta)[1]
-    H_at = None
-    # Newton polish (interior optimum only) with one finite-difference Hessian; it is
-    # recomputed for the SEs only if the polish moved theta by more than 1e-6.
-    if not on_boundary:
-        H_at = hessian(theta)
-        Hm_opt = H_at
-        start = theta.copy()
-        for _ in range(8):
-            try:
-                step = np.linalg.solve(H_at, grad)
-            except np.linalg.LinAlgError:
+    def run(start):
+        """L-BFGS-B, a Newton polish for an interior optimum, and the final check."""
+        opt = optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                                options=opts)
+        theta = opt.x.copy()
+        on_boundary = bool(theta[-1] <= _LOG_SIGMA_BOUNDS[0] + np.log(10.0))
+        ll, grad = prob.loglik(theta)
+        H_at = None
+        if not on_boundary:
+            H_at = hessian(theta)
+            start_polish = theta.copy()
+            for _ in range(8):
+                try:
+                    step = np.linalg.solve(H_at, grad)
+                except np.linalg.LinAlgError:
+                    break
+                if not np.all(np.isfinite(step)) or np.max(np.abs(step)) > 1.0:
+                    break
+                cand = theta - step
+                ll_c, grad_c = prob.loglik(cand)
+                if ll_c < ll - 1e-9:
+                    break
+                theta, ll, grad = cand, ll_c, grad_c
+                if np.max(np.abs(step)) < 1e-10:
+                    break
+            # the Hessian is recomputed only if the polish moved theta noticeably
+            if np.max(np.abs(theta - start_polish)) > 1e-6:
+                H_at = hessian(theta)
+        # the final evaluation finds every mode again from 0, so the check does not
+        # rest on warm starts carried over from earlier evaluations
+        prob.u0 = np.zeros(G)
+        ll, grad = prob.loglik(theta)
+        modes_ok, decrement = prob.last_modes_ok, prob.last_decrement
+        gmax = float(np.max(np.abs(grad[:p] if on_boundary else grad)))
+        if on_boundary:
+            # a variance at its lower bound: the log-likelihood must not rise inwards
+            eig = float("nan")
+            ok = gmax < GRAD_TOL and grad[-1] <= GRAD_TOL
+        else:
+            eig = float(np.max(np.linalg.eigvalsh(H_at)))
+            ok = gmax < GRAD_TOL and eig < 0
+        ok = bool(ok and modes_ok and np.isfinite(ll))
+        return dict(theta=theta, ll=float(ll), grad=grad, gmax=gmax, eig=eig, ok=ok,
+                    modes_ok=modes_ok, decrement=decrement, on_boundary=on_boundary,
+                    H=H_at, message=str(opt.message))
+
+    best = run(theta0)
+    restarts = 0
+    if not best["ok"]:
+        # second starting points: from where the first run stopped (with fresh modes),
+        # and from a larger group SD
+        for start in (best["theta"], np.append(theta0[:-1], np.log(2.0))):
+            prob.u0 = np.zeros(G)
+            cand = run(np.asarray(start, dtype=float))
+            restarts += 1
+            if cand["ll"] > best["ll"] + 1e-9 or (cand["ok"] and not best["ok"]
+                                                  and cand["ll"] >= best["ll"] - 1e-6):
+                best = cand
+            if best["ok"]:
                 break
-            if not np.all(np.isfinite(step)) or np.max(np.abs(step)) > 1.0:
-                break
-            cand = theta - step
-            if prob.loglik(cand, gradient=False)[0] < prob.loglik(theta, gradient=False)[0] - 1e-9:
-                break
-            theta = cand
-            grad = prob.loglik(theta)[1]
-            if np.max(np.abs(step)) < 1e-10:
-                break
-        if np.max(np.abs(theta - start)) > 1e-6:
-            Hm_opt = None
-    ll, _ = prob.loglik(theta, gradient=False)
+    theta = best["theta"]
+    on_boundary = best["on_boundary"]
+    converged = best["ok"]
+    ll = prob.loglik(theta, gradient=False)[0]
     sigma = float(np.exp(theta[-1]))
-    converged = bool(opt.success or np.max(np.abs(grad[:p] if on_boundary else grad)) < 1e-4)
 
     # divergence of a fixed effect = (quasi-)separation
     ranges = np.ptp(Xa, axis=0)
     for j, name in enumerate(X.columns):
-        if name != "Intercept" and abs(theta[j]) * ranges[j] > 25:
+        if family == "binomial" and name != "Intercept" and abs(theta[j]) * ranges[j] > 25:
             raise RpcEvalError(
                 f"Perfect separation: the coefficient of '{name}' diverges "
                 f"({theta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome.")
     if sigma > 20:
         raise RpcEvalError(
             f"Perfect separation by {group}: the group SD diverges ({sigma:.3g} on the "
-            "log-odds scale); the outcome is (nearly) constant within groups.")
+            "link scale); the outcome is (nearly) constant within groups.")
 
     # standard errors
     if sigma < BOUNDARY_SD or on_boundary:
         warnings.warn(
             f"The {group} variance is on the boundary (SD {sigma:.2g} < {BOUNDARY_SD}): "
-            "the fit is singular; fixed effects equal the ordinary logistic regression and "
-            "their SEs treat the variance as fixed at 0.", BoundaryFitWarning, stacklevel=2)
+            "the fit is singular; fixed effects equal the ordinary regression without "
+            "the random intercept and their SEs treat the variance as fixed at 0.",
+            BoundaryFitWarning, stacklevel=2)
         Hm = hessian(theta)[:p, :p]
     else:
-        Hm = Hm_opt if Hm_opt is not None else hessian(theta)
+        Hm = best["H"] if best["H"] is not None else hessian(theta)
     try:
         cov = np.linalg.inv(-Hm)[:p, :p]
     except np.linalg.LinAlgError:
         cov = np.full((p, p), np.nan)
         converged = False
-    if not converged or not np.all(np.diag(cov) > 0):
+    if not np.all(np.diag(cov) > 0):
         converged = False
+    optimizer = dict(max_abs_gradient=best["gmax"], hessian_max_eigenvalue=best["eig"],
+                     modes_converged=best["modes_ok"], mode_decrement=best["decrement"],
+                     restarts=restarts, message=best["message"])
+    if not converged:
+        problems = []
+        if not best["modes_ok"]:
+            problems.append("the conditional modes of some groups did not converge "
+                            f"(largest Newton decrement {best['decrement']:.2g})")
+        if best["gmax"] >= GRAD_TOL:
+            problems.append(f"the largest gradient is {best['gmax']:.2g} (needs < {GRAD_TOL:g})")
+        if not on_boundary and not best["eig"] < 0:
+            problems.append("the Hessian is not negative definite (largest eigenvalue "
+                            f"{best['eig']:.2g}): not a maximum")
+        if not np.all(np.diag(cov) > 0):
+            problems.append("the standard errors could not be computed")
         warnings.warn(
-            f"The GLMM fit did not converge ({opt.message}); max |gradient| "
-            f"{np.max(np.abs(grad)):.2g}. Estimates may be unreliable.",
-            ConvergenceWarning, stacklevel=2)
+            "The GLMM optimum could not be confirmed after "
+            f"{restarts + 1} optimiser run(s): {'; '.join(problems) or best['message']}. "
+            "Estimates may be unreliable: simplify the model, rescale covariates or merge "
+            "small groups.", ConvergenceWarning, stacklevel=2)
 
     beta = theta[:p]
     se = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
@@ -440,8 +703,8 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
     # BLUPs at the optimum
     prob.loglik(theta, gradient=False)
     u0 = prob.u0
-    mu0 = special.expit(Xa @ beta + sigma * u0[prob.g])
-    s = 1.0 / np.sqrt(sigma**2 * prob._gsum(mu0 * (1 - mu0)) + 1.0)
+    mu0 = prob.fam.mean(Xa @ beta + sigma * u0[prob.g])
+    s = 1.0 / np.sqrt(sigma**2 * prob._gsum(prob.fam.weights(mu0)[0]) + 1.0)
     blups = pd.DataFrame({"group": group, "level": np.asarray(levels),
                           "estimate": sigma * u0, "se": sigma * s})
     blups["pi_low"] = blups["estimate"] - zq * blups["se"]
@@ -450,4 +713,5 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
         fixed_effects=fixed, variance_components=vc, loglik=float(ll), converged=converged,
         n_obs=len(y), n_groups=G, n_dropped=int(n_dropped), formula=formula, group=group,
         n_agq=int(n_agq), ci=ci,
-        cov_params=pd.DataFrame(cov, index=X.columns, columns=X.columns), _blups=blups)
+        cov_params=pd.DataFrame(cov, index=X.columns, columns=X.columns), _blups=blups,
+        family=family, trials=trials, optimizer=optimizer)

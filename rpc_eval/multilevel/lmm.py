@@ -8,7 +8,9 @@ The model (one or two nested levels, lme4 notation ``y ~ X + (1 | la/parent)``):
 
 For given relative standard deviations ``theta`` (the parametrisation lme4 uses) the
 GLS estimate of ``beta`` and ``sigma^2`` have closed forms, so only ``theta`` (one or
-two numbers, each bounded below by exactly 0) is optimised (scipy L-BFGS-B). The
+two numbers, each bounded below by exactly 0) is optimised (a grid search, then scipy
+SLSQP from the best grid point, a Newton polish and a check of the optimality
+conditions with restarts, see :func:`_optimise`). The
 marginal covariance ``V/sigma^2 = I + theta_p^2 J_parent + theta_la^2 J_la`` is block
 diagonal by LA; within an LA it is a block-diagonal matrix of parent blocks plus a
 rank-one LA term, so ``V^{-1}`` and ``log|V|`` follow from two nested Sherman-Morrison
@@ -34,8 +36,9 @@ Confidence intervals for the variance components, ICCs and design effects come f
 parametric bootstrap (:meth:`LmmResult.bootstrap`): responses are simulated from the
 fitted model and refitted with the same design and groups through the same engine.
 
-Random slopes (one grouping level, ``re_formula=``) are fitted by a fallback to
-``statsmodels.formula.api.mixedlm`` (:class:`LmmSlopesResult`; z-based inference).
+Random slopes (one grouping level, ``re_formula=``) are fitted by the profiled (RE)ML
+engine of :mod:`rpc_eval.multilevel.slopes` (:class:`LmmSlopesResult`; Satterthwaite
+df, singular fits flagged as ``lme4::isSingular``).
 Crossed effects and more than two levels are outside this module.
 """
 
@@ -147,6 +150,38 @@ class _Engine:
             return s["logdet"] + s["logdetX"] + k * (1.0 + np.log(2 * np.pi * s["r2"] / k))
         return s["logdet"] + n * (1.0 + np.log(2 * np.pi * s["r2"] / n))
 
+    def profiled_many(self, thetas):
+        """:meth:`profiled` at each row of ``thetas`` (B x k), vectorised (a grid)."""
+        thetas = np.asarray(thetas, dtype=float)
+        p, n = self.p, self.n
+        if self.nlev == 2:
+            t_in, t_out = thetas[:, 1] ** 2, thetas[:, 0] ** 2
+        else:
+            t_in, t_out = thetas[:, 0] ** 2, None
+        dm = 1.0 / (1.0 + t_in[:, None] * self.sizes[None, :])          # B x sizes
+        Q = self.S0[None] - np.einsum("bm,mij->bij", t_in[:, None] * dm, self.S)
+        logdet = -np.sum(self.count[None, :] * np.log(dm), axis=1)
+        if t_out is not None:
+            sg = (self.sizes[None, :] * dm) @ self.cnt.T                  # B x G
+            q = np.einsum("gmi,bm->bgi", self.A, dm)                      # B x G x (p+1)
+            c = t_out[:, None] / (1.0 + t_out[:, None] * sg)
+            Q = Q - np.einsum("bgi,bg,bgj->bij", q, c, q)
+            logdet = logdet + np.sum(np.log1p(t_out[:, None] * sg), axis=1)
+        XtVX, Xty = Q[:, :p, :p], Q[:, :p, p]
+        out = np.full(len(thetas), np.inf)
+        try:
+            L = np.linalg.cholesky(XtVX)
+        except np.linalg.LinAlgError:
+            return np.array([self.profiled(th) for th in thetas])
+        beta = np.linalg.solve(XtVX, Xty[..., None])[..., 0]
+        r2 = np.maximum(Q[:, p, p] - np.einsum("bi,bi->b", beta, Xty), 1e-300)
+        logdetX = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+        if self.reml:
+            out = logdet + logdetX + (n - p) * (1.0 + np.log(2 * np.pi * r2 / (n - p)))
+        else:
+            out = logdet + n * (1.0 + np.log(2 * np.pi * r2 / n))
+        return out
+
     def sigma2(self, s):
         return s["r2"] / (self.n - self.p if self.reml else self.n)
 
@@ -209,7 +244,46 @@ def _jacobian(f, x):
 
 
 
-def _optimise(eng, k, polish=True, start=None):
+def _standardiser(X, y):
+    """``T`` with ``X T`` centred (when there is an intercept) and scaled columns, the
+    shift and scale of ``y``, ``sum log sd`` of the scaled columns
+    (``log|X' V^-1 X| = log|(XT)' V^-1 (XT)| + 2 sum log sd``) and the index of the
+    intercept column (or None)."""
+    p = X.shape[1]
+    T = np.eye(p)
+    ones = np.flatnonzero(np.all(X == 1.0, axis=0))
+    icpt = int(ones[0]) if ones.size else None
+    log_sx = 0.0
+    for j in range(p):
+        if j == icpt:
+            continue
+        m = float(X[:, j].mean()) if icpt is not None else 0.0
+        sd = float(np.sqrt(np.mean((X[:, j] - m) ** 2)))
+        if not np.isfinite(sd) or sd <= 0:
+            continue
+        T[j, j] = 1.0 / sd
+        if icpt is not None:
+            T[icpt, j] = -m / sd
+        log_sx += np.log(sd)
+    y_shift = float(y.mean()) if icpt is not None else 0.0
+    y_scale = float(np.sqrt(np.mean((y - y_shift) ** 2)))
+    if not np.isfinite(y_scale) or y_scale <= 0:
+        y_scale = 1.0
+    return T, y_shift, y_scale, log_sx, icpt
+
+
+def _box_min(f, x0, bounds, opts):
+    """Minimise ``f`` over ``t >= 0`` (SLSQP: for these one- or two-parameter problems
+    it needs far less overhead per iteration than L-BFGS-B; the Newton polish and the
+    optimality check in :func:`_optimise` follow it)."""
+    x0 = np.maximum(np.asarray(x0, dtype=float), 0.0)
+    res = optimize.minimize(f, x0, method="SLSQP", bounds=bounds, options=opts)
+    if not np.all(np.isfinite(res.x)) or res.fun > f(x0):
+        res.x, res.fun = x0, f(x0)
+    return res
+
+
+def _local(eng, k, polish=True, start=None):
     """Minimise the profiled deviance over the variance ratios t = theta^2 >= 0.
 
     The deviance is even in theta, so its theta-gradient vanishes at 0 and a bounded
@@ -219,11 +293,11 @@ def _optimise(eng, k, polish=True, start=None):
     def f(t):
         return eng.profiled(np.sqrt(np.clip(t, 0.0, None)))
 
-    opts = dict(ftol=1e-15, gtol=1e-10, maxiter=1000)
+    opts = dict(ftol=1e-15, maxiter=1000)
     bounds = [(0.0, None)] * k
     best = None
     for x0 in (np.ones(k) if start is None else start,):  # boundary optima: KKT check below
-        res = optimize.minimize(f, x0, method="L-BFGS-B", bounds=bounds, options=opts)
+        res = _box_min(f, x0, bounds, opts)
         if best is None or res.fun < best.fun:
             best = res
     t = np.clip(best.x, 0.0, None)
@@ -238,7 +312,7 @@ def _optimise(eng, k, polish=True, start=None):
             if (f(t + e) - f(t)) / 1e-7 < -1e-4:
                 t2 = t.copy()
                 t2[i] = 0.05
-                res = optimize.minimize(f, t2, method="L-BFGS-B", bounds=bounds, options=opts)
+                res = _box_min(f, t2, bounds, opts)
                 if res.fun < f(t):
                     t, best, moved = np.clip(res.x, 0.0, None), res, True
         free = t > 0
@@ -247,8 +321,7 @@ def _optimise(eng, k, polish=True, start=None):
                 tt = np.zeros(k)
                 tt[free] = tf
                 return f(tt)
-            res = optimize.minimize(sub, t[free], method="L-BFGS-B",
-                                    bounds=[(0.0, None)] * int(free.sum()), options=opts)
+            res = _box_min(sub, t[free], [(0.0, None)] * int(free.sum()), opts)
             if res.fun <= f(t):
                 t[free] = res.x
         if not moved:
@@ -291,6 +364,81 @@ def _optimise(eng, k, polish=True, start=None):
     return theta, best, grad
 
 
+#: grid of variance ratios t = theta^2 searched for a better start (0 and 1e-6..1e6)
+_T_GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-6, 6, 13)])
+#: the optimum is confirmed when |d deviance / d theta| of each interior component is
+#: below this, and no boundary component wants to leave 0 by more than it
+_GRAD_TOL = 1e-3
+
+
+def _kkt(eng, theta):
+    """Largest violation of the optimality conditions at ``theta`` (deviance units):
+    |gradient| of interior components, and minus the one-sided derivative (in
+    ``theta``, from ``t = theta^2``) of components at 0."""
+    k = len(theta)
+    f0 = eng.profiled(theta)
+    worst = 0.0
+    for i in range(k):
+        e = np.zeros(k)
+        if theta[i] > 0:
+            h = 1e-5 * theta[i]
+            e[i] = h
+            g = (eng.profiled(theta + e) - eng.profiled(np.maximum(theta - e, 0))) / (2 * h)
+            worst = max(worst, abs(g))
+        else:
+            e[i] = 1e-4   # theta step; the deviance is even in theta, so use its slope
+            worst = max(worst, -(eng.profiled(theta + e) - f0) / 1e-4)
+    return worst
+
+
+def _optimise(eng, k, polish=True, start=None):
+    """Local optimisation checked globally and locally; returns theta, the scipy result,
+    the gradient and a dict ``check`` (``kkt``, ``restarts``, ``grid_better``).
+
+    After the local fit (:func:`_local`) the profiled deviance is evaluated on a grid
+    of variance ratios (``_T_GRID`` per component); a grid point better than the fit
+    restarts the local optimiser there (nested designs can have two local optima).
+    The optimality conditions are then checked (:func:`_kkt`); when they fail, the
+    optimiser is restarted from a second starting point (ratios 0.1 and 10 times the
+    first start) and the best fit is kept.
+    """
+    if not polish:
+        theta, best, grad = _local(eng, k, polish, start)
+        return theta, best, grad, dict(kkt=float("nan"), restarts=0)
+    mesh = np.stack(np.meshgrid(*([_T_GRID] * k), indexing="ij"), -1).reshape(-1, k)
+    vals = eng.profiled_many(np.sqrt(mesh))
+    order = np.argsort(vals)
+    theta, best, grad = _local(eng, k, polish, mesh[order[0]] if start is None else start)
+    fbest = eng.profiled(theta)
+    restarts = 0
+    # a second basin: the best grid point not next to the first that beats the fit
+    step = np.log10(_T_GRID[2] / _T_GRID[1]) * 1.5
+    lg = np.log10(np.maximum(mesh, 1e-12))
+    for idx in order[1:]:
+        if vals[idx] >= fbest - 1e-9:
+            break
+        if np.max(np.abs(lg[idx] - lg[order[0]])) > step:
+            th2, b2, g2 = _local(eng, k, polish, mesh[idx])
+            restarts += 1
+            f2 = eng.profiled(th2)
+            if f2 < fbest:
+                theta, best, grad, fbest = th2, b2, g2, f2
+            break
+    kkt = _kkt(eng, theta)
+    if not kkt < _GRAD_TOL:
+        t1 = np.maximum(theta ** 2, 1e-3)
+        for x0 in (0.1 * t1, 10.0 * t1):
+            th2, b2, g2 = _local(eng, k, polish, x0)
+            restarts += 1
+            f2 = eng.profiled(th2)
+            k2 = _kkt(eng, th2)
+            if f2 < fbest - 1e-9 or (f2 <= fbest + 1e-9 and k2 < kkt):
+                theta, best, grad, fbest, kkt = th2, b2, g2, f2, k2
+            if kkt < _GRAD_TOL:
+                break
+    return theta, best, grad, dict(kkt=float(kkt), restarts=restarts)
+
+
 def _refit_theta(eng, k, t0):
     """Fast refit for the bootstrap: bounded Brent search in t = theta^2 for one level
     (about 30 evaluations), the general optimiser otherwise or at the search's edge."""
@@ -304,7 +452,7 @@ def _refit_theta(eng, k, t0):
             if eng.profiled(np.zeros(1)) <= res.fun:
                 t = 0.0
             return np.sqrt([t if np.sqrt(t) >= BOUNDARY_TOL else 0.0])
-    theta, _, _ = _optimise(eng, k, polish=False, start=t0)
+    theta, _, _, _ = _optimise(eng, k, polish=False, start=t0)
     return theta
 
 
@@ -492,6 +640,7 @@ class LmmResult:
                                "bootstrapped; refit it with fit_lmm.")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         X, codes = self._X, self._codes
+        Xs = X @ _standardiser(X, np.zeros(len(X)))[0]  # same column space, well scaled
         beta = self.fixed_effects["estimate"].to_numpy()
         sigma = float(np.sqrt(self.variance_components["variance"].iloc[-1]))
         mu = X @ beta
@@ -507,7 +656,7 @@ class LmmResult:
             try:
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore")
-                    eng = _Engine(ystar, X, codes, self.reml)
+                    eng = _Engine(ystar, Xs, codes, self.reml)
                     theta = _refit_theta(eng, k, t0)
                     s = eng.solve(theta)
                     s2 = eng.sigma2(s)
@@ -627,25 +776,35 @@ class LmmResult:
 
 @dataclass
 class LmmSlopesResult:
-    """A linear mixed model with a general random-effects structure for one grouping
-    factor, fitted by ``statsmodels`` MixedLM (see ``fit_lmm(..., re_formula=...)``).
+    """A linear mixed model with correlated random intercepts and slopes for one grouping
+    factor (see ``fit_lmm(..., re_formula=...)`` and :mod:`rpc_eval.multilevel.slopes`).
 
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term, estimate, std_error, df, ci_low, ci_high, p``. ``df`` is NaN: intervals
-        and p-values are z-based (normal), so they are somewhat liberal with few
-        groups. ``std_error`` is ``sqrt(diag(sigma^2 (X' V^{-1} X)^{-1}))`` at the
-        estimates, as lme4 (statsmodels' own ``bse_fe`` differs by about 1%).
+        ``term, estimate, std_error, df, ci_low, ci_high, p``: Wald t intervals and
+        tests with Satterthwaite df (``summary(lmerTest::lmer(...))$coefficients``).
     variance_components : DataFrame
         ``group, variance, sd``: one row per random effect (``la: Intercept``,
         ``la: wave``), one per covariance (``la: Intercept x wave``; ``sd`` NaN,
         ``variance`` is the covariance) and ``Residual``.
     loglik : float
         REML criterion or log-likelihood (``logLik()`` of the lme4 fit).
-    converged, boundary : bool
+    converged : bool
+        The optimum was confirmed (gradient and bounds check, with restarts).
+    boundary : bool
+        Singular fit, as ``lme4::isSingular``: a diagonal element of the relative
+        Cholesky factor below 1e-4 (a variance at 0 or a correlation at +/-1).
     cov_re : DataFrame
         Random-effects covariance matrix.
+    theta : ndarray
+        Lower triangle of the relative Cholesky factor, column by column (lme4's
+        ``getME(fit, "theta")``).
+    optimizer : dict
+        ``kkt`` (largest violation of the optimality conditions), ``restarts``,
+        ``message``.
+    vcov : DataFrame
+        Covariance matrix of the fixed effects.
     """
 
     formula: str
@@ -662,6 +821,16 @@ class LmmSlopesResult:
     converged: bool
     boundary: bool
     cov_re: pd.DataFrame
+    theta: np.ndarray = None
+    optimizer: dict = field(default_factory=dict)
+    vcov: pd.DataFrame = None
+
+    def correlations(self) -> pd.DataFrame:
+        """Correlations of the random effects (``attr(VarCorr(fit)$la, "correlation")``)."""
+        sd = np.sqrt(np.diag(self.cov_re.to_numpy()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = self.cov_re.to_numpy() / np.outer(sd, sd)
+        return pd.DataFrame(r, index=self.cov_re.index, columns=self.cov_re.columns)
 
     def _label(self) -> str:
         return f"{self.formula} + ({self.re_formula.lstrip('~ ').strip()} | {self.groups[0]})"
@@ -678,7 +847,7 @@ class LmmSlopesResult:
     def summary(self) -> str:
         """A plain-text report of the fit."""
         crit = "REML" if self.reml else "ML"
-        lines = [f"Linear mixed model fit by {crit} (statsmodels MixedLM; z-based inference)",
+        lines = [f"Linear mixed model fit by {crit} (t tests with Satterthwaite df)",
                  f"Formula: {self._label()}",
                  f"Observations: {self.nobs}" + (f" ({self.n_dropped} dropped for missing values)"
                                                  if self.n_dropped else ""),
@@ -687,7 +856,7 @@ class LmmSlopesResult:
                  self.variance_components.to_string(index=False), "", "Fixed effects:",
                  self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
         if not self.converged:
-            lines += ["", "Warning: the optimiser did not report convergence."]
+            lines += ["", "Warning: the optimum could not be confirmed."]
         if self.boundary:
             lines += ["", "Note: boundary (singular) fit - the random-effects covariance is "
                           "singular (a variance at zero or a correlation at +/-1)."]
@@ -698,114 +867,12 @@ class LmmSlopesResult:
 
     def _repr_html_(self) -> str:
         crit = "REML" if self.reml else "ML"
-        head = (f"<p><b>Linear mixed model ({crit}, statsmodels)</b>: "
+        head = (f"<p><b>Linear mixed model ({crit})</b>: "
                 f"{html.escape(self._label())}; {self.nobs} observations; "
                 f"logLik {self.loglik:.3f}</p>")
         note = ("<p><i>Boundary (singular) fit.</i></p>" if self.boundary else "")
         return (head + self.fixed_effects.to_html(index=False, float_format=lambda v: f"{v:.4g}")
                 + self.variance_components.to_html(index=False) + note)
-
-
-def _fit_statsmodels(data, formula, groups, reml, ci, re_formula):
-    import statsmodels.formula.api as smf
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergenceWarning
-
-    if not isinstance(data, pd.DataFrame):
-        raise RpcEvalError("data must be a pandas DataFrame in long form (one row per observation).")
-    glist = [groups] if isinstance(groups, str) else list(groups)
-    if len(glist) != 1 or not isinstance(glist[0], str):
-        raise RpcEvalError(
-            f"re_formula (random slopes) needs exactly one grouping column, got {glist!r}: "
-            "nested random slopes are not supported. Use groups='la_code' with "
-            "re_formula, or nested random intercepts without re_formula.")
-    g = glist[0]
-    if g not in data.columns:
-        raise RpcEvalError(f"grouping column {g!r} not in the data; columns are "
-                           f"{list(data.columns)}.")
-    if "|" in formula or "|" in re_formula:
-        raise RpcEvalError("write the fixed effects in formula and the random-effect terms "
-                           "in re_formula (e.g. re_formula='~wave'), without '|'.")
-    if not re_formula.strip().startswith("~"):
-        raise RpcEvalError(f"re_formula must be a one-sided formula such as '~wave', got "
-                           f"{re_formula!r}.")
-    frame = data[data[g].notna()]
-    try:
-        model = smf.mixedlm(formula, frame, groups=frame[g].astype(str),
-                            re_formula=re_formula, missing="drop")
-    except Exception as exc:  # patsy / statsmodels errors in user formulas
-        raise RpcEvalError(f"could not build the model from formula {formula!r} and "
-                           f"re_formula {re_formula!r}: {exc}") from exc
-    n = int(model.nobs)
-    ng = len(model.group_labels)
-    if ng < 2:
-        raise RpcEvalError(f"'{g}' has only {ng} group in the data used; random effects "
-                           "need at least 2 groups (and in practice many more).")
-    if np.ptp(model.endog) == 0:
-        raise RpcEvalError("the outcome is constant in all rows used, so there is no "
-                           "variation to model.")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = model.fit(reml=reml, method=["lbfgs"])
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise RpcEvalError(f"statsmodels MixedLM failed to fit the model: {exc}. "
-                               "Simplify re_formula.") from exc
-    sm_msgs = [str(w.message) for w in caught if issubclass(w.category, SmConvergenceWarning)]
-    converged = bool(res.converged) and not any("converge" in m.lower() for m in sm_msgs)
-    if not converged:
-        warnings.warn("statsmodels MixedLM did not converge"
-                      + (f" ({'; '.join(sorted(set(sm_msgs)))})" if sm_msgs else "")
-                      + "; the estimates may be wrong. Simplify re_formula or rescale "
-                      "covariates.", ConvergenceWarning, stacklevel=3)
-    scale = float(res.scale)
-    cov_re = pd.DataFrame(np.asarray(res.cov_re, dtype=float))
-    names = [str(c) for c in res.cov_re.columns]
-    names = ["Intercept" if c in ("Group", "Intercept") else c for c in names]
-    cov_re.index = cov_re.columns = names
-    # boundary as lme4::isSingular: a diagonal element of the relative Cholesky factor
-    # below 1e-4 (a variance at 0 or a correlation at +/-1)
-    try:
-        L = np.linalg.cholesky(cov_re.to_numpy() / scale)
-        boundary = bool(np.any(np.diag(L) < BOUNDARY_TOL))
-    except np.linalg.LinAlgError:
-        boundary = True
-    if boundary:
-        warnings.warn(
-            f"boundary (singular) fit: the random-effects covariance for '{g}' is singular "
-            "(a variance at zero or a correlation at +/-1). statsmodels can return wrong "
-            "fixed effects in this case (statsmodels issue #10239); compare with a simpler "
-            "re_formula (e.g. random intercepts only) before using these estimates.",
-            BoundaryFitWarning, stacklevel=3)
-    k = len(names)
-    terms = list(model.exog_names)
-    beta = np.asarray(res.fe_params, dtype=float)
-    # SEs as lme4: sigma^2 (X' V*^{-1} X)^{-1} at the estimates, V = Z G Z' + sigma^2 I per
-    # group (statsmodels' cov_params inverts the joint Hessian, about 1% different)
-    G = cov_re.to_numpy()
-    XtVX = np.zeros((len(terms), len(terms)))
-    for Xg, Zg in zip(model.exog_li, model.exog_re_li, strict=True):
-        Vg = Zg @ G @ Zg.T + scale * np.eye(len(Zg))
-        XtVX += Xg.T @ np.linalg.solve(Vg, Xg)
-    se = np.sqrt(np.diag(np.linalg.inv(XtVX)))
-    if boundary and np.any((beta == 0.0) & (np.abs(model.exog).sum(axis=0) > 0)):
-        raise RpcEvalError("statsmodels returned fixed effects of exactly 0 on a boundary "
-                           "fit (statsmodels issue #10239); these are not estimates. Simplify "
-                           "re_formula.")
-    z = stats.norm.ppf(0.5 + ci / 2)
-    terms = ["(Intercept)" if t == "Intercept" else t for t in terms]
-    fixed = pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": np.nan,
-                          "ci_low": beta - z * se, "ci_high": beta + z * se,
-                          "p": 2 * stats.norm.sf(np.abs(beta / se))})
-    rows = [dict(group=f"{g}: {a}", variance=cov_re.iat[i, i], sd=np.sqrt(cov_re.iat[i, i]))
-            for i, a in enumerate(names)]
-    rows += [dict(group=f"{g}: {names[i]} x {names[j]}", variance=cov_re.iat[i, j], sd=np.nan)
-             for i in range(k) for j in range(i + 1, k)]
-    rows.append(dict(group="Residual", variance=scale, sd=np.sqrt(scale)))
-    return LmmSlopesResult(
-        formula=formula, groups=[g], re_formula=re_formula, reml=reml, ci=ci,
-        fixed_effects=fixed, variance_components=pd.DataFrame(rows), loglik=float(res.llf),
-        nobs=n, n_dropped=int(len(data) - n), n_groups={g: ng}, converged=converged,
-        boundary=boundary, cov_re=cov_re)
 
 
 def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
@@ -830,10 +897,10 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
         prediction intervals.
     re_formula : str, optional
         Random-effects formula for one grouping factor, e.g. ``"~wave"`` for
-        ``(1 + wave | la_code)`` (random intercepts and slopes, correlated). Fitted by
-        ``statsmodels.formula.api.mixedlm(formula, data, groups=..., re_formula=...)
-        .fit(reml=reml, method=["lbfgs"])``; returns an :class:`LmmSlopesResult`
-        (z-based inference, ``df`` NaN). Nested groups with ``re_formula`` raise
+        ``(1 + wave | la_code)`` (random intercepts and slopes, correlated), fitted by
+        profiled (RE)ML (:mod:`rpc_eval.multilevel.slopes`); returns an
+        :class:`LmmSlopesResult` (Satterthwaite t tests, ``.correlations()``,
+        ``.boundary`` for a singular fit). Nested groups with ``re_formula`` raise
         :class:`~rpc_eval.errors.RpcEvalError`.
 
     Returns
@@ -851,7 +918,13 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
         as ``lme4::isSingular``). It is reported as exactly 0 and the fixed effects are
         the GLS estimates under the remaining components (not zeroed).
     ConvergenceWarning
-        The profiled deviance still has a noticeable gradient at the optimum.
+        The optimum could not be confirmed: after a grid start, a Newton polish and
+        restarts from a second starting point, an interior variance component still
+        has a deviance gradient of 1e-3 or more, or a component at 0 would still
+        lower the deviance by leaving it (the numbers are in the message and in
+        ``.optimizer``: ``kkt``, ``restarts``, ``confirmed``).
+    DataQualityWarning
+        Rows with missing values were dropped (count in ``n_dropped``).
 
     Notes
     -----
@@ -887,7 +960,9 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     if not 0 < ci < 1:
         raise RpcEvalError(f"ci must be between 0 and 1, got {ci!r}.")
     if re_formula is not None:
-        return _fit_statsmodels(data, formula, groups, reml, ci, re_formula)
+        from rpc_eval.multilevel.slopes import fit_slopes
+
+        return fit_slopes(data, formula, groups, reml, ci, re_formula)
     des = build_design(data, formula, groups)
     y, X = des.y, des.X
     n, p = X.shape
@@ -920,36 +995,60 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     if n <= p:
         raise RpcEvalError(f"{n} observations for {p} fixed effects: too few.")
 
-    eng = _Engine(y, X, des.codes, reml)
+    # the engine works on standardised columns (x - mean) / sd and (y - mean) / sd: its
+    # sums of squares then keep their precision however the data are scaled (a
+    # covariate of 1e4 +- 1 otherwise loses every digit of X' V^-1 X to cancellation).
+    # theta is unchanged; beta, its covariance and the criterion are mapped back.
+    T, y_shift, y_scale, log_sx, icpt = _standardiser(X, y)
+    Xs = X @ T
+    ys = (y - y_shift) / y_scale
+    eng = _Engine(ys, Xs, des.codes, reml)
     k = len(des.codes)
-    theta, best, grad = _optimise(eng, k)
+    theta, best, grad, check = _optimise(eng, k)
     small = theta == 0
-    if np.any(np.abs(grad) > 1e-2):
-        warnings.warn(f"the optimiser stopped with a deviance gradient of "
-                      f"{np.max(np.abs(grad)):.2g}; estimates may be imprecise. Rescale "
-                      "continuous covariates or check the model.", ConvergenceWarning,
-                      stacklevel=2)
-    crit = eng.profiled(theta)
+    crit = eng.profiled(theta) + (n - p if reml else n) * np.log(y_scale ** 2)
+    if reml:
+        crit += 2 * log_sx
+    if not check["kkt"] < _GRAD_TOL:
+        warnings.warn(
+            "the REML/ML optimum could not be confirmed: after "
+            f"{check['restarts'] + 1} optimiser run(s) the deviance still changes by "
+            f"{check['kkt']:.2g} per unit of a relative SD (needs < {_GRAD_TOL:g}); the "
+            "log-likelihood may be below its maximum and the variances off. Rescale "
+            "continuous covariates, simplify the model or check the groups.",
+            ConvergenceWarning, stacklevel=2)
 
     s = eng.solve(theta)
-    sigma2 = eng.sigma2(s)
+    sigma2 = eng.sigma2(s) * y_scale ** 2
     sigma = np.sqrt(sigma2)
-    beta = s["beta"]
-    cov = sigma2 * np.linalg.inv(s["XtVX"])
+    beta = y_scale * (T @ s["beta"])
+    if y_shift:
+        beta[icpt] += y_shift
+    cov = sigma2 * (T @ np.linalg.inv(s["XtVX"]) @ T.T)
     se = np.sqrt(np.diag(cov))
 
-    # Satterthwaite (lmerTest): A = 2 H^{-1} in varpar = (theta, sigma)
-    varpar = np.append(theta, sigma)
+    # Satterthwaite (lmerTest): A = 2 H^{-1} in varpar = (theta, sigma), computed on the
+    # standardised scale (the df are invariant to it) and mapped back for vcov_varpar
+    sig_s = sigma / y_scale
+    varpar = np.append(theta, sig_s)
     H = _hessian(eng.deviance_vp, varpar)
     try:
         A = 2 * np.linalg.inv(H)
     except np.linalg.LinAlgError:
         A = 2 * np.linalg.pinv(H)
-    jt = _jacobian(lambda th: np.diag(eng.covbeta(np.append(th, sigma))), theta)  # (p, k)
-    jac = np.column_stack([jt, 2 * np.diag(cov) / sigma])
+
+    def vbeta(th):
+        return np.diag(T @ eng.covbeta(np.append(th, sig_s)) @ T.T)
+
+    v_s = vbeta(theta)
+    jt = _jacobian(vbeta, theta)  # (p, k)
+    jac = np.column_stack([jt, 2 * v_s / sig_s])
     denom = np.einsum("ik,kl,il->i", jac, A, jac)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.where(denom > 0, 2 * np.diag(cov) ** 2 / denom, np.inf)
+        df = np.where(denom > 0, 2 * v_s ** 2 / denom, np.inf)
+    J = np.ones(k + 1)
+    J[-1] = y_scale
+    A = A * np.outer(J, J)
     tq = stats.t.ppf(0.5 + ci / 2, df)
     tval = beta / se
     fixed = pd.DataFrame({"term": des.terms, "estimate": beta, "std_error": se, "df": df,
@@ -973,7 +1072,7 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
 
     # BLUPs (conditional modes) and conditional SDs
     z = stats.norm.ppf(0.5 + ci / 2)
-    Rj = eng.U[:, p] - eng.U[:, :p] @ beta
+    Rj = y_scale * (eng.U[:, p] - eng.U[:, :p] @ s["beta"])
     d = s["d"]
     nj = eng.nj
     blup_frames = []
@@ -1002,6 +1101,8 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
         loglik=-crit / 2, nobs=n, n_dropped=des.n_dropped, n_groups=n_groups, theta=theta,
         boundary=boundary, vcov=pd.DataFrame(cov, index=des.terms, columns=des.terms),
         vcov_varpar=A, optimizer=dict(success=bool(best.success), message=str(best.message),
-                                      nfev=int(best.nfev), gradient=grad.tolist()),
+                                      nfev=int(best.nfev), gradient=grad.tolist(),
+                                      kkt=check["kkt"], restarts=check["restarts"],
+                                      confirmed=bool(check["kkt"] < _GRAD_TOL)),
         _blups=pd.concat(blup_frames, ignore_index=True), _cluster_sizes=sizes,
         _X=X, _codes=des.codes)
