@@ -165,7 +165,8 @@ def engagement_analysis(
             notes.append(f"Fine-Gray model of completion not fitted: {exc}")
     for w in caught:  # model warnings become notes in the report, not lost
         if not issubclass(w.category, DataQualityWarning):
-            notes.append(f"{w.category.__name__}: {w.message}")
+            if str(w.message) not in notes:  # said once, in words, no class name
+                notes.append(str(w.message))
     pp = person_period(tte)
     hazard = empirical_hazard(pp, by=group)
     return EngagementResults(

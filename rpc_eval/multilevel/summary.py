@@ -160,7 +160,8 @@ def multilevel_analysis(
         except RpcEvalError as exc:
             notes.append(f"Completion funnel plot not drawn: {exc}")
     for w in caught:
-        notes.append(f"{w.category.__name__}: {w.message}")
+        if str(w.message) not in notes:  # said once, in words, no class name
+            notes.append(str(w.message))
     return MultilevelResults(
         outcome_model=outcome, icc=icc, completion_model=glmm, la_effects=la_effects,
         completion_funnel=funnel, notes=notes,
