@@ -299,9 +299,9 @@ def test_cli_writes_the_template_and_refuses_to_overwrite(tmp_path, capsys):
     assert capsys.readouterr().out == ""
     assert _run(["--out", str(tmp_path / "template.xls")]) == 2
     assert _run(["--out", str(out), "--force", "--max-rows", "0"]) == 2
-    # the filled-in-nothing template validates (exit 0), with the empty sheets listed
-    assert cli_main(["validate", str(out), "--quiet"]) == 0
-    assert "no rows of data" in capsys.readouterr().out
+    # the filled-in-nothing template is not a dataset: no parents, nothing to evaluate
+    assert cli_main(["validate", str(out), "--quiet"]) == 2
+    assert "the parents table has no rows" in capsys.readouterr().err
 
 
 def test_cli_with_example_data_fills_the_sheets(tmp_path, base_data, monkeypatch, capsys):
