@@ -307,7 +307,7 @@ class _TableCheck:
             [e for e in extras if e not in used],
             [c for c in missing if c not in suggestion])
         self.cells = pd.DataFrame(
-            {name: self.frame[name].str.strip() for name in present.values()},
+            {name: self.frame[name].astype(str).str.strip() for name in present.values()},
             index=range(self.n))
         return fatal
 

@@ -17,6 +17,7 @@ import math
 import re
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,9 @@ from rpc_eval.errors import Problem
 __all__ = ["RawTable", "locate_tables", "read_table_file", "read_workbook"]
 
 TABLE_EXTENSIONS = (".csv", ".sav")
+#: Files with more columns than this are read as one block of text cells (the cost of
+#: a column is then only the cost of its cells).
+WIDE = 200
 #: Files that look like data but are not read from a folder (reported as info).
 OTHER_DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".txt", ".tsv", ".dta", ".por")
 #: Sheets of the data-collection template (rpc_eval.data.template) that hold help and
@@ -148,17 +152,26 @@ def _finish(table: str, file: str, header: list[str], body: pd.DataFrame | list[
     if not any(names):
         return _unusable(table, file, "the file has no header row",
                          "put the column names in the first row")
-    dupes = sorted({n for n in names if n and names.count(n) > 1})
+    seen = Counter(names)
+    dupes = sorted(n for n, k in seen.items() if n and k > 1)
     if dupes:
         problems.append(_fatal(table, file, f"column name(s) {dupes} appear more than once",
                                "give every column a different name"))
         return RawTable(table, file, pd.DataFrame(), np.array([], dtype=int), problems, False)
-    if isinstance(body, list):
-        frame = pd.DataFrame(body, columns=range(len(names)), dtype=object)
+    columns = [n if n else f"(unnamed column {i + 1})" for i, n in enumerate(names)]
+    if len(names) > WIDE:
+        # one block of text cells: pandas string columns cost time per column
+        values = (np.array(body, dtype=object).reshape(len(body), len(names))
+                  if isinstance(body, list) else body.to_numpy(dtype=object))
+        values[pd.isna(values)] = ""
+        frame = pd.DataFrame(values, columns=columns, dtype=object)
     else:
-        frame = body
-    frame.columns = [n if n else f"(unnamed column {i + 1})" for i, n in enumerate(names)]
-    frame = frame.fillna("").astype(str)
+        if isinstance(body, list):
+            frame = pd.DataFrame(body, columns=range(len(names)), dtype=object)
+        else:
+            frame = body
+        frame.columns = columns
+        frame = frame.fillna("").astype(str)
     rows = np.arange(first_row, first_row + len(frame))
     return RawTable(table, file, frame.reset_index(drop=True), rows, problems)
 
@@ -186,7 +199,10 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
             problems.append(Problem(table, file, None, None, None,
                                     f"values are separated by {name}; read that way", "",
                                     "info"))
+        first_line = next((line for line in text.splitlines() if line.strip()), "")
         try:
+            if first_line.count(delimiter) >= WIDE:
+                raise ValueError("wide file: read record by record")
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                 na_values=[], skip_blank_lines=False, sep=delimiter,
                                 header=None, engine="c")
