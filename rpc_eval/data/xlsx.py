@@ -426,7 +426,7 @@ class Workbook:
                     out.flags.append(CellFlag(st["row"], st["col"], st["ref"], "error",
                                               text.strip()))
                     return
-                if st["has_f"] and not st["has_v"]:
+                if st["has_f"] and (not st["has_v"] or (text == "" and kind != "str")):
                     out.flags.append(CellFlag(st["row"], st["col"], st["ref"], "formula"))
                     return
                 if not st["has_v"]:
