@@ -3,14 +3,10 @@ are listed first, knock-on exclusions are summarised, and the list fits on one s
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import openpyxl
-import pandas as pd
-import pytest
 
 import rpc_eval.data as rd
 from rpc_eval.data.write import write
