@@ -7,6 +7,8 @@ import warnings
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
+import pytest
 
 import rpc_eval.data as rd
 from rpc_eval.data.write import write
@@ -22,7 +24,8 @@ def _subset(seed: int = 3) -> rd.EvaluationData:
     keep = data.parents["parent_id"].iloc[:N_PARENTS]
     data.parents = data.parents[data.parents["parent_id"].isin(keep)].reset_index(drop=True)
     data.attendance = data.attendance[data.attendance["parent_id"].isin(keep)]
-    data.responses = data.responses[data.responses["parent_id"].isin(keep)]
+    data.responses = data.responses[data.responses["parent_id"].isin(keep)
+                                    & (data.responses["wave"] == "baseline")]
     return data
 
 
@@ -131,3 +134,78 @@ def _load(path: Path) -> rd.EvaluationData:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         return rd.load(path, today=TODAY)
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory):
+    path, facts = build_broken_workbook(tmp_path_factory.mktemp("broken"))
+    return path, facts, _load(path)
+
+
+def _at(problems: pd.DataFrame, table: str, column: str, contains: str) -> pd.DataFrame:
+    return problems[(problems["table"] == table) & (problems["column"] == column)
+                    & problems["problem"].str.contains(contains, regex=False)]
+
+
+def test_every_mistake_is_found_where_it_is(broken):
+    path, facts, data = broken
+    p = data.intake_log.problems
+    assert data.intake_log.reconciles()
+    assert list(_at(p, "parents", "family_id", "family_id is missing")["row"]) == \
+        facts["blank_family_rows"]
+    assert list(_at(p, "parents", "referral_date", "31 February does not exist")["row"]) == \
+        facts["impossible_rows"]
+    assert list(_at(p, "parents", "start_date", "dates are read day first")["row"]) == \
+        facts["us_rows"]
+    assert list(_at(p, "parents", "start_date", "month and year without a day")["row"]) == \
+        [facts["month_row"]]
+    assert list(_at(p, "parents", "exit_reason", "exit_reason is missing")["row"]) == \
+        facts["blank_reason_rows"]
+    assert list(_at(p, "attendance", "session_date", "Excel error value #N/A")["row"]) == \
+        facts["na_rows"]
+    merged = p[p["problem"].str.contains("merged cells")]
+    assert list(merged["row"]) == [3] and list(merged["table"]) == ["las"]
+    # interpreted, with warnings
+    assert len(_at(p, "parents", "la_code", "written with other capitals")) == 1
+    assert len(_at(p, "parents", "intervention", "was read as its code enhanced_triple_p")) == 1
+    assert len(_at(p, "responses", "value", "written as their wording")) == 1
+    assert data.parents["parent_age"].notna().mean() > 0.5  # 'Age' header
+    assert data.parents["ethnic_group"].notna().any()    # 'Ethnicity' header
+    sheet = p[p["file"].str.contains("Training survey")]
+    assert "is it the training_responses table?" in sheet["problem"].iloc[0]
+    assert sheet["severity"].iloc[0] == "warning"
+    # the month-only start date gives no second, wrong hint
+    row = p[p["row"] == facts["month_row"]]
+    assert not row["hint"].str.contains("not_started").any()
+
+
+def test_terminal_lists_real_mistakes_first_and_fits_on_a_screen(broken, capsys):
+    from rpc_eval.cli import main
+
+    path, facts, data = broken
+    report = path.parent / "problems.csv"
+    assert main(["validate", str(path), "--today", TODAY, "--quiet",
+                 "--report", str(report)]) == 2
+    out = capsys.readouterr()
+    lines = (out.out + out.err).splitlines()
+    assert len(lines) <= 50, "\n".join(lines)
+    listed = [ln for ln in lines if ln.startswith(("  ERROR", "  WARNING", "  KNOCK-ON"))]
+    kinds = [ln.split()[0] for ln in listed]
+    # errors, then warnings, then one line per cascade; no knock-on row listed alone
+    assert kinds == sorted(kinds, key=["ERROR", "WARNING", "KNOCK-ON"].index)
+    assert not any("which was excluded" in ln for ln in listed)
+    knock = [ln for ln in listed if ln.startswith("  KNOCK-ON")]
+    n_att = int(data.intake_log.problems["problem"].str.contains(
+        "refers to parents row").groupby(data.intake_log.problems["table"]).sum()["attendance"])
+    assert any(f"{n_att:,} attendance rows" in ln and "excluded parents rows; they come back "
+               "when the parents rows are fixed" in ln for ln in knock)
+    blank = [ln for ln in listed if "exit_reason is missing" in ln]
+    assert len(blank) == 1 and f"({len(facts['blank_reason_rows']):,} rows)" in blank[0]
+    # the report keeps every row, real mistakes first, knock-on rows last
+    rep = pd.read_csv(report)
+    assert len(rep) == len(data.intake_log.problems)
+    knock_rows = rep["problem"].str.contains("which was excluded").to_numpy()
+    assert knock_rows.any() and not knock_rows[: (~knock_rows).sum()].any()
+    same = rep[rep["problem"] == "exit_reason is missing"]
+    assert same["group"].nunique() == 1
+    assert (same["group_rows"] == len(facts["blank_reason_rows"])).all()
