@@ -15,8 +15,6 @@ import difflib
 import io
 import math
 import re
-import zipfile
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -513,13 +511,17 @@ def read_workbook(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], l
     except XlsxError as exc:
         return {}, [_fatal("", file, f"the file cannot be read as an Excel workbook: {exc}",
                            "open it in Excel and save it again as an Excel Workbook (.xlsx)")]
+    except Exception as exc:  # a damaged zip fails in many ways (zip, zlib, OS ...)
+        return {}, [_fatal("", file, "the file cannot be read as an Excel workbook (it is "
+                           f"damaged: {exc})",
+                           "open it in Excel and save it again as an Excel Workbook (.xlsx)")]
     try:
         return _read_book(book, file, tables)
     except XlsxError as exc:
         return {}, [_fatal("", file, f"the workbook cannot be read: {exc}",
                            "open it in Excel, check the sheet and save it again; see the "
                            "limits in the data-model guide")]
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+    except Exception as exc:  # a damaged zip fails in many ways (zip, zlib, OS ...)
         return {}, [_fatal("", file, "the file cannot be read as an Excel workbook (it is "
                            f"damaged: {exc})",
                            "open it in Excel and save it again as an Excel Workbook (.xlsx)")]

@@ -422,12 +422,15 @@ class Workbook:
             if local == "c":
                 text = "".join(buf)
                 kind = st["kind"]
+                # a cell that holds no data still makes its row a row of the sheet
                 if kind == "e":
                     out.flags.append(CellFlag(st["row"], st["col"], st["ref"], "error",
                                               text.strip()))
+                    row_cells.append((st["col"], ""))
                     return
                 if st["has_f"] and (not st["has_v"] or (text == "" and kind != "str")):
                     out.flags.append(CellFlag(st["row"], st["col"], st["ref"], "formula"))
+                    row_cells.append((st["col"], ""))
                     return
                 if not st["has_v"]:
                     return
