@@ -920,7 +920,7 @@ def test_workbook_inside_a_folder_is_reported(base_dataset):
     data = load(base_dataset)
     p = data.intake_log.problems
     [row] = p[p["file"].str.contains("xlsx")].to_dict("records")
-    assert row["file"] == "attendance.xlsx" and row["severity"] == "info"
+    assert row["file"] == "attendance.xlsx" and row["severity"] == "warning"
     assert ".xlsx files in a folder are not read" in row["problem"]
     assert "give the path of an .xlsx workbook" in row["hint"]
 

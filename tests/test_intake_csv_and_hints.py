@@ -309,3 +309,15 @@ def test_spss_date_variable_with_blanks(tmp_path):
     assert data.intake_log.n_errors == 0
     assert data.parents["start_date"].isna().tolist() == [False, True]
     assert str(data.parents.loc[0, "start_date"].date()) == "2023-01-20"
+
+
+def test_file_in_the_folder_not_read_is_a_warning_with_the_closest_table(tmp_path):
+    folder = dataset(tmp_path / "d", [row(1)])
+    (folder / "Training survey.csv").write_text("practitioner_id,wave\nPR1,pre\n")
+    (folder / "empty.csv").write_text("")
+    data = load(folder)
+    p = data.intake_log.problems.set_index("file")
+    assert p.loc["Training survey.csv", "severity"] == "warning"
+    assert p.loc["Training survey.csv", "hint"] == ("rename it to training_responses.csv if it "
+                                                    "holds the training_responses table")
+    assert p.loc["empty.csv", "severity"] == "info"

@@ -74,32 +74,39 @@ def locate_tables(folder: Path, tables: list[str]) -> tuple[dict[str, Path], lis
     """Map table names to the files in ``folder`` that hold them.
 
     A table ``parents`` is read from ``parents.csv`` or ``parents.sav`` (file names are
-    matched case-insensitively). Files that match no table are reported (``info``)
-    with the closest table name, so a misspelled file name is easy to spot.
+    matched case-insensitively). Files that match no table are reported with the closest
+    table name, so a misspelled file name is easy to spot: a warning when the file holds
+    something (it was not read), ``info`` when it is empty.
     """
     problems: list[Problem] = []
     found: dict[str, Path] = {}
     files = sorted(p for p in folder.iterdir() if p.is_file())
     candidates = [p for p in files if p.suffix.lower() in TABLE_EXTENSIONS]
+
+    def severity(path: Path) -> str:
+        try:
+            return "warning" if path.stat().st_size > 0 else "info"
+        except OSError:
+            return "info"
     for path in files:
         if path.suffix.lower() in OTHER_DATA_EXTENSIONS and not path.name.startswith("~$"):
             problems.append(Problem(
                 "", path.name, None, None, None,
                 f"{path.suffix} files in a folder are not read (only .csv and .sav files are)",
                 "save each table as CSV, or give the path of an .xlsx workbook itself "
-                "(one sheet per table)", "info"))
+                "(one sheet per table)", severity(path)))
     by_table: dict[str, list[Path]] = {}
     for path in candidates:
         stem = path.stem.strip().lower().replace(" ", "_").replace("-", "_")
         if stem in tables:
             by_table.setdefault(stem, []).append(path)
         else:
-            close = difflib.get_close_matches(stem, tables, n=1, cutoff=0.6)
-            hint = (f"rename it to {close[0]}{path.suffix.lower()} if it holds the {close[0]} table"
+            close = closest_table(path.stem, tables)
+            hint = (f"rename it to {close}{path.suffix.lower()} if it holds the {close} table"
                     if close else "tables are " + ", ".join(tables))
             problems.append(Problem("", path.name, None, None, None,
                                     "file is not a table of the data model and was not read",
-                                    hint, "info"))
+                                    hint, severity(path)))
     for table, paths in by_table.items():
         if len(paths) > 1:
             problems.append(_fatal(table, ", ".join(p.name for p in paths),
