@@ -356,11 +356,13 @@ class _TableCheck:
             kind = self.spec["columns"][col]["type"]
             text = self.cells[src]
             if kind in ("id", "code", "date"):
-                lines = text.str.count("\n").to_numpy() + text.str.count("\r(?!\n)").to_numpy()
+                multi = ((text.str.contains("\n", regex=False)
+                          | text.str.contains("\r", regex=False)).to_numpy()
+                         if self.raw.may_span_lines else np.zeros(self.n, bool))
                 long = (text.str.len() > MAX_KEY_CHARS).to_numpy()
-                multi = lines > 0
                 for i in np.flatnonzero(multi):
-                    n = int(lines[i])
+                    cell = text.iat[i]
+                    n = cell.count("\n") + cell.replace("\r\n", "\n").count("\r")
                     self.error(_one(self.n, i), col,
                                f"the value runs over {n + 1} lines of the file: a quote mark "
                                f"(\") opens in this cell and closes {n} line(s) later (or "
@@ -424,7 +426,7 @@ class _TableCheck:
         if not live.any():
             return
         sub = self.cells.loc[live]
-        whole_row = _whole_row_ids(self.frame.loc[live])
+        whole_row = _whole_row_ids(self.frame.loc[live], self.cells.loc[live])
         copies_local = pd.Series(whole_row).duplicated(keep="first").to_numpy()
         copies = np.zeros(self.n, bool)
         copies[np.flatnonzero(live)[copies_local]] = True
@@ -533,10 +535,13 @@ class _TableCheck:
         return kept, problems, excluded, recon
 
 
-def _whole_row_ids(frame: pd.DataFrame) -> np.ndarray:
-    """One integer per row, equal for rows equal in every column (cell text stripped)."""
+def _whole_row_ids(frame: pd.DataFrame, stripped: pd.DataFrame) -> np.ndarray:
+    """One integer per row, equal for rows equal in every column (cell text stripped;
+    ``stripped`` holds the columns already stripped)."""
     if len(frame.columns) <= 200:
-        return _row_ids(frame.apply(lambda c: c.str.strip()), list(frame.columns))
+        cols = {c: stripped[c] if c in stripped.columns else frame[c].str.strip()
+                for c in frame.columns}
+        return _row_ids(pd.DataFrame(cols, index=frame.index), list(frame.columns))
     joined = ["\x1f".join(v.strip() for v in r) for r in frame.to_numpy(dtype=object)]
     return pd.factorize(pd.Series(joined, dtype=object))[0].astype(np.int64)
 

@@ -59,6 +59,9 @@ class RawTable:
     usable: bool = True
     #: row number of the column names (None for SPSS files, whose rows are cases)
     header_row: int | None = 1
+    #: False when no cell can hold a line break (a CSV file with one record per line),
+    #: so the search for values spanning lines can be skipped
+    may_span_lines: bool = True
 
 
 def _fatal(table: str, file: str, problem: str, hint: str) -> Problem:
@@ -220,6 +223,9 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
             raw = _finish(table, file, frame.iloc[h].fillna("").tolist(), frame.iloc[h + 1:],
                           h + 2, problems)
             raw.header_row = h + 1
+            # as many line breaks as records: no record spans lines
+            raw.may_span_lines = ("\r" in text.replace("\r\n", "")
+                                  or text.count("\n") > len(frame))
             return raw
         except (pd.errors.ParserError, ValueError, IndexError):
             pass  # ragged rows or odd quoting: read record by record to say where
