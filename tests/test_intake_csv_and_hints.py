@@ -77,6 +77,18 @@ def test_unclosed_quote_is_reported_where_it_opens(tmp_path):
     assert "runs over 56 lines" in p["problem"].iloc[0]
 
 
+def test_unbalanced_quote_in_a_text_column_is_reported(tmp_path):
+    las = ['la_code,la_name,region', 'LA001,"Northtown,north_east']
+    las += [f"LA{i:03d},Town {i},london" for i in range(2, 30)]
+    las += ['LA030,Last town",london', "LA007,Westby,london"]
+    folder = dataset(tmp_path / "d", [row(1)])
+    (folder / "las.csv").write_text("\n".join(las) + "\n")
+    data = load(folder)
+    p = only(data.intake_log.problems, "look like rows of the table", "error")
+    assert list(p["row"]) == [2] and list(p["column"]) == ["la_name"]
+    assert "runs over 30 lines of the file and 28 of them" in p["problem"].iloc[0]
+
+
 def test_overlong_value_in_an_id_column(tmp_path):
     data = load(dataset(tmp_path / "d", [row(1), row(2, parent_id="P" * 300)]))
     p = only(data.intake_log.problems, "too long for parent_id", "error")

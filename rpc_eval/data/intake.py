@@ -378,6 +378,29 @@ class _TableCheck:
                 long = (text.str.len() > MAX_CELL_CHARS).to_numpy()
                 self.error(long, col, f"the value is longer than {MAX_CELL_CHARS:,} characters",
                            "shorten the text", values=_short(text))
+                if self.raw.may_span_lines:
+                    self._swallowed_rows(col, text)
+
+    def _swallowed_rows(self, col: str, text: pd.Series) -> None:
+        """A text cell whose later lines look like rows of the file (as many separators as
+        the header has): a stray quote swallowed them. Line breaks in notes are fine."""
+        width = len(self.frame.columns)
+        if width < 3:
+            return
+        multi = np.flatnonzero((text.str.contains("\n", regex=False)
+                                | text.str.contains("\r", regex=False)).to_numpy())
+        for i in multi:
+            lines = text.iat[i].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            rows = sum(max(line.count(","), line.count(";"), line.count("\t")) >= width - 1
+                       for line in lines[1:])
+            if rows:
+                self.error(_one(self.n, i), col,
+                           f"the value runs over {len(lines)} lines of the file and {rows} of "
+                           "them look like rows of the table: a quote mark (\") opens in this "
+                           "cell and closes later (or never), so those rows were read into "
+                           "this one cell",
+                           "remove the stray quote mark from this cell (or close it) and save "
+                           "the file again; then check the rows after it", values=_short(text))
 
     def parse(self, books: Mapping[str, Codebook], code_override: Mapping[str, list[str]]) -> None:
         """Parse every column into ``self.typed`` (schema order, schema dtypes)."""
