@@ -378,7 +378,7 @@ def test_impossible_date(base_dataset):
     edit(base_dataset, "parents", "2023-02-01,,,not_started", "2023-02-30,,,not_started")
     data = load(base_dataset)
     p = problem(data.intake_log.problems, table="parents", row=4, column="referral_date",
-                contains="not a valid date", hint="YYYY-MM-DD")
+                contains="30 February does not exist", hint="check the day")
     assert p["value"] == "2023-02-30"
     assert counts(data, "parents") == (3, 2, 1)
 
@@ -538,11 +538,12 @@ def test_header_only_file(base_dataset):
 
 def test_header_only_parents_file(base_dataset):
     (base_dataset / "parents.csv").write_text(PARENTS_HEADER, encoding="utf-8")
-    data = load(base_dataset)
-    assert counts(data, "parents") == (0, 0, 0)
-    # every attendance and response row now refers to an unknown parent
-    assert counts(data, "attendance") == (3, 0, 3)
-    assert counts(data, "responses") == (3, 0, 3)
+    # a dataset with no parents has nothing to evaluate: not valid
+    with pytest.raises(DataValidationError) as info:
+        load(base_dataset)
+    p = problem(info.value.to_frame(), table="parents", row=None, column=None,
+                contains="the parents table has no rows", hint="fill in the parents table")
+    assert p["file"] == "parents.csv"
 
 
 def test_trailing_blank_rows_are_ignored(base_dataset):
@@ -919,7 +920,7 @@ def test_workbook_inside_a_folder_is_reported(base_dataset):
     data = load(base_dataset)
     p = data.intake_log.problems
     [row] = p[p["file"].str.contains("xlsx")].to_dict("records")
-    assert row["file"] == "attendance.xlsx" and row["severity"] == "info"
+    assert row["file"] == "attendance.xlsx" and row["severity"] == "warning"
     assert ".xlsx files in a folder are not read" in row["problem"]
     assert "give the path of an .xlsx workbook" in row["hint"]
 

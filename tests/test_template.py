@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import warnings
 from pathlib import Path
 
 import openpyxl
@@ -23,7 +22,7 @@ from rpc_eval.data.template import (
     PLAN,
     write_template,
 )
-from rpc_eval.errors import DataQualityWarning, RpcEvalError
+from rpc_eval.errors import DataQualityWarning, DataValidationError, RpcEvalError
 from rpc_eval.instruments import default_registry
 
 TODAY = "2024-01-01"  # the base dataset of conftest.py is valid up to this date
@@ -197,21 +196,20 @@ def test_item_values_are_checked_against_the_instrument_item_range(empty_wb):
 # ------------------------------------------------------------------------------------
 # intake of the template
 # ------------------------------------------------------------------------------------
-def test_empty_template_loads_without_errors_and_says_the_sheets_are_empty(empty):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DataQualityWarning)
-        data = load(empty)
-    log = data.intake_log
-    assert log.n_errors == 0 and log.reconciles()
-    assert len(data.las) == len(data.parents) == 0
-    # the interventions sheet is prefilled with the codebook, so parents' codes stay valid
-    assert data.interventions["intervention"].tolist() == load_codebooks()["interventions"].codes
-    warned = set(log.problems.loc[log.problems["severity"] == "warning", "table"])
-    assert warned == set(TABLES) - {"interventions"}
-    info = log.problems[log.problems["severity"] == "info"]
-    assert sorted(info["file"]) == sorted(f"{empty.name} [sheet {s}]"
-                                          for s in (INSTRUCTIONS_SHEET, LISTS_SHEET))
-    assert not info["hint"].str.contains("rename").any()
+def test_empty_template_is_not_a_valid_dataset_and_says_why(empty):
+    # a template with nothing filled in has no parents: nothing to evaluate, so it is
+    # refused with that one error (never "Valid"); its help sheets are only noted
+    with pytest.raises(DataValidationError) as info:
+        load(empty)
+    problems = info.value.to_frame()
+    errors = problems[problems["severity"] == "error"]
+    assert list(errors["problem"]) == ["the parents table has no rows: a dataset needs at "
+                                       "least one referral to evaluate"]
+    assert errors["file"].iloc[0] == f"{empty.name} [sheet parents]"
+    notes = problems[problems["severity"] == "info"]
+    assert sorted(notes["file"]) == sorted(f"{empty.name} [sheet {s}]"
+                                           for s in (INSTRUCTIONS_SHEET, LISTS_SHEET))
+    assert not notes["hint"].str.contains("rename").any()
 
 
 def test_round_trip_of_a_synthetic_dataset(tmp_path):
@@ -299,9 +297,9 @@ def test_cli_writes_the_template_and_refuses_to_overwrite(tmp_path, capsys):
     assert capsys.readouterr().out == ""
     assert _run(["--out", str(tmp_path / "template.xls")]) == 2
     assert _run(["--out", str(out), "--force", "--max-rows", "0"]) == 2
-    # the filled-in-nothing template validates (exit 0), with the empty sheets listed
-    assert cli_main(["validate", str(out), "--quiet"]) == 0
-    assert "no rows of data" in capsys.readouterr().out
+    # the filled-in-nothing template is not a dataset: no parents, nothing to evaluate
+    assert cli_main(["validate", str(out), "--quiet"]) == 2
+    assert "the parents table has no rows" in capsys.readouterr().err
 
 
 def test_cli_with_example_data_fills_the_sheets(tmp_path, base_data, monkeypatch, capsys):

@@ -16,6 +16,8 @@ from rpc_eval.cli._common import (
     Steps,
     load_data,
     problem_table,
+    report_frame,
+    safe_lines,
 )
 from rpc_eval.errors import DataValidationError
 
@@ -75,18 +77,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
         steps.close()
         frame = exc.to_frame()
         if args.report:
-            frame.to_csv(args.report, index=False)
-        print(f"{exc.summary}.\n{problem_table(frame)}", file=sys.stderr)
+            report_frame(frame).to_csv(args.report, index=False)
+        print(f"{safe_lines(exc.summary)}.\n{problem_table(frame)}", file=sys.stderr)
         if args.report:
             print(f"All problems written to {args.report}", file=sys.stderr)
         return EXIT_PROBLEMS
     steps.done()
     steps.close()
     log = data.intake_log
-    print(log.summary())
+    print(safe_lines(log.summary()))
     shown = log.problems[log.problems["severity"] != "info"]
     if args.report:
-        log.problems.to_csv(args.report, index=False)
+        report_frame(log.problems).to_csv(args.report, index=False)
     if len(shown):
         print(problem_table(shown))
     if args.report:

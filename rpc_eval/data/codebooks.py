@@ -29,7 +29,8 @@ import yaml
 
 from rpc_eval.errors import RpcEvalError
 
-__all__ = ["Codebook", "CodebookError", "load_codebooks", "CODEBOOK_DIR"]
+__all__ = ["Codebook", "CodebookError", "load_codebooks", "check_yaml_file", "CODEBOOK_DIR",
+           "MAX_YAML_BYTES"]
 
 CODEBOOK_DIR = Path(__file__).resolve().parent.parent / "codebooks"
 
@@ -70,12 +71,41 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CACHE: dict[tuple[str, int, int], dict[str, Any]] = {}
 
 
-def _read(path: Path) -> dict[str, Any]:
+#: Largest YAML file read from a folder beside the data.
+MAX_YAML_BYTES = 1_000_000
+
+
+def check_yaml_file(path: Path) -> None:
+    """Refuse a YAML file from a data folder that is too large or uses anchors and
+    aliases (``&name`` / ``*name``): aliases let a few hundred bytes expand to gigabytes
+    (a "billion laughs" file), and codebooks and questionnaires never need them.
+
+    The check reads the file's events without building anything, so it costs time in
+    proportion to the file's size. Raises :class:`CodebookError` naming the file.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise CodebookError(f"{path}: the file is {size:,} bytes, more than the "
+                                f"{MAX_YAML_BYTES:,} a codebook or questionnaire file may be")
+        text = path.read_text(encoding="utf-8")
+        for event in yaml.parse(text, Loader=_SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise CodebookError(
+                    f"{path}: the file uses YAML anchors or aliases (& or *), which are not "
+                    "accepted in files beside the data; write each entry out in full")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CodebookError(f"{path}: cannot be read as YAML ({exc})") from None
+
+
+def _read(path: Path, trusted: bool = True) -> dict[str, Any]:
     try:
         stat = path.stat()
         key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         if key in _CACHE:
             return copy.deepcopy(_CACHE[key])
+        if not trusted:
+            check_yaml_file(path)
         spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CodebookError(f"{path}: cannot be read as YAML ({exc})") from None
@@ -112,7 +142,7 @@ def load_codebooks(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Codebook]
         if not Path(folder).is_dir():
             raise CodebookError(f"{folder}: no such folder of codebooks")
         for path in sorted(Path(folder).glob("*.yaml")):
-            spec = _read(path)
+            spec = _read(path, trusted=folder == CODEBOOK_DIR)
             name = str(spec["name"])
             if spec.get("replace") or name not in entries:
                 entries[name] = {}

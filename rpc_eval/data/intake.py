@@ -26,12 +26,13 @@ import datetime as dt
 import difflib
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from rpc_eval.data.codebooks import Codebook, CodebookError, load_codebooks
+from rpc_eval.data.codebooks import Codebook, CodebookError, check_yaml_file, load_codebooks
 from rpc_eval.data.model import (
     DTYPES,
     RECONCILIATION_COLUMNS,
@@ -41,10 +42,18 @@ from rpc_eval.data.model import (
     empty_table,
     schema,
 )
-from rpc_eval.data.parse import parse_column
+from rpc_eval.data.parse import code_key, parse_column
 from rpc_eval.data.pseudonymise import ID_COLUMNS, Pseudonymiser
 from rpc_eval.data.questionnaires import QUESTIONNAIRES, questionnaires_to_responses
-from rpc_eval.data.readers import RawTable, locate_tables, read_table_file, read_workbook
+from rpc_eval.data.readers import (
+    RawTable,
+    is_id_column,
+    locate_tables,
+    normalise_name,
+    read_table_file,
+    read_workbook,
+)
+from rpc_eval.data.xlsx import MAX_CELL_CHARS
 from rpc_eval.errors import (
     PROBLEM_COLUMNS,
     DataQualityWarning,
@@ -62,8 +71,82 @@ ORDER = ("las", "interventions", "parents", "attendance", "responses", "practiti
          "training_responses", "planning_tool")
 
 
+#: Unread columns holding data listed one by one up to this many (then one line).
+MAX_COLUMNS_LISTED = 20
+#: Longest value accepted in an id, code or date column.
+MAX_KEY_CHARS = 200
+
+
 def _norm(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is empty or white space (one pass over the cells)."""
+    if not len(frame.columns):
+        return np.zeros(len(frame), bool)
+    if len(frame.columns) <= 200:
+        return frame.apply(lambda c: c.str.strip().eq("")).all(axis=1).to_numpy()
+    joined = pd.Series(["".join(r) for r in frame.to_numpy(dtype=object)], dtype=object)
+    return joined.str.strip().eq("").to_numpy()
+
+
+def _one(n: int, i: int) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    mask[i] = True
+    return mask
+
+
+def _short(text: pd.Series, limit: int = 60) -> pd.Series:
+    """Cell text cut for a problem list (a swallowed row can be thousands of characters)."""
+    long = text.str.len() > limit
+    if not long.any():
+        return text
+    return text.where(~long, text.str.slice(0, limit) + "...")
+
+
+def _words_agree(a: str, b: str) -> bool:
+    """True when every word of one name has a close counterpart in the other: a typing
+    slip ('parent_agee'), not a different meaning ('sessions_attended')."""
+    wa, wb = [w for w in a.split("_") if w], [w for w in b.split("_") if w]
+    if not wa or not wb:
+        return False
+
+    def covered(xs, ys):
+        return all(any(x == y or (len(x) > 2 and difflib.SequenceMatcher(None, x, y).ratio()
+                                  >= 0.75) for y in ys) for x in xs)
+    return covered(wa, wb) and covered(wb, wa)
+
+
+def _suggest_columns(missing: list[str], extras: list[str]) -> dict[str, str]:
+    """Missing schema column -> the unread column probably meant, best pairs first (so
+    'parent_agee' goes to parent_age, not to parent_sex which comes earlier). Only the
+    first few hundred unread columns are compared (a file of many columns costs nothing
+    per column beyond that)."""
+    pairs = []
+    for j, e in enumerate(extras[:500]):
+        key = normalise_name(e)
+        for i, col in enumerate(missing):
+            sm = difflib.SequenceMatcher(None, col, key)
+            if sm.real_quick_ratio() < 0.6 or sm.quick_ratio() < 0.6:
+                continue
+            ratio = sm.ratio()
+            if ratio >= 0.6 and _words_agree(col, key):
+                pairs.append((ratio, i, j))
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    suggestion: dict[str, str] = {}
+    used: set[int] = set()
+    for _ratio, i, j in pairs:
+        if missing[i] not in suggestion and j not in used:
+            suggestion[missing[i]] = extras[j]
+            used.add(j)
+    return suggestion
+
+
+def _closest_meaning(name: str, columns: list[str]) -> str | None:
+    close = [c for c in difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+             if _words_agree(c, name)]
+    return close[0] if close else None
 
 
 def _concat_problems(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -84,9 +167,9 @@ class _TableCheck:
         self.problem_chunks: list[pd.DataFrame] = []
         self.reasons: list[tuple[np.ndarray, str]] = []
         frame = raw.frame
-        cells = frame.apply(lambda c: c.str.strip()) if len(frame.columns) else frame
-        blank = (cells == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
-        # a row the reader flagged (values beyond the last column) is not blank
+        blank = _blank_rows(frame)
+        # a row the reader flagged (values beyond the last column, a merged or error
+        # cell) is not blank
         flagged = [p.row for p in raw.problems if p.row is not None and p.severity == "error"]
         blank = blank & ~np.isin(raw.rows, flagged)
         self.blank_rows = int(blank.sum())
@@ -94,9 +177,12 @@ class _TableCheck:
             first = int(raw.rows[blank][0])
             self._chunk(np.array([first]), None, [""], "info",
                         f"{self.blank_rows} blank row(s) were ignored (first at row {first})", "")
-        self.cells = cells.loc[~blank].reset_index(drop=True)
+        # every column as read; only the columns of the data model are stripped and
+        # checked (match_columns), so unread columns cost one pass to see if they hold data
+        self.frame = frame.loc[~blank].reset_index(drop=True) if blank.any() else frame
+        self.cells = pd.DataFrame(index=range(len(self.frame)))
         self.rows = raw.rows[~blank]
-        self.n = len(self.cells)
+        self.n = len(self.frame)
         if self.n == 0:
             self._chunk([None], None, [""], "warning",
                         "the file has column names but no rows of data",
@@ -105,12 +191,29 @@ class _TableCheck:
         self.bad = np.zeros(self.n, bool)
         self.typed = pd.DataFrame(index=range(self.n))
         self.columns: dict[str, str] = {}  # schema column -> column name in the file
-        for p in raw.problems:  # problems the reader found
+        self.failed: dict[str, np.ndarray] = {}  # column -> cells given but not readable
+        self.reader_problems: list[Problem] = []
+        #: file column -> cells the reader already reported (merged, formula, error)
+        self.flagged: dict[str, np.ndarray] = {}
+
+    def apply_reader_problems(self) -> None:
+        """Exclude the rows the reader found a problem in (values beyond the last column,
+        merged, formula or error cells); a problem in a column that is not read does not
+        exclude its row and becomes a warning."""
+        read = set(self.columns.values())
+        for p in self.raw.problems:
+            if (p.row is not None and p.severity == "error" and p.column is not None
+                    and p.column in self.frame.columns and p.column not in read):
+                p = replace(p, severity="warning",
+                            problem=p.problem + f" (column '{p.column}' is not read)")
             if p.row is not None and p.severity == "error":
                 hit = np.flatnonzero(self.rows == p.row)
                 self.bad[hit] = True
                 self.reasons.append((hit, p.problem))
-        self.reader_problems = list(raw.problems)
+                if p.column in read:
+                    cell = self.flagged.setdefault(p.column, np.zeros(self.n, bool))
+                    cell[hit] = True
+            self.reader_problems.append(p)
 
     # -- recording -------------------------------------------------------------------
     def _chunk(self, rows, column, values, severity, problem, hint) -> None:
@@ -158,21 +261,30 @@ class _TableCheck:
     def match_columns(self) -> list[Problem]:
         """Map schema columns to file columns; fatal problems for missing required ones.
 
-        Names match after trimming, lower-casing and turning spaces and hyphens into
-        underscores (reported as ``info``). A missing column gets the closest unread
-        column name as a suggestion.
+        Names match ignoring capitals, spaces and punctuation, and the schema's synonyms
+        are read as their column (``Date of referral`` is ``referral_date``), each
+        reported as ``info``. A missing column gets the closest unread column as a
+        suggestion, never one whose name differs in a word of meaning
+        (``sessions_attended`` is not suggested for ``sessions_planned``). Unread columns
+        that hold data are warnings naming the closest column of the table.
         """
         cols = self.spec["columns"]
+        lookup: dict[str, str] = {}
+        for col in cols:  # a column's own name wins over another column's synonym
+            lookup[normalise_name(col)] = col
+        for col, colspec in cols.items():
+            for name in colspec.get("synonyms", []):
+                lookup.setdefault(normalise_name(name), col)
         present: dict[str, str] = {}
         extras: list[str] = []
         fatal: list[Problem] = []
-        for name in self.cells.columns:
-            key = _norm(name)
-            if key in cols and key in present:  # 'parent_id' and 'Parent ID'
+        for name in self.frame.columns:
+            key = lookup.get(normalise_name(name))
+            if key is not None and key in present:  # 'parent_id' and 'Parent ID'
                 fatal.append(self.fatal(
                     key, f"columns '{present[key]}' and '{name}' are both read as '{key}'",
                     "keep one of them, or rename the other"))
-            elif key in cols:
+            elif key is not None:
                 present[key] = name
                 if name != key:
                     self._chunk([self.raw.header_row], name, [""], "info",
@@ -180,21 +292,8 @@ class _TableCheck:
             else:
                 extras.append(name)
         missing = [col for col in cols if col not in present]
-        # pair each missing column with its closest unread column, best pairs first (so
-        # 'parent_agee' goes to parent_age, not to parent_sex which comes earlier)
-        pairs = sorted(
-            ((difflib.SequenceMatcher(None, col, _norm(e)).ratio(), i, j)
-             for i, col in enumerate(missing) for j, e in enumerate(extras)),
-            key=lambda p: (-p[0], p[1], p[2]))
-        suggestion: dict[str, str] = {}
-        used: set[int] = set()
-        for ratio, i, j in pairs:
-            if ratio < 0.6:
-                break
-            if missing[i] not in suggestion and j not in used:
-                suggestion[missing[i]] = extras[j]
-                used.add(j)
-        extras = [e for j, e in enumerate(extras) if j not in used]
+        suggestion = _suggest_columns(missing, extras)
+        used = set(suggestion.values())
         for col in missing:
             colspec = cols[col]
             original = suggestion.get(col)
@@ -206,12 +305,105 @@ class _TableCheck:
                 self._chunk([self.raw.header_row], original, [""], "warning",
                             f"column '{original}' was not read; did you mean '{col}'?",
                             f"rename it to '{col}' if it holds that information")
-        for name in extras:
-            self._chunk([self.raw.header_row], name, [""], "info",
-                        f"column '{name}' is not part of the {self.table} table and was not read",
-                        "columns are " + ", ".join(cols))
         self.columns = present
+        self._unread(
+            [e for e in extras if e not in used],
+            [c for c in missing if c not in suggestion])
+        self.cells = pd.DataFrame(
+            {name: self.frame[name].astype(str).str.strip() for name in present.values()},
+            index=range(self.n))
         return fatal
+
+    def _unread(self, extras: list[str], missing: list[str]) -> None:
+        """Report the columns not read: a warning for those holding data (with the
+        closest missing column, if any), info for empty ones; many are one line each."""
+        if not extras:
+            return
+        sub = self.frame[extras]
+        filled = (sub.to_numpy(dtype=object) != "").any(axis=0) if self.n else \
+            np.zeros(len(extras), bool)
+        holding = [e for e, f in zip(extras, filled, strict=True) if f]
+        empty = [e for e, f in zip(extras, filled, strict=True) if not f]
+        cols = ", ".join(self.spec["columns"])
+        row = [self.raw.header_row]
+        if len(holding) > MAX_COLUMNS_LISTED:
+            shown = ", ".join(f"'{e}'" for e in holding[:5])
+            self._chunk(row, holding[0], [""], "warning",
+                        f"{len(holding):,} columns hold data but are not part of the "
+                        f"{self.table} table and were not read (first: {shown})",
+                        "delete the columns that are not needed; columns are " + cols)
+        else:
+            for name in holding:
+                close = _closest_meaning(normalise_name(name), missing)
+                ask = f": is it {close}?" if close else ""
+                self._chunk(row, name, [""], "warning",
+                            f"column '{name}' holds data but is not part of the {self.table} "
+                            f"table and was not read{ask}",
+                            (f"rename it to '{close}' if it holds that information" if close
+                             else "columns are " + cols + "; keep it if it is a working "
+                             "column such as notes"))
+        if len(empty) > MAX_COLUMNS_LISTED:
+            self._chunk(row, empty[0], [""], "info",
+                        f"{len(empty):,} empty columns are not part of the {self.table} table "
+                        "and were not read", "")
+        else:
+            for name in empty:
+                self._chunk(row, name, [""], "info",
+                            f"column '{name}' is empty and not part of the {self.table} table",
+                            "")
+
+    def check_values(self) -> None:
+        """Values no id, code or date can hold: several lines (a stray quote in a CSV
+        file swallowed the rows after it) or more text than a cell holds."""
+        for col, src in self.columns.items():
+            kind = self.spec["columns"][col]["type"]
+            text = self.cells[src]
+            if kind in ("id", "code", "date"):
+                multi = ((text.str.contains("\n", regex=False)
+                          | text.str.contains("\r", regex=False)).to_numpy()
+                         if self.raw.may_span_lines else np.zeros(self.n, bool))
+                long = (text.str.len() > MAX_KEY_CHARS).to_numpy()
+                for i in np.flatnonzero(multi):
+                    cell = text.iat[i]
+                    n = cell.count("\n") + cell.replace("\r\n", "\n").count("\r")
+                    self.error(_one(self.n, i), col,
+                               f"the value runs over {n + 1} lines of the file: a quote mark "
+                               f"(\") opens in this cell and closes {n} line(s) later (or "
+                               "never), so the rows in between were read into this one cell",
+                               "remove the stray quote mark from this cell (or close it) and "
+                               "save the file again; then check the rows after it",
+                               values=_short(text))
+                self.error(long & ~multi, col,
+                           f"the value is {MAX_KEY_CHARS}+ characters long, too long for "
+                           f"{col}", "check the cell; a quote mark may be missing or stray",
+                           values=_short(text))
+            else:
+                long = (text.str.len() > MAX_CELL_CHARS).to_numpy()
+                self.error(long, col, f"the value is longer than {MAX_CELL_CHARS:,} characters",
+                           "shorten the text", values=_short(text))
+                if self.raw.may_span_lines:
+                    self._swallowed_rows(col, text)
+
+    def _swallowed_rows(self, col: str, text: pd.Series) -> None:
+        """A text cell whose later lines look like rows of the file (as many separators as
+        the header has): a stray quote swallowed them. Line breaks in notes are fine."""
+        width = len(self.frame.columns)
+        if width < 3:
+            return
+        multi = np.flatnonzero((text.str.contains("\n", regex=False)
+                                | text.str.contains("\r", regex=False)).to_numpy())
+        for i in multi:
+            lines = text.iat[i].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            rows = sum(max(line.count(","), line.count(";"), line.count("\t")) >= width - 1
+                       for line in lines[1:])
+            if rows:
+                self.error(_one(self.n, i), col,
+                           f"the value runs over {len(lines)} lines of the file and {rows} of "
+                           "them look like rows of the table: a quote mark (\") opens in this "
+                           "cell and closes later (or never), so those rows were read into "
+                           "this one cell",
+                           "remove the stray quote mark from this cell (or close it) and save "
+                           "the file again; then check the rows after it", values=_short(text))
 
     def parse(self, books: Mapping[str, Codebook], code_override: Mapping[str, list[str]]) -> None:
         """Parse every column into ``self.typed`` (schema order, schema dtypes)."""
@@ -232,8 +424,15 @@ class _TableCheck:
                 else:
                     codes, labels = books[name].codes, books[name].labels()
             parsed = parse_column(text, colspec, col, codes, labels)
+            given = (text != "").to_numpy()
+            failed = np.zeros(self.n, bool)
+            seen = self.flagged.get(self.columns[col])
             for mask, problem, hint in parsed.errors:
+                if seen is not None:  # already reported by the reader, once is enough
+                    mask = np.asarray(mask, bool) & ~seen
                 self.error(mask, col, problem, hint)
+                failed |= np.asarray(mask, bool) & given
+            self.failed[col] = failed
             for mask, problem, hint in parsed.warnings:
                 self.warn(mask, col, problem, hint)
             self.typed[col] = parsed.values.reset_index(drop=True).astype(DTYPES[colspec["type"]])
@@ -253,7 +452,7 @@ class _TableCheck:
         if not live.any():
             return
         sub = self.cells.loc[live]
-        whole_row = _row_ids(sub, list(sub.columns))
+        whole_row = _whole_row_ids(self.frame.loc[live], self.cells.loc[live])
         copies_local = pd.Series(whole_row).duplicated(keep="first").to_numpy()
         copies = np.zeros(self.n, bool)
         copies[np.flatnonzero(live)[copies_local]] = True
@@ -294,6 +493,9 @@ class _TableCheck:
             return
         values = self.typed[column]
         ok = values.isin(valid).to_numpy() | values.isna().to_numpy()
+        if not ok.all():
+            values = self._match_loosely(column, values, ok, valid, excluded, target)
+            ok = values.isin(valid).to_numpy() | values.isna().to_numpy()
         was_excluded = values.isin(pd.Index(list(excluded))).to_numpy() & ~ok
         unknown = ~ok & ~was_excluded
         self.error(unknown, column, f"{column} is not in the {target} table",
@@ -305,6 +507,39 @@ class _TableCheck:
                             dtype=object)
             self.error(was_excluded, column, text,
                        f"fix the problems reported for that row of the {target} table")
+
+    def _match_loosely(self, column: str, values: pd.Series, ok: np.ndarray, valid: pd.Index,
+                       excluded: Mapping[str, int], target: str) -> pd.Series:
+        """Values that match exactly one key of ``target`` ignoring capitals, spaces and
+        punctuation ('la007' -> 'LA007') are read as that key, with a warning."""
+        keys = list(valid) + list(excluded)
+        loose: dict[str, set[str]] = {}
+        for k in keys:
+            loose.setdefault(code_key(k), set()).add(k)
+        todo = ~ok & ~values.isin(pd.Index(list(excluded))).to_numpy()
+        mapped = values[todo].map(lambda v: loose.get(code_key(v), set()))
+        unique = mapped.map(len) == 1
+        if not unique.any():
+            return values
+        values = values.copy()
+        idx = mapped.index[unique.to_numpy()]
+        new = mapped[unique].map(lambda m: next(iter(m)))
+        mask = np.zeros(self.n, bool)
+        mask[idx.to_numpy()] = True
+        if column in ID_COLUMNS:
+            said = "values were read as the identifiers they match"
+        else:
+            pairs = pd.DataFrame({"old": values[idx], "to": new}).drop_duplicates()
+            said = "values were read as they are written there: " + ", ".join(
+                f"'{a}' as {b}" for a, b in pairs.head(3).itertuples(index=False)) + (
+                ", ..." if len(pairs) > 3 else "")
+            said = f"{said};"
+        self.warn(mask, column, f"{column} written with other capitals, spaces or punctuation "
+                  f"than in the {target} table: {said.rstrip(';')}",
+                  f"write {column} exactly as in the {target} table")
+        values.loc[idx] = new
+        self.typed[column] = values
+        return values
 
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         kept = self.typed.loc[~self.bad].reset_index(drop=True)
@@ -324,6 +559,17 @@ class _TableCheck:
                  "rows_kept": int((~self.bad).sum()), "rows_excluded": int(self.bad.sum()),
                  "blank_rows_ignored": self.blank_rows}
         return kept, problems, excluded, recon
+
+
+def _whole_row_ids(frame: pd.DataFrame, stripped: pd.DataFrame) -> np.ndarray:
+    """One integer per row, equal for rows equal in every column (cell text stripped;
+    ``stripped`` holds the columns already stripped)."""
+    if len(frame.columns) <= 200:
+        cols = {c: stripped[c] if c in stripped.columns else frame[c].str.strip()
+                for c in frame.columns}
+        return _row_ids(pd.DataFrame(cols, index=frame.index), list(frame.columns))
+    joined = ["\x1f".join(v.strip() for v in r) for r in frame.to_numpy(dtype=object)]
+    return pd.factorize(pd.Series(joined, dtype=object))[0].astype(np.int64)
 
 
 def _row_ids(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
@@ -356,7 +602,9 @@ def _parents_rules(c: _TableCheck, today: pd.Timestamp) -> None:
     c.error(exit_before_ref, "exit_date", "exit date is before the referral date",
             "check both dates")
     reason = t["exit_reason"]
-    has_start, has_exit = t["start_date"].notna().to_numpy(), t["exit_date"].notna().to_numpy()
+    # a date given but not readable is reported as such; it is not "missing" here
+    has_start = t["start_date"].notna().to_numpy() | c.failed.get("start_date", False)
+    has_exit = t["exit_date"].notna().to_numpy() | c.failed.get("exit_date", False)
     rule = [
         ((reason == "not_started").to_numpy() & has_start, "start_date",
          "a start date is given but exit_reason is not_started",
@@ -445,6 +693,56 @@ def _responses_rules(c: _TableCheck, registry: Registry, today: pd.Timestamp) ->
                     f"{lo_v:g} to {hi_v:g})",
                     "check the value against the questionnaire's scoring; leave the cell empty "
                     "if the item was not answered")
+
+
+def _answer_labels(c: _TableCheck, registry: Registry) -> None:
+    """Answers typed as the instrument's wording of a code ('Somewhat true') are read as
+    that code, with a warning, where the instrument's definition gives the labels."""
+    need = ("instrument", "item", "value")
+    if not all(k in c.columns for k in need):
+        return
+    value = c.cells[c.columns["value"]]
+    numeric = value.str.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+    todo = (value != "").to_numpy() & ~numeric.to_numpy(dtype=bool, na_value=False)
+    if not todo.any():
+        return
+    instr = c.cells[c.columns["instrument"]]
+    item = c.cells[c.columns["item"]]
+    cache: dict[tuple[str, str], dict[str, set[str]]] = {}
+    new = value.copy()
+    mapped = np.zeros(c.n, bool)
+    for i in np.flatnonzero(todo):
+        key = (instr.iat[i], item.iat[i])
+        if key not in cache:
+            cache[key] = _item_labels(registry, *key)
+        codes = cache[key].get(code_key(value.iat[i]), set())
+        if len(codes) == 1:
+            new.iat[i] = next(iter(codes))
+            mapped[i] = True
+    if not mapped.any():
+        return
+    for name in pd.unique(instr[mapped]):
+        mask = mapped & (instr == name).to_numpy()
+        c.warn(mask, "value", f"answers of {name} written as their wording were read as "
+               "their codes (e.g. '" + value[mask].iloc[0] + "' as " + new[mask].iloc[0] + ")",
+               "write the number of the answer, as the questionnaire's scoring does")
+    c.cells[c.columns["value"]] = new
+
+
+def _item_labels(registry: Registry, instrument: str, item: str) -> dict[str, set[str]]:
+    """Loose label key -> codes of one item's answers ({} when none are defined)."""
+    try:
+        inst = registry.get(instrument)
+    except Exception:  # an unknown instrument is reported by the code check
+        return {}
+    spec = getattr(inst, "spec", {}) or {}
+    labels = dict((spec.get("responses") or {}).get("labels") or {})
+    labels.update(((spec.get("item_responses") or {}).get(item) or {}).get("labels") or {})
+    out: dict[str, set[str]] = {}
+    for code, label in labels.items():
+        out.setdefault(code_key(label), set()).add(str(code))
+    out.pop("", None)
+    return out
 
 
 def _training_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
@@ -585,6 +883,10 @@ def load(
         if (folder / "instruments").is_dir():
             extra_instruments.append(folder / "instruments")
     try:
+        for folder_ in extra_instruments:
+            if Path(folder_).is_dir():
+                for yml in sorted([*Path(folder_).glob("*.yaml"), *Path(folder_).glob("*.yml")]):
+                    check_yaml_file(yml)
         books = load_codebooks(extra_books)
         # the package's own registry is built once per session; extra folders need a new one
         registry = Registry(extra_instruments) if extra_instruments else default_registry()
@@ -620,8 +922,16 @@ def load(
         fatal.extend(missing)
         if missing:
             continue
+        c.apply_reader_problems()
+        c.check_values()
         checks[table] = c
 
+    if "parents" in checks and checks["parents"].n == 0:
+        c = checks["parents"]
+        fatal.append(Problem("parents", c.file, None, None, None,
+                             "the parents table has no rows: a dataset needs at least one "
+                             "referral to evaluate",
+                             "fill in the parents table, one row per referral of a parent"))
     if fatal:
         found = fatal + [p for p in problems if p.severity != "error"]
         raise DataValidationError(found, f"{path.name}: the data cannot be used as it is")
@@ -637,6 +947,8 @@ def load(
             # a dataset's own interventions table takes precedence over the codebook; an
             # empty one (a header with no rows, already warned about) does not
             override["interventions"] = list(kept["interventions"]["intervention"])
+        if table == "responses":
+            _answer_labels(c, registry)
         c.parse(books, override)
         if table == "parents":
             _parents_rules(c, today_ts)
@@ -694,8 +1006,8 @@ def load(
         for name, t in tables.items():
             tables[name] = pseudo.frame(t)
         # the column is named as written in the file ("Parent ID"): match it as intake does
-        id_rows = (all_problems["column"].map(_norm, na_action="ignore").isin(ID_COLUMNS)
-                   & (all_problems["value"].fillna("") != ""))
+        id_rows = (all_problems["column"].map(is_id_column, na_action="ignore")
+                   .fillna(False).astype(bool) & (all_problems["value"].fillna("") != ""))
         all_problems.loc[id_rows, "value"] = pseudo.series(all_problems.loc[id_rows, "value"])
 
     log = IntakeLog(problems=all_problems, tables=pd.DataFrame(recon, columns=RECONCILIATION_COLUMNS),

@@ -7,13 +7,17 @@ hint. Cell text has surrounding white space removed first; an empty cell is miss
 
 from __future__ import annotations
 
+import calendar
+import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Parsed", "parse_column", "MISSING_MARKERS", "EXCEL_EPOCH"]
+__all__ = ["Parsed", "parse_column", "code_key", "code_lookup", "MISSING_MARKERS",
+           "EXCEL_EPOCH"]
 
 #: Written-out "missing" markers accepted (with a warning) in columns that may be blank.
 MISSING_MARKERS = ("NA", "N/A", "n/a", "na", "#N/A", "NULL", "null", ".")
@@ -29,6 +33,27 @@ MAX_NUMBER = 2.0**53
 DATE_HINT = "write dates as YYYY-MM-DD (e.g. 2023-07-16) or DD/MM/YYYY (e.g. 16/07/2023)"
 _TRUE = {"yes", "y", "true", "t", "1"}
 _FALSE = {"no", "n", "false", "f", "0"}
+
+
+def code_key(value: object) -> str:
+    """A code or label reduced to lower-case letters and digits, without bracketed words:
+    'Standard Triple P (Level 4)', 'standard-triple-p' and 'Standard_Triple_P' agree."""
+    text = re.sub(r"[(\[{].*?[)\]}]", " ", str(value).lower())
+    return re.sub(r"[^0-9a-z]+", "", text)
+
+
+def code_lookup(codes: Sequence[str], labels: Mapping[str, str]) -> dict[str, set[str]]:
+    """Loose key (:func:`code_key`) -> the codes it could mean (from codes and labels)."""
+    out: dict[str, set[str]] = {}
+    for code in codes:
+        out.setdefault(code_key(code), set()).add(code)
+    for code, lab in labels.items():
+        if code in codes or not codes:
+            out.setdefault(code_key(lab), set()).add(code)
+            full = re.sub(r"[^0-9a-z]+", "", str(lab).lower())
+            out.setdefault(full, set()).add(code)
+    out.pop("", None)
+    return out
 
 
 @dataclass
@@ -98,8 +123,48 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
                                  "before saving, and check the converted dates"))
     bad = todo & ~odd_year & values.isna().to_numpy()
     if bad.any():
-        out.errors.append((bad, "not a valid date", DATE_HINT))
+        why = pd.Series([_date_trouble(t) for t in text[bad]], index=text.index[bad])
+        for (problem, hint), grp in why.groupby(why, sort=False):
+            mask = np.zeros(len(text), bool)
+            mask[text.index.get_indexer(grp.index)] = True
+            out.errors.append((mask, problem, hint))
     return values
+
+
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+
+
+def _date_trouble(text: str) -> tuple[str, str]:
+    """What is wrong with a cell that is not a date, and how to write it."""
+    m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})(?: .*)?", text)
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?", text)
+    if m or iso:
+        if m:
+            day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        else:
+            year, month, day = int(iso.group(1)), int(iso.group(2)), int(iso.group(3))
+        if m and month > 12 and 1 <= day <= 12:
+            return (f"not a valid date: month {month}? dates are read day first "
+                    "(DD/MM/YYYY)",
+                    f"if this is month {day}, day {month}, write {month:02d}/{day:02d}/{year} "
+                    f"or {year}-{day:02d}-{month:02d}")
+        if not 1 <= month <= 12:
+            return f"not a valid date: there is no month {month}", DATE_HINT
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            name = calendar.month_name[month]
+            if month == 2 and day == 29:
+                return ("not a valid date: 29 February does not exist that year (not a leap "
+                        "year)", "check the day and the year")
+            return (f"not a valid date: {day} {name} does not exist ({name} has {last} days)",
+                    "check the day and the month")
+    words = re.fullmatch(r"([A-Za-z]+)[ ,.-]*(\d{4})", text.strip())
+    if words and words.group(1).lower() in _MONTHS:
+        return ("not a valid date: a month and year without a day",
+                "write the full date of the day (YYYY-MM-DD or DD/MM/YYYY); if only the "
+                "month is known, record it as the 1st and note it in your return")
+    return "not a valid date", DATE_HINT
 
 
 def _as_object(text: pd.Series, keep: np.ndarray) -> pd.Series:
@@ -142,22 +207,36 @@ def parse_column(
         if (ok | blank).all():  # the usual case: every code as in the codebook
             out.values = _as_object(text, todo)
             return out
-        lookup = {c.lower(): c for c in valid}
-        for code, lab in (labels or {}).items():
-            lookup.setdefault(str(lab).strip().lower(), code)
-        mapped = text.str.lower().map(lookup)
+        lookup = code_lookup(valid, labels or {})
+        odd = pd.unique(text[todo & ~ok])
+        found = {v: lookup.get(code_key(v), set()) for v in odd}
+        mapped = text.map(lambda v: next(iter(found[v])) if len(found.get(v, ())) == 1
+                          else None)
         fixable = todo & ~ok & mapped.notna().to_numpy()
         values = text.where(ok, mapped).where(todo)
-        if fixable.any():
-            out.warnings.append((fixable, "a value written as a label or with other capitals "
-                                 "was read as its code", "write the code exactly as in the "
-                                 "codebook"))
+        for v in odd:
+            if len(found[v]) == 1:
+                code = next(iter(found[v]))
+                out.warnings.append(((text == v).to_numpy() & todo,
+                                     f"'{v}' was read as its code {code}",
+                                     "write the code exactly as in the codebook"))
         bad = todo & ~ok & ~fixable
         if bad.any():
             shown = ", ".join(valid[:15]) + (", ..." if len(valid) > 15 else "")
             hint = (f"use one of: {shown}" if valid else
                     f"no {label} code is valid: the list of valid codes is empty")
-            out.errors.append((bad, f"unknown {label} code", hint))
+            for v in odd:
+                if len(found[v]) == 1:
+                    continue
+                mask = (text == v).to_numpy() & todo
+                if len(found[v]) > 1:
+                    out.errors.append((mask, f"unknown {label} code; it could be any of "
+                                       + ", ".join(sorted(found[v])), hint))
+                    continue
+                close = difflib.get_close_matches(code_key(v), list(lookup), n=1, cutoff=0.75)
+                guess = sorted(lookup[close[0]])[0] if close else None
+                problem = f"unknown {label} code" + (f"; did you mean {guess}?" if guess else "")
+                out.errors.append((mask, problem, hint))
         out.values = values.astype(object)
     elif kind in ("integer", "number"):
         num = pd.to_numeric(text.where(todo, ""), errors="coerce").astype("float64")

@@ -14,18 +14,32 @@ import datetime as dt
 import difflib
 import io
 import math
-import warnings
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from rpc_eval.data.xlsx import (
+    CellFlag,
+    SheetCells,
+    SheetInfo,
+    Workbook,
+    XlsxError,
+    column_letter,
+    merged_cells,
+    sheet_has_data,
+)
 from rpc_eval.errors import Problem
 
 __all__ = ["RawTable", "locate_tables", "read_table_file", "read_workbook"]
 
 TABLE_EXTENSIONS = (".csv", ".sav")
+#: Files with more columns than this are read as one block of text cells (the cost of
+#: a column is then only the cost of its cells).
+WIDE = 200
 #: Files that look like data but are not read from a folder (reported as info).
 OTHER_DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".txt", ".tsv", ".dta", ".por")
 #: Sheets of the data-collection template (rpc_eval.data.template) that hold help and
@@ -45,6 +59,9 @@ class RawTable:
     usable: bool = True
     #: row number of the column names (None for SPSS files, whose rows are cases)
     header_row: int | None = 1
+    #: False when no cell can hold a line break (a CSV file with one record per line),
+    #: so the search for values spanning lines can be skipped
+    may_span_lines: bool = True
 
 
 def _fatal(table: str, file: str, problem: str, hint: str) -> Problem:
@@ -60,32 +77,39 @@ def locate_tables(folder: Path, tables: list[str]) -> tuple[dict[str, Path], lis
     """Map table names to the files in ``folder`` that hold them.
 
     A table ``parents`` is read from ``parents.csv`` or ``parents.sav`` (file names are
-    matched case-insensitively). Files that match no table are reported (``info``)
-    with the closest table name, so a misspelled file name is easy to spot.
+    matched case-insensitively). Files that match no table are reported with the closest
+    table name, so a misspelled file name is easy to spot: a warning when the file holds
+    something (it was not read), ``info`` when it is empty.
     """
     problems: list[Problem] = []
     found: dict[str, Path] = {}
     files = sorted(p for p in folder.iterdir() if p.is_file())
     candidates = [p for p in files if p.suffix.lower() in TABLE_EXTENSIONS]
+
+    def severity(path: Path) -> str:
+        try:
+            return "warning" if path.stat().st_size > 0 else "info"
+        except OSError:
+            return "info"
     for path in files:
         if path.suffix.lower() in OTHER_DATA_EXTENSIONS and not path.name.startswith("~$"):
             problems.append(Problem(
                 "", path.name, None, None, None,
                 f"{path.suffix} files in a folder are not read (only .csv and .sav files are)",
                 "save each table as CSV, or give the path of an .xlsx workbook itself "
-                "(one sheet per table)", "info"))
+                "(one sheet per table)", severity(path)))
     by_table: dict[str, list[Path]] = {}
     for path in candidates:
         stem = path.stem.strip().lower().replace(" ", "_").replace("-", "_")
         if stem in tables:
             by_table.setdefault(stem, []).append(path)
         else:
-            close = difflib.get_close_matches(stem, tables, n=1, cutoff=0.6)
-            hint = (f"rename it to {close[0]}{path.suffix.lower()} if it holds the {close[0]} table"
+            close = closest_table(path.stem, tables)
+            hint = (f"rename it to {close}{path.suffix.lower()} if it holds the {close} table"
                     if close else "tables are " + ", ".join(tables))
             problems.append(Problem("", path.name, None, None, None,
                                     "file is not a table of the data model and was not read",
-                                    hint, "info"))
+                                    hint, severity(path)))
     for table, paths in by_table.items():
         if len(paths) > 1:
             problems.append(_fatal(table, ", ".join(p.name for p in paths),
@@ -136,17 +160,26 @@ def _finish(table: str, file: str, header: list[str], body: pd.DataFrame | list[
     if not any(names):
         return _unusable(table, file, "the file has no header row",
                          "put the column names in the first row")
-    dupes = sorted({n for n in names if n and names.count(n) > 1})
+    seen = Counter(names)
+    dupes = sorted(n for n, k in seen.items() if n and k > 1)
     if dupes:
         problems.append(_fatal(table, file, f"column name(s) {dupes} appear more than once",
                                "give every column a different name"))
         return RawTable(table, file, pd.DataFrame(), np.array([], dtype=int), problems, False)
-    if isinstance(body, list):
-        frame = pd.DataFrame(body, columns=range(len(names)), dtype=object)
+    columns = [n if n else f"(unnamed column {i + 1})" for i, n in enumerate(names)]
+    if len(names) > WIDE:
+        # one block of text cells: pandas string columns cost time per column
+        values = (np.array(body, dtype=object).reshape(len(body), len(names))
+                  if isinstance(body, list) else body.to_numpy(dtype=object))
+        values[pd.isna(values)] = ""
+        frame = pd.DataFrame(values, columns=columns, dtype=object)
     else:
-        frame = body
-    frame.columns = [n if n else f"(unnamed column {i + 1})" for i, n in enumerate(names)]
-    frame = frame.fillna("").astype(str)
+        if isinstance(body, list):
+            frame = pd.DataFrame(body, columns=range(len(names)), dtype=object)
+        else:
+            frame = body
+        frame.columns = columns
+        frame = frame.fillna("").astype(str)
     rows = np.arange(first_row, first_row + len(frame))
     return RawTable(table, file, frame.reset_index(drop=True), rows, problems)
 
@@ -174,12 +207,26 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
             problems.append(Problem(table, file, None, None, None,
                                     f"values are separated by {name}; read that way", "",
                                     "info"))
+        first_line = next((line for line in text.splitlines() if line.strip()), "")
         try:
+            if first_line.count(delimiter) >= WIDE:
+                raise ValueError("wide file: read record by record")
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                 na_values=[], skip_blank_lines=False, sep=delimiter,
                                 header=None, engine="c")
-            header = frame.iloc[0].tolist()
-            return _finish(table, file, header, frame.iloc[1:], 2, problems)
+            top = frame.iloc[:HEAD_ROWS_SCANNED + 1].fillna("").to_numpy().tolist()
+            h = header_index(top, table)
+            title = _title_problem(table, file, [(i + 1, r) for i, r in enumerate(top[:h])],
+                                   h + 1)
+            if title is not None:
+                problems.append(title)
+            raw = _finish(table, file, frame.iloc[h].fillna("").tolist(), frame.iloc[h + 1:],
+                          h + 2, problems)
+            raw.header_row = h + 1
+            # as many line breaks as records: no record spans lines
+            raw.may_span_lines = ("\r" in text.replace("\r\n", "")
+                                  or text.count("\n") > len(frame))
+            return raw
         except (pd.errors.ParserError, ValueError, IndexError):
             pass  # ragged rows or odd quoting: read record by record to say where
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -189,9 +236,13 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
     if not records:
         return _unusable(table, file, "the file is empty",
                          f"export the {table} table with its header row and data")
-    header, width = records[0], len(records[0])
+    h = header_index(records[:HEAD_ROWS_SCANNED + 1], table)
+    title = _title_problem(table, file, [(i + 1, r) for i, r in enumerate(records[:h])], h + 1)
+    if title is not None:
+        problems.append(title)
+    header, width = records[h], len(records[h])
     body: list[list[str]] = []
-    for i, rec in enumerate(records[1:], start=2):
+    for i, rec in enumerate(records[h + 1:], start=h + 2):
         if len(rec) > width and any(c.strip() for c in rec[width:]):
             problems.append(Problem(table, file, i, f"(unnamed column {width + 1})", None,
                                     f"row has {len(rec)} values but the header has {width} "
@@ -199,16 +250,22 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
                                     "check for a stray comma or a missing column name",
                                     "error"))
         body.append((rec + [""] * width)[:width])
-    return _finish(table, file, header, body, 2, problems)
+    raw = _finish(table, file, header, body, h + 2, problems)
+    raw.header_row = h + 1
+    return raw
 
 
 def _cell_text(value: object) -> str:
     """Text of a typed spreadsheet cell, as the user would read it."""
-    if value is None or value is pd.NaT:  # an SPSS date variable's missing value
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, float | np.floating) and math.isnan(value):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):
+        if pd.isna(value):
+            return ""
         if value.time() == dt.time(0, 0):
             return value.date().isoformat()
         return value.isoformat(sep=" ")
@@ -258,73 +315,293 @@ def _sheet_key(title: str) -> str:
     return title.strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def _workbook_values(path: Path, tables: list[str]) -> list[tuple[str, list[list[str]] | None]]:
-    """(sheet title, rows of cell text) for each worksheet; cells only for sheets named
-    after a table. Raises whatever openpyxl raises for a damaged file."""
-    import openpyxl
+def _loose_key(title: str) -> str:
+    """A sheet title without bracketed words and punctuation: 'Parents (current)' -> parents."""
+    text = re.sub(r"[(\[{].*?[)\]}]", " ", title.lower())
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
-    with warnings.catch_warnings():
-        # openpyxl warns about styles and extensions it ignores; they do not affect values
-        warnings.simplefilter("ignore")
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            return [(sheet.title,
-                     [[_cell_text(v) for v in r] for r in sheet.iter_rows(values_only=True)]
-                     if _sheet_key(sheet.title) in tables else None)
-                    for sheet in wb.worksheets]
-        finally:
-            wb.close()
+
+def closest_table(name: str, tables: list[str]) -> str | None:
+    """The table a file or sheet name most likely means ('Training survey' ->
+    training_responses), from the schema's synonyms, then shared words, then spelling."""
+    from rpc_eval.data.model import schema
+
+    key = _loose_key(name)
+    spec = schema()
+    for table in tables:
+        names = [table] + [_loose_key(s) for s in spec.get(table, {}).get("synonyms", [])]
+        if key in names:
+            return table
+    close = difflib.get_close_matches(key, tables, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    words = set(key.split("_")) - {"", "data", "table", "sheet", "list", "the", "of"}
+    shared = [t for t in tables if words & set(t.split("_"))]
+    return shared[0] if len(shared) == 1 else None
+
+
+#: Columns holding identifiers of people or families.
+ID_COLUMN_NAMES = ("parent_id", "family_id", "practitioner_id")
+
+
+def is_id_column(name: object) -> bool:
+    """True when a column, as named in a file ('Parent ID', 'Client ID'), holds the
+    identifiers of people or families (parent_id, family_id, practitioner_id)."""
+    if not isinstance(name, str):
+        return False
+    return normalise_name(name) in _id_names()
+
+
+def _id_names() -> set[str]:
+    from rpc_eval.data.model import schema
+
+    out = set(ID_COLUMN_NAMES)
+    for spec in schema().values():
+        for col, colspec in spec["columns"].items():
+            if col in ID_COLUMN_NAMES:
+                out.update(normalise_name(s) for s in colspec.get("synonyms", []))
+    return out
+
+
+def known_columns(table: str) -> set[str]:
+    """Normalised names that are columns of ``table`` (names and synonyms)."""
+    from rpc_eval.data.model import schema
+
+    spec = schema().get(table)
+    if spec is None:
+        return set()
+    out = set()
+    for col, colspec in spec["columns"].items():
+        out.add(col)
+        out.update(normalise_name(s) for s in colspec.get("synonyms", []))
+    return out
+
+
+def normalise_name(name: str) -> str:
+    """A column name as intake matches it: 'Date of referral' -> date_of_referral."""
+    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+
+
+def header_index(rows: list[list[str]], table: str) -> int:
+    """Index (in ``rows``, the first rows of a sheet) of the row holding the column names.
+
+    The first non-empty row, unless a later row (within the first few) names more of the
+    table's columns: a title or a note above the header is common in returns.
+    """
+    known = known_columns(table)
+    first = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), 0)
+
+    def hits(r: list[str]) -> int:
+        return sum(normalise_name(c) in known for c in r if c.strip())
+    best, best_hits = first, hits(rows[first]) if rows else 0
+    for i in range(first + 1, min(len(rows), first + HEAD_ROWS_SCANNED)):
+        h = hits(rows[i])
+        if h >= 2 and h > best_hits:
+            best, best_hits = i, h
+    return best
+
+
+#: Rows at the top of a file searched for the column names.
+HEAD_ROWS_SCANNED = 10
+
+
+def _title_problem(table: str, file: str, skipped: list[tuple[int, list[str]]],
+                   header_row: int) -> Problem | None:
+    filled = [(r, v) for r, v in skipped if any(c.strip() for c in v)]
+    if not filled:
+        return None
+    first = next(c for c in filled[0][1] if c.strip())
+    rows = ", ".join(str(r) for r, _ in filled[:5])
+    return Problem(table, file, None, None, first[:80],
+                   f"the column names are on row {header_row}; the row(s) above them "
+                   f"({rows}) were read as a title and not as data",
+                   "delete the rows above the column names so they are on row 1", "warning")
+
+
+def _cell_problem(table: str, label: str, flag: CellFlag, column: str, row: int) -> Problem:
+    if flag.kind == "error":
+        return Problem(table, label, row, column, flag.detail,
+                       f"the cell holds the Excel error value {flag.detail or '(error)'}, "
+                       "not data", "correct the formula that gave the error, or type the value "
+                       "(leave the cell empty if it is not known)", "error")
+    if flag.kind == "formula":
+        return Problem(table, label, row, column, None,
+                       "the cell holds a formula with no saved result, so its value "
+                       "is not known (the file was saved by a program that does not "
+                       "calculate formulas)",
+                       "open the file in Excel, let it calculate and save it again, or paste "
+                       "the values over the formulas", "error")
+    return Problem(table, label, row, column, None,
+                   f"cell {column_letter(flag.col)}{row} is part of the merged cells "
+                   f"{flag.ref}; only the first of them holds the value, so this one reads "
+                   "as blank",
+                   "unmerge the cells and type the value on every row", "error")
+
+
+def _sheet_table(cells: SheetCells, key: str, label: str) -> RawTable:
+    """Raw table of a sheet's cells: header found (a title above it reported), cells
+    beyond the last named column and hidden content (merged, formula, error) reported."""
+    head_rows = [r for r, _ in cells.head]
+    if not cells.head:
+        return _unusable(key, label, "the sheet is empty or has no header in row 1",
+                         "put the column names in row 1 and the data below")
+    # rows without cells between the stored ones are blank rows of the sheet
+    dense: list[tuple[int, list[str]]] = []
+    prev = 0
+    for r, v in cells.head + cells.body:
+        for gap in range(prev + 1, r):
+            dense.append((gap, []))
+        dense.append((r, v))
+        prev = r
+    top = [v for _, v in dense[:HEAD_ROWS_SCANNED + 1]]
+    h = header_index(top, key)
+    header_row, header = dense[h]
+    problems: list[Problem] = []
+    title = _title_problem(key, label, dense[:h], header_row)
+    if title is not None:
+        problems.append(title)
+    header = [c for c in header]
+    while header and not header[-1].strip():
+        header.pop()
+    width = max(len(header), 1)
+    body_rows = dense[h + 1:]
+    body = [(v + [""] * width)[:width] for _, v in body_rows]
+    head_set = set(head_rows)
+    extra = set()
+    for r, v in body_rows:
+        if r in head_set and len(v) > width and any(c.strip() for c in v[width:]):
+            extra.add(r)
+    extra.update(r for r in cells.beyond if r > header_row)
+    raw = _finish(key, label, header, body, header_row + 1, problems)
+    raw.header_row = header_row
+    if not raw.usable:
+        return raw
+    names = list(raw.frame.columns)
+    for r in sorted(extra):
+        raw.problems.append(Problem(key, label, r, f"(unnamed column {width + 1})", None,
+                                    "row has values beyond the last named column; "
+                                    "they were not read",
+                                    "give the column a name in the header row or delete "
+                                    "the values", "error"))
+    for flag in cells.flags:
+        if flag.kind == "merged":
+            for r, c in merged_cells(flag):
+                if r <= header_row or c >= width:
+                    continue
+                raw.problems.append(_cell_problem(key, label, flag, names[c], r))
+        elif flag.row > header_row and flag.col < width:
+            raw.problems.append(_cell_problem(key, label, flag, names[flag.col], flag.row))
+        elif flag.row == header_row and flag.col < width:
+            raw.problems.append(_fatal(key, label, f"the column name in cell {flag.ref} is a "
+                                       "formula or an error value, not text",
+                                       "type the column name"))
+            raw.usable = False
+    for f in cells.flags:
+        if f.kind == "merged" and f.row <= header_row <= int(f.detail.split(":")[0]):
+            raw.problems.append(Problem(key, label, header_row, None, None,
+                                        f"cells {f.ref} of the header row are merged; each "
+                                        "column needs its own name",
+                                        "unmerge the header cells and name every column",
+                                        "warning"))
+            break
+    return raw
 
 
 def read_workbook(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], list[Problem]]:
-    """Read an ``.xlsx`` workbook with one sheet per table (sheet names match table names)."""
+    """Read an ``.xlsx`` workbook with one sheet per table.
+
+    A sheet is a table when its name is the table's (``parents``; capitals, spaces and
+    hyphens aside) or is it with bracketed words or punctuation around it
+    (``Parents (current)``, reported). When a hidden and a visible sheet could both be a
+    table, the visible one is read and both are named in a warning; a hidden sheet that
+    is read is a warning too. Sheets that hold data but are not read are warnings with
+    the closest table. Every cell of each sheet read is read (the stored used range is
+    not trusted); see :mod:`rpc_eval.data.xlsx` for what else is reported.
+    """
     file = path.name
     try:
-        sheets = _workbook_values(path, tables)
-    except Exception as exc:  # a damaged file fails in many ways (zip, zlib, XML ...)
-        return {}, [_fatal("", file, "the file cannot be read as an Excel workbook "
-                           f"({type(exc).__name__}: {exc})",
+        book = Workbook(path)
+    except XlsxError as exc:
+        return {}, [_fatal("", file, f"the file cannot be read as an Excel workbook: {exc}",
                            "open it in Excel and save it again as an Excel Workbook (.xlsx)")]
+    except Exception as exc:  # a damaged zip fails in many ways (zip, zlib, OS ...)
+        return {}, [_fatal("", file, "the file cannot be read as an Excel workbook (it is "
+                           f"damaged: {exc})",
+                           "open it in Excel and save it again as an Excel Workbook (.xlsx)")]
+    try:
+        return _read_book(book, file, tables)
+    except XlsxError as exc:
+        return {}, [_fatal("", file, f"the workbook cannot be read: {exc}",
+                           "open it in Excel, check the sheet and save it again; see the "
+                           "limits in the data-model guide")]
+    except Exception as exc:  # a damaged zip fails in many ways (zip, zlib, OS ...)
+        return {}, [_fatal("", file, "the file cannot be read as an Excel workbook (it is "
+                           f"damaged: {exc})",
+                           "open it in Excel and save it again as an Excel Workbook (.xlsx)")]
+    finally:
+        book.close()
+
+
+def _read_book(book: Workbook, file: str, tables: list[str]
+               ) -> tuple[dict[str, RawTable], list[Problem]]:
     out: dict[str, RawTable] = {}
     problems: list[Problem] = []
-    titles: dict[str, list[str]] = {}
-    for title, rows in sheets:
-        key = _sheet_key(title)
-        label = f"{file} [sheet {title}]"
-        if rows is None and key in TEMPLATE_SHEETS:
+    candidates: dict[str, list[tuple[SheetInfo, bool]]] = {}
+    for sheet in book.sheets:
+        key = _sheet_key(sheet.title)
+        label = f"{file} [sheet {sheet.title}]"
+        if key in tables:
+            candidates.setdefault(key, []).append((sheet, True))
+        elif _loose_key(sheet.title) in tables:
+            candidates.setdefault(_loose_key(sheet.title), []).append((sheet, False))
+        elif key in TEMPLATE_SHEETS:
             problems.append(Problem("", label, None, None, None,
                                     "sheet of the data-collection template (help or code "
                                     "lists); not read as data", "", "info"))
-            continue
-        if rows is None:
-            close = difflib.get_close_matches(key, tables, n=1, cutoff=0.6)
-            hint = (f"rename the sheet to {close[0]} if it holds that table" if close
-                    else "sheets are read only when named after a table: " + ", ".join(tables))
+        elif sheet.part is not None and sheet_has_data(book, sheet):
+            close = closest_table(sheet.title, tables)
+            hidden = " hidden" if sheet.hidden else ""
+            problems.append(Problem(
+                "", label, None, None, None,
+                f"{hidden.strip() + ' ' if hidden else ''}sheet '{sheet.title}' holds data but "
+                "was not read" + (f": is it the {close} table?" if close else ""),
+                (f"rename the sheet to {close} if it holds that table" if close else
+                 "sheets are read only when named after a table: " + ", ".join(tables)),
+                "warning"))
+        else:
             problems.append(Problem("", label, None, None, None,
-                                    "sheet is not a table of the data model and was not read",
-                                    hint, "info"))
-            continue
-        titles.setdefault(key, []).append(title)
-        values = rows
-        if not values or not any(c.strip() for c in values[0]):
-            out[key] = _unusable(key, label, "the sheet is empty or has no header in row 1",
-                                 "put the column names in row 1 and the data below")
-            continue
-        width = max(len(values[0]), 1)
-        body = [(r + [""] * width)[:width] for r in values[1:]]
-        extra = [i for i, r in enumerate(values[1:], start=2)
-                 if len(r) > width and any(c.strip() for c in r[width:])]
-        raw = _finish(key, label, values[0], body, 2, [])
-        for i in extra:
-            raw.problems.append(Problem(key, label, i, f"(unnamed column {width + 1})", None,
-                                        "row has values beyond the last named column; "
-                                        "they were not read",
-                                        "give the column a name in row 1 or delete the values",
-                                        "error"))
-        out[key] = raw
-    for key, names in titles.items():
-        if len(names) > 1:
-            out[key] = _unusable(key, f"{file} [sheets {', '.join(names)}]",
+                                    "empty sheet; not read", "", "info"))
+    for key, cands in candidates.items():
+        # visible before hidden, exact names before loose ones
+        ranked = sorted(cands, key=lambda c: (c[0].hidden, not c[1]))
+        best = ranked[0]
+        ties = [c for c in ranked if (c[0].hidden, not c[1]) == (best[0].hidden, not best[1])]
+        if len(ties) > 1:
+            names = ", ".join(c[0].title for c in ties)
+            out[key] = _unusable(key, f"{file} [sheets {names}]",
                                  f"more than one sheet holds the {key} table",
                                  "keep exactly one sheet per table")
+            continue
+        sheet, exact = best
+        label = f"{file} [sheet {sheet.title}]"
+        for other, _ in ranked[1:]:
+            why = ("it is hidden and '" + sheet.title + "' is visible" if other.hidden
+                   and not sheet.hidden else f"'{sheet.title}' is named exactly {key}")
+            problems.append(Problem(key, f"{file} [sheet {other.title}]", None, None, None,
+                                    f"sheet '{other.title}' was not read as the {key} table "
+                                    f"because {why}; sheet '{sheet.title}' was read",
+                                    "delete the sheet that does not hold the current data",
+                                    "warning"))
+        raw = _sheet_table(book.read(sheet), key, label)
+        if sheet.hidden:
+            raw.problems.insert(0, Problem(key, label, None, None, None,
+                                           f"sheet '{sheet.title}' is hidden; it was read as "
+                                           f"the {key} table",
+                                           "unhide it in Excel and check that it holds the "
+                                           "current data", "warning"))
+        if not exact:
+            raw.problems.insert(0, Problem(key, label, None, None, None,
+                                           f"sheet '{sheet.title}' was read as the {key} table",
+                                           "", "info"))
+        out[key] = raw
     return out, problems
