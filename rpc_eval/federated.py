@@ -802,7 +802,7 @@ class PooledResults:
         """One matplotlib Figure per pooled outcome (named by the outcome) and one for
         completion (``"completion"``, proportions), from
         :meth:`MetaAnalysisResult.forest_plot`."""
-        from rpc_eval.report.safe_text import escape_mathtext as esc
+        from rpc_eval.safe_text import escape_mathtext as esc
 
         def drawable(model):
             # LA codes come from the summaries: draw them as written (a "$" in a code

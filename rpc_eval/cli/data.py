@@ -20,6 +20,7 @@ from rpc_eval.cli._common import (
     safe_lines,
 )
 from rpc_eval.errors import DataValidationError
+from rpc_eval.safe_text import neutralise_frame
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -77,7 +78,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         steps.close()
         frame = exc.to_frame()
         if args.report:
-            report_frame(frame).to_csv(args.report, index=False)
+            neutralise_frame(report_frame(frame)).to_csv(args.report, index=False)
         print(f"{safe_lines(exc.summary)}.\n{problem_table(frame)}", file=sys.stderr)
         if args.report:
             print(f"All problems written to {args.report}", file=sys.stderr)
@@ -88,7 +89,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(safe_lines(log.summary()))
     shown = log.problems[log.problems["severity"] != "info"]
     if args.report:
-        report_frame(log.problems).to_csv(args.report, index=False)
+        neutralise_frame(report_frame(log.problems)).to_csv(args.report, index=False)
     if len(shown):
         print(problem_table(shown))
     if args.report:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from rpc_eval.cli._common import EXIT_OK, EXIT_PROBLEMS, Steps, load_data, problem_table
+from rpc_eval.safe_text import neutralise_frame
 
 __all__ = ["register"]
 
@@ -35,12 +36,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     log = result.log
     out = Path(args.out)
     if args.report:
-        log.problems.to_csv(args.report, index=False)
+        neutralise_frame(log.problems).to_csv(args.report, index=False)
     intake = None
     if not args.no_check:
         steps.start(1)
         intake = load_data(str(out), None, args.today).intake_log
-        intake.problems.to_csv(out / LOG_FOLDER / "intake_problems.csv", index=False)
+        neutralise_frame(intake.problems).to_csv(out / LOG_FOLDER / "intake_problems.csv",
+                                               index=False)
         steps.done()
     steps.close()
     print(log.summary().replace("Intake of", "Import of", 1))

@@ -131,7 +131,7 @@ def cmd_power(args: argparse.Namespace) -> int:
         wide.columns = [a if not b else f"{a}_sim_{b}" for a, b in wide.columns]
         out = table.merge(wide, on=["n_las", "parents_per_la"], how="left")
     if args.out:
-        from rpc_eval.report.safe_text import neutralise_frame
+        from rpc_eval.safe_text import neutralise_frame
 
         neutralise_frame(out).to_csv(args.out, index=False)
     if args.quiet:

@@ -53,6 +53,7 @@ from rpc_eval.data.parse import MISSING_MARKERS, parse_column
 from rpc_eval.data.readers import RawTable, read_table_file, read_workbook
 from rpc_eval.errors import PROBLEM_COLUMNS, DataValidationError, Problem, problems_frame
 from rpc_eval.instruments import Registry, default_registry
+from rpc_eval.safe_text import neutralise_frame
 
 __all__ = ["ImportResult", "import_delivery", "LOG_FOLDER"]
 
@@ -770,9 +771,9 @@ def _write(result: ImportResult, out: Path, format: str, overwrite: bool) -> Pat
         write(data, out, format=format, tables=names)
     logdir = out / LOG_FOLDER
     logdir.mkdir(exist_ok=True)
-    result.log.problems.to_csv(logdir / "problems.csv", index=False)
+    neutralise_frame(result.log.problems).to_csv(logdir / "problems.csv", index=False)
     result.log.tables.to_csv(logdir / "reconciliation.csv", index=False)
-    result.log.excluded.to_csv(logdir / "excluded.csv", index=False)
+    neutralise_frame(result.log.excluded).to_csv(logdir / "excluded.csv", index=False)
     shutil.copyfile(result.mapping.path, logdir / "mapping.yaml")
     (logdir / "summary.txt").write_text(result.log.summary() + "\n", encoding="utf-8")
     return out

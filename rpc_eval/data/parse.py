@@ -35,6 +35,12 @@ _TRUE = {"yes", "y", "true", "t", "1"}
 _FALSE = {"no", "n", "false", "f", "0"}
 
 
+#: What a code defined by a dataset (an LA code, an intervention code) may hold: codes
+#: are published in tables, figures and spreadsheets, so no spaces, quotes, ``=``, ``$``
+#: or other signs that a spreadsheet, a terminal or a figure could read as an instruction.
+CODE_CHARS = r"[A-Za-z0-9_.\-]+"
+
+
 def code_key(value: object) -> str:
     """A code or label reduced to lower-case letters and digits, without bracketed words:
     'Standard Triple P (Level 4)', 'standard-triple-p' and 'Standard_Triple_P' agree."""
@@ -201,6 +207,13 @@ def parse_column(
     todo = ~blank
     if kind in ("id", "text"):
         out.values = _as_object(text, todo)
+        if spec.get("charset") == "code":
+            bad = todo & ~text.str.fullmatch(CODE_CHARS).fillna(False).to_numpy(dtype=bool)
+            if bad.any():
+                out.errors.append((bad, f"{label} may hold only letters, digits and _ - . "
+                                        "(no spaces or other signs)",
+                                   "write the code with letters, digits, _ - or . only, "
+                                   "e.g. LA_001, in every table that uses it"))
     elif kind == "code":
         valid = list(codes or [])
         ok = text.isin(valid).to_numpy()
