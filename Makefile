@@ -10,11 +10,12 @@ SEED   ?= 20240601
 DATA   := synthetic_data/$(SCALE)
 OUT    ?= $(if $(filter default,$(SCALE)),report,report-$(SCALE))
 
-.PHONY: report test bench lint install data clean help reference
+.PHONY: report test test-fast bench lint install data clean help reference
 
 help:
 	@echo "make report   install (first time) and build the reports in $(OUT)/ (SCALE=national: national-scale data; FORCE=1: rebuild all)"
 	@echo "make test     install (first time) and run the whole test suite"
+	@echo "make test-fast  the suite without the tests marked slow (reports, browser, simulations)"
 	@echo "make bench    time the main workloads (results in benchmarks/results/)"
 	@echo "make lint     run ruff"
 	@echo "make reference  re-run the R scripts in tests/reference/ and fail on drift (needs R)"
@@ -37,6 +38,9 @@ report: $(STAMP) $(DATA)/parents.csv
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" -n 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

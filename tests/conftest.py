@@ -67,3 +67,37 @@ def base_dataset(tmp_path: Path) -> Path:
     """A folder holding the valid base dataset (one CSV per table)."""
     return write_base(tmp_path / "data")
 
+
+
+#: Tests that build whole reports, render pages in a browser, fuzz, or check coverage by
+#: simulation: marked ``slow`` here, in one place. ``make test`` (and CI) runs them;
+#: ``make test-fast`` leaves them out for a quick check while working.
+SLOW_MODULES = {
+    "test_browser.py", "test_report_build.py", "test_disclosure_attack.py",
+    "test_regional_roundtrip.py", "test_build_state.py", "test_intake_fuzz.py",
+    "test_intake_property.py", "test_small_la_reports.py", "test_import_delivery.py",
+    "test_attendance_count.py", "test_intake_realistic_workbook.py",
+    "test_questionnaires_layout.py",
+}
+SLOW_TESTS = {
+    "test_bootstrap_coverage_known_truth", "test_arm_ci_coverage_known_truth",
+    "test_coverage_cluster_level_treatment", "test_coverage_known_truth",
+    "test_bootstrap_nested_two_levels", "test_random_reports_leave_no_small_count_inferable",
+    "test_hksj_coverage_simulation", "test_simulation_deterministic_and_independent_of_jobs",
+    "test_100k_subjects_with_ties", "test_100k_rows_in_four_groups",
+    "test_round_trip_of_a_synthetic_dataset", "test_sweep_never_below_lme4_without_warning",
+    "test_multilevel_simulation_deterministic", "test_cli_summarise_and_pool",
+    "test_mi_change_deterministic_with_seed", "test_known_truth_cloglog_and_cluster_coverage",
+    "test_one_stage_and_two_stage_agree", "test_mi_covers_truth_and_complete_case_is_biased",
+    "test_signed_summaries_pool_and_name_each_key",
+    "test_tampered_rehashed_summary_is_refused_under_trusted_keys",
+    "test_hostile_la_codes_publish_no_formula_and_draw",
+    "rpc_eval.multilevel.summary.multilevel_analysis",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = getattr(item, "originalname", None) or item.name.split("[")[0]
+        if item.path.name in SLOW_MODULES or name in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -384,16 +382,17 @@ def test_log_reconciles_with_published_table():
     assert summary.loc["o", "suppressed"] == 0
 
 
-def test_large_table_is_fast():
+def test_large_table():
+    """A 1,000-row table with many small cells is protected (its time is measured in
+    benchmarks/bench_disclosure_audit.py, not here)."""
     rng = np.random.default_rng(2024)
     body = rng.poisson(15, size=(996, 9)) * (rng.random((996, 9)) > 0.1)
     frame, spec = table_2d(body, stages=4)
-    t0 = time.perf_counter()
     out = protect(frame, spec, DisclosureRules(10), name="big")
-    elapsed = time.perf_counter() - t0
     assert frame.shape[0] == 1000
     assert (out.status == "primary").to_numpy().sum() > 300
-    assert elapsed < 1.0
+    published = pd.to_numeric(out.published.stack(), errors="coerce").dropna()
+    assert not ((published >= 1) & (published <= 9)).any()
 
 
 def test_also_suppress_protects_a_difference_between_nested_counts():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import warnings
 from pathlib import Path
 
@@ -587,17 +586,17 @@ def test_cif_and_km_ci_coverage_for_known_exponential_hazards():
     assert abs(np.mean(estimates) - f1_true) < 0.012
 
 
-def test_speed_100k_rows():
+def test_100k_rows_in_four_groups():
+    """100,000 subjects: every group's curve runs to its last time and stays within
+    [0, 1] (times are measured in benchmarks/bench_engagement.py, not here)."""
     rng = np.random.default_rng(5)
     n = 100_000
     d = _simulate(rng, n, 0.02, 0.01, 300.0)
     d["group"] = rng.choice(np.array(["A", "B", "C", "D"]), n)
-    t0 = time.perf_counter()
-    kaplan_meier(d, "t", "e", group="group")
-    t_km = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    cumulative_incidence(d, "t", "e", group="group")
-    t_cif = time.perf_counter() - t0
-    # measured about 0.07 s and 0.12 s on a 2-core machine; a generous bound that
-    # still catches a loop over subjects
-    assert t_km < 2.0 and t_cif < 2.0, (t_km, t_cif)
+    km = kaplan_meier(d, "t", "e", group="group")
+    cif = cumulative_incidence(d, "t", "e", group="group")
+    table = km.table if hasattr(km, "table") else km
+    assert set(table["group"]) == {"A", "B", "C", "D"}
+    assert table["survival"].between(0, 1).all()
+    ctab = cif.table if hasattr(cif, "table") else cif
+    assert ctab["cif"].between(0, 1).all()
