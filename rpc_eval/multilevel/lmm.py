@@ -875,6 +875,21 @@ class LmmSlopesResult:
                 + self.variance_components.to_html(index=False) + note)
 
 
+
+def _fixed_on_data_scale(eng, theta, T, y_scale, y_shift, icpt):
+    """Solve at ``theta`` on the standardised scale and map back to the data's scale:
+    the solution ``s``, residual variance and SD, fixed effects, their covariance and
+    standard errors (``beta = y_scale * T @ beta_s`` plus the outcome's shift on the
+    intercept; ``cov = sigma2 * T (X'V^-1 X)^-1 T'``)."""
+    s = eng.solve(theta)
+    sigma2 = eng.sigma2(s) * y_scale ** 2
+    sigma = np.sqrt(sigma2)
+    beta = y_scale * (T @ s["beta"])
+    if y_shift:
+        beta[icpt] += y_shift
+    cov = sigma2 * (T @ np.linalg.inv(s["XtVX"]) @ T.T)
+    return s, sigma2, sigma, beta, cov, np.sqrt(np.diag(cov))
+
 def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
             ci: float = 0.95, re_formula: str | None = None):
     """Fit a linear mixed model with one or two levels of nested random intercepts.
@@ -1018,14 +1033,8 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
             "continuous covariates, simplify the model or check the groups.",
             ConvergenceWarning, stacklevel=2)
 
-    s = eng.solve(theta)
-    sigma2 = eng.sigma2(s) * y_scale ** 2
-    sigma = np.sqrt(sigma2)
-    beta = y_scale * (T @ s["beta"])
-    if y_shift:
-        beta[icpt] += y_shift
-    cov = sigma2 * (T @ np.linalg.inv(s["XtVX"]) @ T.T)
-    se = np.sqrt(np.diag(cov))
+    s, sigma2, sigma, beta, cov, se = _fixed_on_data_scale(eng, theta, T, y_scale, y_shift,
+                                                           icpt)
 
     # Satterthwaite (lmerTest): A = 2 H^{-1} in varpar = (theta, sigma), computed on the
     # standardised scale (the df are invariant to it) and mapped back for vcov_varpar

@@ -38,6 +38,7 @@ from rpc_eval.multilevel.lmm import (
     BOUNDARY_TOL,
     LmmSlopesResult,
     _Engine,
+    _fixed_on_data_scale,
     _hessian,
     _jacobian,
     _standardiser,
@@ -271,14 +272,8 @@ def fit_slopes(data: pd.DataFrame, formula: str, groups, reml: bool, ci: float,
             "slope covariates or simplify re_formula.", ConvergenceWarning, stacklevel=3)
 
     crit = fbest + (n - p if reml else n) * np.log(y_scale ** 2) + (2 * log_sx if reml else 0)
-    s = eng.solve(theta)
-    sigma2 = eng.sigma2(s) * y_scale ** 2
-    sigma = np.sqrt(sigma2)
-    beta = y_scale * (T @ s["beta"])
-    if y_shift:
-        beta[icpt] += y_shift
-    cov = sigma2 * (T @ np.linalg.inv(s["XtVX"]) @ T.T)
-    se = np.sqrt(np.diag(cov))
+    s, sigma2, sigma, beta, cov, se = _fixed_on_data_scale(eng, theta, T, y_scale, y_shift,
+                                                           icpt)
 
     # Satterthwaite on the standardised scale (df are invariant to it)
     sig_s = sigma / y_scale
