@@ -16,7 +16,7 @@ from rpc_eval.change.reliable_change import (
     reliable_change_index,
     reliable_change_summary,
 )
-from rpc_eval.change.tables import change_table
+from rpc_eval.change.tables import change_table, pair_waves
 
 __all__ = [
     "attrition_comparison",
@@ -26,6 +26,7 @@ __all__ = [
     "clinical_cutoffs",
     "mi_change",
     "outcome_tables",
+    "pair_waves",
     "paired_effect_sizes",
     "paired_tests",
     "reliable_change_index",
