@@ -230,6 +230,8 @@ class Labels:
         used: set[str] = set()
         on_percent = bool(set(map(str, frame.columns)) & set(_spec()["percent_estimates"]))
         for col in frame.columns:
+            if col == "name" and "intervention" in frame.columns:
+                continue  # the intervention column already shows its name
             values = frame[col]
             fmt = self.format_of(col)
             if on_percent and col in ("ci_low", "ci_high", "lower_bound_one_sided"):
