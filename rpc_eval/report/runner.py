@@ -692,7 +692,8 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
             "inputs": inputs,
             "outputs": dict(sorted(outputs.items())),
             "n_tables": sum(1 for k in outputs if k.startswith("tables/")
-                            and k != "tables/disclosure_log.csv"),
+                            and k not in ("tables/disclosure_log.csv",
+                                          "tables/data_dictionary.csv")),
             "n_figures": sum(1 for k in outputs if k.startswith("figures/")
                              and k.endswith(".png")),
             "disclosure": plan.disclosure,
