@@ -145,17 +145,19 @@ def test_a_failing_notebook_keeps_its_log_and_says_where(tmp_path, capsys, monke
     executed notebook and the full error are beside the report, not in it."""
     data, _ = generate("small", seed=3, n_las=2, n_parents=40)
     wb = write_template(tmp_path / "wb.xlsx", data=data)
-    # a plan whose notebook divides by zero, run from a trusted folder
-    nbdir = tmp_path / "notebooks"
-    nbdir.mkdir()
+    # a plan whose notebook divides by zero, in a project of its own, run from a folder
+    # the user trusts
+    nbdir = tmp_path / "project" / "notebooks"
+    plans = tmp_path / "project" / "analysis_plans"
+    nbdir.mkdir(parents=True)
+    plans.mkdir()
     (nbdir / "broken.py").write_text("# %% tags=[\"parameters\"]\nplan_path = None\n"
                                      "data_path = None\nout_dir = None\n\n# %%\n1 / 0\n")
-    plan = tmp_path / "broken.yaml"
-    text = PLAN.read_text().replace("status: published", "status: draft").replace(
+    plan = plans / "regional_evaluation_template_v1.yaml"
+    plan.write_text(PLAN.read_text().replace("status: published", "status: draft").replace(
         "notebook: notebooks/regional_evaluation_template_v1.py",
-        f"notebook: {nbdir / 'broken.py'}")
-    plan.write_text(text)
-    (tmp_path / "regional_evaluation_template_v1.md").write_text("# plan\n")
+        "notebook: notebooks/broken.py"))
+    (plans / "regional_evaluation_template_v1.md").write_text("# plan\n")
     out = tmp_path / "report"
     code = main(["run", "--plan", str(plan), "--data", str(wb), "--out", str(out),
                  "--allow-notebooks-from", str(nbdir)])

@@ -70,6 +70,12 @@ RULES: list[tuple[re.Pattern, str | None]] = [
     (re.compile(r"No training survey answers"),
      "There are no answers to the practitioners' training survey, so training is not "
      "shown."),
+    (re.compile(r"suppressed this count"),
+     "Where an LA suppressed a count of the funnel, the total is the sum of the other LAs "
+     "and so a lower bound."),
+    (re.compile(r"[Ii]ntegrity not proven|signatures were not checked"),
+     "The LA summaries' signatures were not checked, so nothing shows who wrote each "
+     "summary or that it was not changed on the way."),
     (re.compile(r"No planning-tool returns"),
      "There are no planning-tool returns, so the planning tool is not shown."),
 ]

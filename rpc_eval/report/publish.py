@@ -137,9 +137,9 @@ class _FigurePart:
         if why is not None:
             return f'<p class="note">{esc(why)}</p>'
         caption = self.caption() if callable(self.caption) else self.caption
-        return (f'<figure><img src="figures/{esc(self.name)}.png" alt="{esc(self.alt)}" '
-                f'width="{self.width}"><figcaption>{esc(caption)}</figcaption>'
-                "</figure>")
+        return (f"<figure><img src='figures/{esc(self.name)}.png' "
+                f"alt='{esc(self.alt, quote=True)}' width='{self.width}'>"
+                f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
 @dataclass
