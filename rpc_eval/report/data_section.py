@@ -101,7 +101,13 @@ def data_section(rpt: Report, data: EvaluationData, *, source: str) -> Shown:
                                         "ongoing")},
                                     key_columns=("intervention",)),
                      nested=[("referred", "started")])
-    out += rpt.table("data_responses_by_wave", counts["responses_by_wave"],
+    by_wave = counts["responses_by_wave"]
+    if len(by_wave):  # waves in time order (codebook order), not alphabetical
+        rank = {w: i for i, w in enumerate(rpt.labels.order("wave", pd.unique(by_wave["wave"])))}
+        by_wave = (by_wave.assign(__rank=by_wave["wave"].map(rank))
+                   .sort_values(["instrument", "__rank"], kind="stable")
+                   .drop(columns="__rank").reset_index(drop=True))
+    out += rpt.table("data_responses_by_wave", by_wave,
                      "Parents with questionnaire answers, by instrument and wave",
                      spec=TableSpec(counts=("parents",)))
     if len(counts["practitioners_by_sector"]):

@@ -141,12 +141,14 @@ def write_pooled_report(results: PooledResults, out_dir: str | Path) -> Path:
     shown += rpt.table("meta", meta,
                        "Pooled mean change by outcome (random-effects meta-analysis)",
                        spec=TableSpec(counts=("n_parents",),
-                                      derived={c: ("n_parents",) for c in stats}))
+                                      derived={c: ("n_parents",) for c in stats}),
+                       columns=[c for c in meta.columns if c != "outcome"])
     study_stats = [c for c in ("mean_change", "sd_change", "se_change", "d_z", "se_d_z",
                                "weight") if c in results.studies]
     shown += rpt.table("studies", _nullable(results.studies), "Each LA's change by outcome",
                        spec=TableSpec(counts=("n_paired",),
-                                      derived={c: ("n_paired",) for c in study_stats}))
+                                      derived={c: ("n_paired",) for c in study_stats}),
+                       columns=[c for c in results.studies.columns if c != "outcome"])
     forest = results.forest_plots()
 
     def unchanged(name: str) -> bool:
