@@ -44,7 +44,9 @@ def headline_findings(report_dir: str | Path, plan: Plan, labels=None) -> list[s
         row = f[f[group] == "All"]
         if len(row):
             r = row.iloc[0]
-            text = f"{_count(r.get('n_referred'))} parents were referred"
+            referred = _num(r.get("n_referred"))
+            text = (f"{referred:,.0f} parents were referred" if referred is not None else
+                    "The number of parents referred is too small to publish")
             started, completed = _num(r.get("rate_started")), _num(r.get("rate_completed"))
             if started is not None:
                 text += f"; {started:.0%} of them started"
