@@ -67,7 +67,7 @@ def test_final_report_has_every_section(built):
         assert f"figures/{fig}.png" in outputs and f"figures/{fig}.svg" in outputs, fig
     html = (d / "index.html").read_text()
     assert "not proof" in html and "Limitations" in html
-    alts = re.findall(r"<img [^>]*alt='([^']*)'", html)
+    alts = [m[1] for m in re.findall(r"""<img [^>]*alt=(["'])(.*?)\1""", html)]
     assert len(alts) == manifest["n_figures"] and all(len(a) > 40 for a in alts)
     assert "Traceback" not in html and "output_stderr" not in html
 
