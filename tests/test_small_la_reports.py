@@ -170,3 +170,31 @@ def test_a_failing_notebook_keeps_its_log_and_says_where(tmp_path, capsys, monke
     log = (private / "build_failed.log").read_text()
     assert "ZeroDivisionError" in log and "1 / 0" in log
     assert (private / "build_failed.ipynb").is_file()
+
+
+def test_analysis_messages_become_sentences_without_codes_or_counts():
+    """What the analyses say for the analyst is never published as it is: class names,
+    codes and small numbers of people stay in the analyst's notes."""
+    from rpc_eval.report.notes import GENERIC, plain_note
+
+    messages = [
+        "RpcEvalWarning: only 5 clusters in 'la_code': the cluster-robust (sandwich) "
+        "standard errors are biased downwards with few clusters",
+        "ConvergenceWarning: coefficient(s) ['intervention[T.enhanced_triple_p]'] appear to "
+        "be infinite",
+        "Outcome model not fitted: the outcome 'score_end' is constant (10) in all 1 rows "
+        "used, so there is no variation to model.",
+        "Cox model of dropout not fitted: cluster-robust standard errors need at least 2 "
+        "clusters; 'la_code' has only 1 ('LA001') in the rows used. Fit without cluster=",
+        "6 funnel rate(s) have a zero denominator and are left blank (NaN), e.g. "
+        "standard_triple_p / responded_12m",
+        "The pooling comparison left out: the comparison needs data from at least 2 LAs",
+    ]
+    for m in messages:
+        s = plain_note(m)
+        assert s and s != GENERIC, m
+        assert not re.search(r"Warning|Error|la_code|\[T\.|_|NaN|LA001|\(10\)|all 1 rows", s), s
+        assert s.endswith(".") and s[0].isupper(), s
+    assert "5 LAs" in plain_note(messages[0])  # numbers of LAs are organisations
+    assert plain_note("group 'x' has a single subject") is None  # nothing for the page
+    assert plain_note("something nobody foresaw about P0001") == GENERIC

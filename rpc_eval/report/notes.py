@@ -53,7 +53,8 @@ _PREFIX = re.compile(r"^(?:Note:\s*)?(?:[A-Z][A-Za-z]*(?:Warning|Error)\s*:\s*)?
 
 #: (pattern, sentence or None): the first match decides. None: nothing for the page.
 RULES: list[tuple[re.Pattern, str | None]] = [
-    (re.compile(r"single subject|no events of type|curve stays at|no useful CI"), None),
+    (re.compile(r"single subject|no events of type|curve stays at|no useful CI|"
+                r"one subject per cluster"), None),
     (re.compile(r"infinite|very large|separation|monotone", re.I),
      "Some model estimates could not be computed, because in a group everyone, or no "
      "one, had the outcome: they are shown as [x]."),
@@ -107,6 +108,9 @@ def plain_note(message: str) -> str | None:
 def _why(text: str) -> str:
     """Why an analysis was left out, in words, from its message."""
     t = text.lower()
+    if "one observation" in t or "per cluster" in t:
+        return ("each LA has only one parent in it, so differences between LAs cannot be "
+                "told apart from differences between parents")
     if "cluster" in t or "at least 2 las" in t or "at least two groups" in t or \
             "only one" in t or "only 1 group" in t or "fewer than 2 las" in t or \
             "2 groups" in t or "two groups" in t:
