@@ -110,6 +110,14 @@ def test_the_page_speaks_in_words(built, case):
     assert str(d.parent.parent) not in manifest
 
 
+def test_one_intervention_still_gets_its_engagement_section(built):
+    """An LA offering one intervention: the tests comparing interventions are left out
+    with a sentence; the funnel and the rest of the section are still shown."""
+    html = (built["one_la_3"] / "index.html").read_text()
+    assert "Referral funnel" in html
+    assert "The test comparing dropout between interventions is left out" in html
+
+
 def test_left_out_figures_say_why_in_a_sentence(built):
     html = (built["one_la_8"] / "index.html").read_text()
     assert "Retention is not shown" in html

@@ -218,8 +218,9 @@ def engagement_section(rpt: Report, res: EngagementResults,
                           f"published step rests on at least {thr} dropouts.",
                           caption=retention_caption)
         out += shown
-        out += rpt.table("engagement_logrank", res.logrank,
-                         "Log-rank test of equal dropout across groups")
+        if len(res.logrank):
+            out += rpt.table("engagement_logrank", res.logrank,
+                             "Log-rank test of equal dropout across groups")
     if "cumulative_incidence" in analyses:
         cif = coarse_steps(res.cumulative_incidence.table, ["group", "cause"], "n_event",
                            thr, ["cif", "ci_low", "ci_high"])
@@ -261,9 +262,10 @@ def engagement_section(rpt: Report, res: EngagementResults,
                           "(squares), by sessions attended.",
                           caption=cif_caption)
         out += shown
-        out += rpt.table("engagement_gray_test", res.gray,
-                         "Gray's test of equal cumulative incidence (cause 1 = dropout, "
-                         "2 = completion)")
+        if len(res.gray):
+            out += rpt.table("engagement_gray_test", res.gray,
+                             "Gray's test of equal cumulative incidence (cause 1 = dropout, "
+                             "2 = completion)")
     if "session_hazard" in analyses:
         haz = res.session_hazard.copy()
         haz["n_at_risk"] = round_count(haz["n_at_risk"], thr).astype("int64")

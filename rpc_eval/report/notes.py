@@ -30,6 +30,8 @@ __all__ = ["plain_note", "WHAT"]
 
 #: The name a message gives an analysis -> what it is, in words.
 WHAT = {
+    "Log-rank test": "The test comparing dropout between interventions",
+    "Gray's test": "The test comparing dropout and completion between interventions",
     "Cox model of dropout": "The model comparing dropout between interventions",
     "Fine-Gray model of completion": "The model comparing completion between interventions",
     "Completion model": "The model of completion by LA",
@@ -47,7 +49,7 @@ WHAT = {
 }
 
 _LEFT_OUT = re.compile(r"^(?P<what>" + "|".join(re.escape(k) for k in WHAT) +
-                       r")(?: not fitted| not drawn| left out)?\s*:")
+                       r")(?: not fitted| not drawn| not run| left out)?\s*:")
 _CLUSTERS = re.compile(r"only (?P<n>\d+) clusters?\b")
 _PREFIX = re.compile(r"^(?:Note:\s*)?(?:[A-Z][A-Za-z]*(?:Warning|Error)\s*:\s*)?")
 
