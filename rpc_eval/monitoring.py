@@ -88,19 +88,23 @@ def monitoring_analysis(
         answers = scored.rename(columns={"score": "value"})[["parent_id", "value"]]
         answers = answers.merge(data.parents[["parent_id", "intervention"]], on="parent_id")
         answers["satisfied"] = (answers["value"] >= min(top_box)).astype(int)
-        t["parent_satisfaction_target"] = pd.concat([
-            target_attainment(data=answers, outcome="satisfied", by="intervention",
-                              target=target),
-            target_attainment(data=answers.assign(intervention="All"), outcome="satisfied",
-                              by="intervention", target=target),
-        ], ignore_index=True)
+        if answers.empty:
+            res.notes.append("No parent answered every satisfaction question, so the share "
+                             "of satisfied parents is left out.")
+        else:
+            t["parent_satisfaction_target"] = pd.concat([
+                target_attainment(data=answers, outcome="satisfied", by="intervention",
+                                  target=target),
+                target_attainment(data=answers.assign(intervention="All"),
+                                  outcome="satisfied", by="intervention", target=target),
+            ], ignore_index=True)
     else:
         res.notes.append(f"No {satisfaction_instrument} answers: parent satisfaction left out")
 
     tr = data.training_responses
     if len(tr):
         sat_tr = tr[tr["question"] == "satisfaction"]
-        if len(sat_tr):
+        if len(sat_tr) and len(_satisfied(sat_tr, top_box)):
             t["training_satisfaction_target"] = target_attainment(
                 data=_satisfied(sat_tr, top_box).assign(all="All"), outcome="satisfied",
                 by="all", target=target)

@@ -1,15 +1,16 @@
 """Every report page rendered in a real browser (headless Chromium, driven by
 Playwright), checked as a reader with assistive technology would meet it.
 
-For each page -- the final, interim and regional reports, the pooled regional report
-and the top-level index -- the test fails on:
+For each page -- the final, interim and regional reports, the regional report of small
+LAs (one LA of 8 parents; 5 LAs of 11), the pooled regional report -- the test fails on:
 
 - any error written to the browser console (a broken script or resource);
 - any image that did not load;
 - any axe-core violation of impact "serious" or "critical" under the WCAG 2.0, 2.1 and
   2.2 A and AA rules (axe-core as shipped by ``axe-playwright-python``);
 
-and saves a full-page screenshot of each page in the test's temporary folder.
+and saves a full-page screenshot of each page in the test's temporary folder (and in
+the folder ``RPC_EVAL_SCREENSHOTS`` names, when set, to keep them).
 
 Chromium comes from Debian (``apt-get install chromium``); ``.ci/run`` installs it when
 it is missing, so CI always runs this test. On a developer machine without it the test
@@ -37,6 +38,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 
 pytestmark = pytest.mark.slow
+
+
+def _dataset(case: str):
+    """A small-LA dataset of the matrix in ``test_small_la_reports.py`` (one builder for
+    both tests; test files are not a package, so it is loaded by its path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_small_la_cases", Path(__file__).with_name("test_small_la_reports.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._dataset(case)
 
 
 def _chromium() -> str:
@@ -72,11 +85,19 @@ def pages(tmp_path_factory) -> dict[str, Path]:
         files.append(str(f))
     pooled = tmp_path_factory.mktemp("pooled")
     assert main(["pool", *files, "--out", str(pooled)]) == 0
+    small_las = {}
+    for case in ("one_la_8", "five_las_of_11"):
+        d = tmp_path_factory.mktemp(case)
+        book = write_template(d / f"{case}.xlsx", data=_dataset(case))
+        small_las[case] = run_plan(PLANS / "regional_evaluation_template_v1.yaml",
+                                   data=book, out=d / "report").out_dir / "index.html"
     found = {
         "final": out / "final_report_v1" / "index.html",
         "interim": out / "interim_report_v1" / "index.html",
         "regional": out / "regional_evaluation_template_v1" / "index.html",
         "pooled": pooled / "index.html",
+        "small_la": small_las["one_la_8"],
+        "five_small_las": small_las["five_las_of_11"],
     }
     for name, page in found.items():
         assert page.is_file(), f"{name} report page was not written: {page}"
@@ -94,7 +115,8 @@ def browser():
         b.close()
 
 
-@pytest.mark.parametrize("name", ["final", "interim", "regional", "pooled"])
+@pytest.mark.parametrize("name", ["final", "interim", "regional", "pooled", "small_la",
+                                  "five_small_las"])
 def test_page_renders_and_passes_axe(name, pages, browser, tmp_path):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -109,6 +131,10 @@ def test_page_renders_and_passes_axe(name, pages, browser, tmp_path):
     shot = tmp_path / f"{name}.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+    keep = os.environ.get("RPC_EVAL_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
 
     broken = page.evaluate(
         "Array.from(document.images)"
@@ -117,8 +143,13 @@ def test_page_renders_and_passes_axe(name, pages, browser, tmp_path):
     assert not broken, f"{name}: images that did not load: {broken}"
     assert not failed, f"{name}: resources that failed to load: {failed}"
     assert not console_errors, f"{name}: browser console errors: {console_errors}"
-    if name != "interim":  # the interim report is tables only
-        assert n_images > 0, f"{name}: the page shows no figure"
+    if name in ("final", "regional", "pooled"):  # interim: tables only; small LAs: the
+        assert n_images > 0, f"{name}: the page shows no figure"  # figures may be left out
+    # every figure has a visible caption; every figure left out says so in a sentence
+    n_captions = page.evaluate("document.querySelectorAll('figure figcaption').length")
+    assert n_captions == n_images, f"{name}: {n_images} images, {n_captions} captions"
+    if name == "small_la":
+        assert page.get_by_text("Retention is not shown").count() == 1
 
     result = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG}})
     response = result.response

@@ -528,31 +528,45 @@ class _Tables(HTMLParser):
 def test_the_page_shows_no_more_than_the_tables(reports, plan):
     """The page's tables show the final decisions: a cell suppressed in the CSV is
     suppressed on the page too (a table shown before a later table made the report
-    suppress more is shown again)."""
+    suppress more is shown again). The page speaks in words: its headers are mapped back
+    to the CSV columns by the published data dictionary, and numbers compared in the
+    format the dictionary gives (percentages, Yes/No, names for codes)."""
     d = reports[plan]
     t = published(d)
+    dictionary = t.pop("data_dictionary")
     parser = _Tables()
     parser.feed((d / "index.html").read_text(encoding="utf-8"))
     checked = 0
 
-    def same(csv_value: str, shown: str) -> bool:
-        if csv_value == shown:
+    def same(csv_value: str, shown: str, fmt: str) -> bool:
+        if (csv_value == C) != (shown == C):
+            return False  # a suppressed cell must be suppressed in both
+        if csv_value == shown or shown == "<0.001":
             return True
-        csv_value = {"True": "1", "False": "0"}.get(csv_value, csv_value)
+        if fmt == "yesno":
+            return {"True": "Yes", "1": "Yes", "1.0": "Yes", "False": "No", "0": "No",
+                    "0.0": "No"}.get(csv_value) == shown
         a, b = num(csv_value), num(shown.replace(",", ""))
         if a is not None and b is not None:
-            return abs(round(a, 3) - b) < 1e-9 or shown == "<0.001"
-        return csv_value == shown or shown == "<0.001"
+            if fmt == "percent":
+                return abs(round(a * 100, 1) - b) < 1e-9
+            if fmt == "percent100":
+                return abs(round(a, 1) - b) < 1e-9
+            return abs(round(a, 3) - b) < 1e-9 or abs(float(f"{a:.3g}") - b) < 1e-12
+        return fmt == "text"  # a code shown by its name
 
     for table in parser.tables:
         header, *rows = table["rows"]
         best, score = None, 0.0
         for name, frame in t.items():
-            if not rows or len(rows) > len(frame) or not set(header) <= set(frame.columns):
+            dd = dictionary[(dictionary["table"] == name) & (dictionary["header"] != "")]
+            column = dict(zip(dd["header"], dd["column"], strict=True))
+            fmt = dict(zip(dd["column"], dd["format"], strict=True))
+            if not rows or len(rows) > len(frame) or not set(header) <= set(column):
                 continue
-            cells = [(frame[col].iloc[i], shown) for i, row in enumerate(rows)
-                     for col, shown in zip(header, row, strict=True)]
-            agree = sum(same(a, b) for a, b in cells) / max(len(cells), 1)
+            cells = [(frame[column[h]].iloc[i], shown, fmt[column[h]])
+                     for i, row in enumerate(rows) for h, shown in zip(header, row, strict=True)]
+            agree = sum(same(a, b, f) for a, b, f in cells) / max(len(cells), 1)
             if agree > score:
                 best, score = name, agree
         if best is None:

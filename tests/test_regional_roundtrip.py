@@ -36,14 +36,23 @@ def test_run_writes_the_report_from_the_workbook(workbook, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "regional_evaluation_template_v1: built" in said
     assert "Disclosure control:" in said and "Open " in said
-    assert "parents were referred" in said and "Primary outcome csi4 (total)" in said
+    assert "parents were referred" in said
+    assert "Main outcome, Couples Satisfaction Index, 4 items (CSI-4) (total score)" in said
     d = out / "regional_evaluation_template_v1"
     manifest = json.loads((d / "manifest.json").read_text())
-    assert manifest["inputs"] == {str(workbook): manifest["inputs"][str(workbook)]}
+    # the data are named by file name and hash, never by the path on this computer
+    assert manifest["inputs"] == {workbook.name: manifest["inputs"][workbook.name]}
+    assert manifest["data"] == workbook.name
+    assert str(workbook.parent) not in (d / "manifest.json").read_text()
     assert "regional_evaluation_template_v1.ods" in manifest["outputs"]
     html = (d / "index.html").read_text()
     for section in ("Referrals and engagement", "outcomes", "Limitations", "not proof"):
         assert section in html, section
+    # the summary and a contents list come before the first section
+    assert html.index('id="summary"') < html.index('id="contents"') < html.index(
+        "The data</h2>")
+    assert "parents were referred" in html[:html.index('id="contents"')]
+    assert str(workbook.parent) not in html
     sheets = pd.read_excel(d / "regional_evaluation_template_v1.ods", sheet_name=None,
                            engine="odf", header=None)
     assert "eng_funnel" in sheets or "engagement_funnel" in sheets

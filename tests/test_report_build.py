@@ -67,7 +67,7 @@ def test_final_report_has_every_section(built):
         assert f"figures/{fig}.png" in outputs and f"figures/{fig}.svg" in outputs, fig
     html = (d / "index.html").read_text()
     assert "not proof" in html and "Limitations" in html
-    alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
+    alts = [m[1] for m in re.findall(r"""<img [^>]*alt=(["'])(.*?)\1""", html)]
     assert len(alts) == manifest["n_figures"] and all(len(a) > 40 for a in alts)
     assert "Traceback" not in html and "output_stderr" not in html
 
@@ -140,8 +140,17 @@ def test_ods_workbook_is_accessible(built):
     sheets = pd.read_excel(ods, sheet_name=None, engine="odf", header=None)
     names = list(sheets)
     assert names[:3] == ["Cover", "Contents", "Notes"]
-    tables = sorted(p.stem for p in (d / "tables").glob("*.csv") if p.stem != "disclosure_log")
+    tables = sorted(p.stem for p in (d / "tables").glob("*.csv")
+                    if p.stem not in ("disclosure_log", "data_dictionary"))
     assert len(names[3:]) == len(tables) and all(len(n) <= 31 for n in names)
+    # the workbook speaks in words; the CSVs keep variable names, paired by the dictionary
+    funnel = sheets[next(n for n in names if n.endswith("funnel"))]
+    assert "Started (%)" in set(funnel.astype(str).to_numpy().ravel())
+    dictionary = pd.read_csv(d / "tables" / "data_dictionary.csv")
+    hit = dictionary[(dictionary["table"] == "engagement_funnel")
+                     & (dictionary["column"] == "rate_started")]
+    assert hit["header"].tolist() == ["Started (%)"]
+    assert set(dictionary["table"]) == set(tables)
     contents = sheets["Contents"]
     assert set(names[3:]) <= set(contents.iloc[:, 0])
     with zipfile.ZipFile(ods) as z:

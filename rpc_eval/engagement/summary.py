@@ -144,9 +144,17 @@ def engagement_analysis(
     fun = pd.concat([funnel(data, by=group), funnel(data).assign(**{group: "All"})],
                     ignore_index=True)
     km = kaplan_meier(tte, "sessions", "event", event_of_interest=1, group=group)
-    lr = logrank_test(tte, "sessions", "event", group, event_of_interest=1)
+    try:
+        lr = logrank_test(tte, "sessions", "event", group, event_of_interest=1)
+    except RpcEvalError as exc:  # e.g. one group: the rest of the section still stands
+        lr = pd.DataFrame()
+        notes.append(f"Log-rank test not run: {exc}")
     cif = cumulative_incidence(tte, "sessions", "event", group=group, causes=[1, 2])
-    gray = gray_test(tte, "sessions", "event", group)
+    try:
+        gray = gray_test(tte, "sessions", "event", group)
+    except RpcEvalError as exc:
+        gray = pd.DataFrame()
+        notes.append(f"Gray's test not run: {exc}")
 
     ref = reference or tte[group].value_counts().idxmax()
     frame = _model_frame(tte, group, tuple(covariates), notes)

@@ -18,15 +18,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rpc_eval.engagement.funnel import STAGES  # noqa: E402
-from rpc_eval.engagement.plots import (  # noqa: E402
-    plot_cumulative_incidence,
-    plot_retention,
-    plot_session_hazard,
-)
+from rpc_eval.engagement.plots import plot_session_hazard  # noqa: E402
 from rpc_eval.engagement.summary import EngagementResults  # noqa: E402
 from rpc_eval.report.disclosure import TableSpec, TotalRows  # noqa: E402
 from rpc_eval.report.html import esc  # noqa: E402
 from rpc_eval.report.publish import Report, Shown  # noqa: E402
+from rpc_eval.report.step_figures import MERGED_CAPTION, draw_published_steps  # noqa: E402
 
 __all__ = ["engagement_section", "funnel_wide", "coarse_steps", "round_count"]
 
@@ -139,8 +136,25 @@ def engagement_section(rpt: Report, res: EngagementResults,
     group = res.settings["group"]
     label = group.replace("_", " ")
     ref = res.settings["reference"]
+    if ref is not None:
+        rpt.references[group] = str(ref)
     thr = rpt.rules.threshold
     out = Shown("")
+    lab = rpt.labels
+    all_groups = [g for g in pd.unique(res.funnel[group]) if g != "All"]
+
+    def names(codes) -> str:
+        words = [lab.name(group, c) for c in codes]
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+    def not_drawn(drawn, what: str, rests: str) -> str:
+        """The sentence for the groups whose curve is not published."""
+        missing = [g for g in all_groups if g not in set(drawn)]
+        if not missing:
+            return ""
+        return (f"{what} is not shown for {names(missing)}: too few parents started, or "
+                f"too few {rests}, for a curve in which every step rests on at least "
+                f"{thr} parents.")
     if "funnel" in analyses:
         wide = funnel_wide(res.funnel, group)
         stages = [st.stage for st in STAGES if f"n_{st.stage}" in wide]
@@ -182,21 +196,31 @@ def engagement_section(rpt: Report, res: EngagementResults,
 
         def draw_retention():
             published = rpt.values("engagement_retention_km").dropna(subset=["survival"])
-            fig, ax = plt.subplots(figsize=(8, 5))
-            plot_retention(published, ax=ax, ci=False, legend_title=label,
-                           ylabel="Proportion not dropped out")
-            return fig
+            if published.empty:
+                return (f"Retention is not shown: in no {label} did enough parents start "
+                        f"and drop out for a curve in which every step rests on at least "
+                        f"{thr} dropouts.")
+            return draw_published_steps(
+                published, panel=None, line="group", estimate="survival", start=1.0,
+                name=str, line_name=lambda g: lab.name(group, g),
+                ylabel="Not yet dropped out")
+
+        def retention_caption() -> str:
+            drawn = rpt.values("engagement_retention_km")["group"].unique()
+            return " ".join(x for x in (
+                f"Share of starters not yet dropped out, by sessions attended, one line "
+                f"per {label}. {MERGED_CAPTION}",
+                not_drawn(drawn, "Retention", "dropped out")) if x)
 
         out += rpt.figure(draw_retention, f"retention_by_{group}",
-                          f"Step curves of the share of starters not yet dropped out, by "
-                          f"sessions attended, one line style per {label}; each step rests "
-                          f"on at least {thr} dropouts.",
-                          caption=f"The published curve only: steps merge sessions until at "
-                                  f"least {thr} parents have dropped out, and {label}s with "
-                                  f"fewer than {thr} starters are not drawn.")
+                          f"Published estimates of the share of starters not yet dropped "
+                          f"out, by sessions attended, one marker shape per {label}; each "
+                          f"published step rests on at least {thr} dropouts.",
+                          caption=retention_caption)
         out += shown
-        out += rpt.table("engagement_logrank", res.logrank,
-                         "Log-rank test of equal dropout across groups")
+        if len(res.logrank):
+            out += rpt.table("engagement_logrank", res.logrank,
+                             "Log-rank test of equal dropout across groups")
     if "cumulative_incidence" in analyses:
         cif = coarse_steps(res.cumulative_incidence.table, ["group", "cause"], "n_event",
                            thr, ["cif", "ci_low", "ci_high"])
@@ -214,37 +238,34 @@ def engagement_section(rpt: Report, res: EngagementResults,
             max_rows=15)
 
         def draw_cif():
-            plot_frame = rpt.values("engagement_cumulative_incidence").dropna(subset=["cif"])
-            plot_frame = plot_frame.copy()
-            plot_frame["cause"] = plot_frame["cause"].map(CAUSE_LABELS).fillna(
-                plot_frame["cause"].astype(str))
-            groups = list(pd.unique(plot_frame["group"])) or ["(none)"]
-            ncol = min(4, len(groups))
-            nrow = int(np.ceil(len(groups) / ncol))
-            fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.3 * nrow),
-                                     squeeze=False, sharey=True)
-            used = axes.ravel()[: len(groups)]
-            if len(plot_frame):
-                plot_cumulative_incidence(plot_frame, axes=used, stacked=True)
-            for i, a in enumerate(used):
-                a.set_title(a.get_title().replace("_", " "), fontsize=10)
-                if i and a.get_legend() is not None:
-                    a.get_legend().remove()
-            for extra in axes.ravel()[len(groups):]:
-                extra.set_visible(False)
-            fig.tight_layout()
-            return fig
+            published = rpt.values("engagement_cumulative_incidence").dropna(subset=["cif"])
+            if published.empty:
+                return (f"Dropout and completion are not shown as curves: in no {label} "
+                        f"did enough parents start and leave for a curve in which every "
+                        f"step rests on at least {thr} exits of its kind.")
+            return draw_published_steps(
+                published, panel="group", line="cause", estimate="cif", start=0.0,
+                name=lambda g: lab.name(group, g),
+                line_name=lambda c: CAUSE_LABELS.get(int(c), str(c)),
+                ylabel="Share of starters", order=sorted(published["cause"].unique()))
+
+        def cif_caption() -> str:
+            drawn = rpt.values("engagement_cumulative_incidence")["group"].unique()
+            return " ".join(x for x in (
+                f"Cumulative share of starters who dropped out and who completed, by "
+                f"sessions attended, one panel per {label}. {MERGED_CAPTION}",
+                not_drawn(drawn, "The curve", "left")) if x)
 
         out += rpt.figure(draw_cif, f"cumulative_incidence_by_{group}",
-                          f"One panel per {label}: stacked areas of the cumulative share of "
-                          "starters who dropped out and who completed, by sessions attended; "
-                          "the hatching differs by exit as well as the colour.",
-                          caption=f"The published curves only: each step rests on at least "
-                                  f"{thr} exits of its kind.")
+                          f"One panel per {label}: published estimates of the cumulative "
+                          "share of starters who dropped out (circles) and who completed "
+                          "(squares), by sessions attended.",
+                          caption=cif_caption)
         out += shown
-        out += rpt.table("engagement_gray_test", res.gray,
-                         "Gray's test of equal cumulative incidence (cause 1 = dropout, "
-                         "2 = completion)")
+        if len(res.gray):
+            out += rpt.table("engagement_gray_test", res.gray,
+                             "Gray's test of equal cumulative incidence (cause 1 = dropout, "
+                             "2 = completion)")
     if "session_hazard" in analyses:
         haz = res.session_hazard.copy()
         haz["n_at_risk"] = round_count(haz["n_at_risk"], thr).astype("int64")
@@ -269,6 +290,10 @@ def engagement_section(rpt: Report, res: EngagementResults,
         def draw_hazard():
             h = rpt.values("engagement_session_hazard").rename(columns={group: "group"})
             h = h.dropna(subset=["hazard"])
+            if h.empty:
+                return ("The dropout hazard is not drawn: no session's hazard could be "
+                        "published.")
+            h["group"] = h["group"].map(lambda g: lab.name(group, g))
             fig, ax = plt.subplots(figsize=(9, 5))
             plot_session_hazard(h, ax=ax, legend_title=label)
             return fig
@@ -293,19 +318,20 @@ def engagement_section(rpt: Report, res: EngagementResults,
     if "cox" in analyses and res.cox is not None:
         out += rpt.table(
             "engagement_cox_dropout", res.cox.coefficients,
-            f"Cause-specific Cox model of dropout: hazard ratios against {ref}, 95% "
+            f"Cause-specific Cox model of dropout: hazard ratios against {lab.name(group, ref)}, 95% "
             "intervals from standard errors clustered by LA (Efron ties)",
             rests_on=rests(res.cox.coefficients, "started", "dropped_out"),
             columns=_model_columns(res.cox.coefficients))
     if "fine_gray" in analyses and res.fine_gray is not None:
         out += rpt.table(
             "engagement_finegray_completion", res.fine_gray.coefficients,
-            f"Fine-Gray model of completion: subdistribution hazard ratios against {ref}, "
+            f"Fine-Gray model of completion: subdistribution hazard ratios against "
+            f"{lab.name(group, ref)}, "
             "95% intervals from robust standard errors clustered by LA",
             rests_on=rests(res.fine_gray.coefficients, "started", "completed"),
             columns=_model_columns(res.fine_gray.coefficients))
     for note in res.notes:
-        out += Shown(f'<p class="note">{esc(note)}</p>')
+        out += rpt.caution(note)
     return out
 
 

@@ -227,13 +227,8 @@ class Labels:
         """
         out = pd.DataFrame(index=frame.index)
         refs = dict(references or {})
-        used: set[str] = set()
-        on_percent = bool(set(map(str, frame.columns)) & set(_spec()["percent_estimates"]))
-        for col in frame.columns:
+        for col, header, fmt in self.columns(frame):
             values = frame[col]
-            fmt = self.format_of(col)
-            if on_percent and col in ("ci_low", "ci_high", "lower_bound_one_sided"):
-                fmt = "percent"
             if col == "term":
                 new = values.map(lambda v, r=refs: self._term_cell(v, r))
             elif self.kind_of(col) is not None or col in ("scale", "standardised_estimator"):
@@ -253,13 +248,29 @@ class Labels:
                                  else v)
             else:
                 new = values.map(lambda v, d=digits: _round(v, d))
+            out[header] = new
+        return out
+
+    def columns(self, frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+        """``(column, header, format)`` of each column :meth:`readable` shows, in order:
+        headers unique within the table; a ``name`` column beside ``intervention`` is
+        left out (the intervention column already shows the name)."""
+        used: set[str] = set()
+        out = []
+        on_percent = bool(set(map(str, frame.columns)) & set(_spec()["percent_estimates"]))
+        for col in frame.columns:
+            if col == "name" and "intervention" in frame.columns:
+                continue
+            fmt = self.format_of(col)
+            if on_percent and col in ("ci_low", "ci_high", "lower_bound_one_sided"):
+                fmt = "percent"
             header = self.header(col)
             if fmt == "percent" and "(%)" not in header:
                 header += " (%)"
             while header in used:  # two columns must not share a header
                 header = f"{header} ({col})"
             used.add(header)
-            out[header] = new
+            out.append((col, header, fmt))
         return out
 
     def _term_cell(self, value: Any, refs: Mapping[str, str]) -> Any:
@@ -274,10 +285,14 @@ class Labels:
 
     def data_dictionary(self, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         """One row per published column: ``table, column, header, format`` -- how each
-        CSV variable name reads on the page and in the workbook."""
-        rows = [{"table": name, "column": str(c), "header": self.header(c),
-                 "format": self.format_of(c)}
-                for name, frame in tables.items() for c in frame.columns]
+        CSV variable name reads on the page and in the workbook (``header`` empty for a
+        column the page and workbook leave out)."""
+        rows = []
+        for name, frame in tables.items():
+            shown = {c: (h, f) for c, h, f in self.columns(frame)}
+            for c in frame.columns:
+                h, f = shown.get(c, ("", self.format_of(c)))
+                rows.append({"table": name, "column": str(c), "header": h, "format": f})
         return pd.DataFrame(rows, columns=["table", "column", "header", "format"])
 
 

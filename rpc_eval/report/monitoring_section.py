@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rpc_eval.monitoring import MonitoringResults
 from rpc_eval.report.disclosure import TableSpec
-from rpc_eval.report.html import esc
 from rpc_eval.report.publish import Report, Shown
 
 __all__ = ["monitoring_section"]
@@ -80,9 +79,9 @@ def monitoring_section(rpt: Report, res: MonitoringResults, *, satisfaction: boo
     target = res.settings.get("target")
     out = Shown("")
     if target is not None and satisfaction:
-        out += Shown(f'<p class="note">Target: at least {target:.0%} satisfied. '
-                     "'meets_target' is true when the one-sided 95% lower bound is above "
-                     "the target.</p>")
+        out += Shown(f'<p class="note">Target: at least {target:.0%} of parents '
+                     "satisfied. An intervention meets the target (Yes) when we can be 95% "
+                     "sure that its share of satisfied parents is above the target.</p>")
     for name, (title, spec, cols, implied) in _TABLES.items():
         frame = res.tables.get(name)
         if frame is None or not any(name.startswith(k) and v for k, v in wanted.items()):
@@ -90,5 +89,5 @@ def monitoring_section(rpt: Report, res: MonitoringResults, *, satisfaction: boo
         out += rpt.table(f"monitoring_{name}", frame, title, spec=spec,
                          columns=[c for c in cols if c in frame.columns], implied=implied)
     for note in res.notes:
-        out += Shown(f'<p class="note">{esc(note)}</p>')
+        out += rpt.caution(note)
     return out

@@ -32,12 +32,17 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
     s = res.settings
     out = Shown("")
     if res.outcome_model is not None:
+        lab = rpt.labels
+        if s.get("reference") is not None:
+            rpt.references.setdefault("intervention", str(s["reference"]))
         out += Shown(
-            f'<p class="note">Linear mixed model of the {esc(s["waves"][1])} score on '
-            f'{esc(s["instrument"])} ({esc(s["scale"])}), adjusted for the '
-            f'{esc(s["waves"][0])} score, with a random intercept for each LA (REML; '
-            "Satterthwaite degrees of freedom). Intervention terms are differences from "
-            f'{esc(str(s.get("reference")))}.</p>')
+            f'<p class="note">A model of parents\' {esc(lab.name("wave", s["waves"][1]))} '
+            f'scores on the {esc(lab.name("instrument", s["instrument"]))} '
+            f'({esc(lab.name("scale", s["scale"]))}), allowing for their '
+            f'{esc(lab.name("wave", s["waves"][0]))} scores and for differences between '
+            "LAs (a linear mixed model with a random intercept for each LA; REML, "
+            "Satterthwaite degrees of freedom). Each intervention is compared with "
+            f'{esc(lab.name("intervention", str(s.get("reference"))))}.</p>')
         fe = res.outcome_model.fixed_effects
         paired = _paired_by_intervention(rpt, s)
         out += rpt.table("multilevel_outcome_fixed_effects", fe,
@@ -80,6 +85,9 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
 
         def draw_caterpillar():
             v = rpt.values("multilevel_la_effects").dropna(subset=["estimate"])
+            if v.empty:
+                return ("The LA effects are not drawn: every LA's effect rests on too few "
+                        "parents to be published.")
             fig, ax = plt.subplots(figsize=(7, max(4.0, 0.24 * len(v))))
             caterpillar_plot(v, ax=ax)
             ax.set_xlabel("LA effect on the log-odds of completion (95% prediction interval)")
@@ -109,6 +117,10 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
 
         def draw_funnel():
             published = rpt.values("multilevel_completion_funnel").dropna(subset=["rate"])
+            published = published[pd.to_numeric(published["n"], errors="coerce").notna()]
+            if published.empty:
+                return ("The funnel plot is not drawn: no LA's counts of starters and "
+                        "completers could be published.")
             fig, ax = plt.subplots(figsize=(8, 5))
             dataclasses.replace(res.completion_funnel, table=published).plot(ax=ax)
             ax.set_xlabel("Parents who started (count)")
@@ -122,12 +134,21 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
                           "LAs outside the limits are drawn as triangles and labelled.",
                           caption="Only LAs whose counts are published are drawn.")
         out += shown
-        out += Shown(f'<p class="note">{len(flagged)} LA(s) lie outside the 99.8% limits.'
-                     + (f" {left_out} LA(s) with counts suppressed by disclosure control "
-                        "are not plotted." if left_out else "") + "</p>")
+        out += Shown('<p class="note">' + _count_las(len(flagged), "lies", "lie")
+                     + " outside the 99.8% limits."
+                     + (" " + _count_las(left_out, "has", "have") + " counts suppressed by "
+                        "disclosure control and " + ("is" if left_out == 1 else "are")
+                        + " not plotted." if left_out else "") + "</p>")
     for note in res.notes:
-        out += Shown(f'<p class="note">{esc(note)}</p>')
+        out += rpt.caution(note)
     return out
+
+
+def _count_las(n: int, one: str, many: str) -> str:
+    """``"No LA lies"``, ``"1 LA lies"``, ``"3 LAs lie"``."""
+    if n == 0:
+        return f"No LA {one}"
+    return f"{n} LA {one}" if n == 1 else f"{n} LAs {many}"
 
 
 def _starters_by_intervention(rpt: Report) -> dict:

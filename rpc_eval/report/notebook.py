@@ -20,16 +20,34 @@ __all__ = ["open_report", "load_report_data", "engagement_kwargs", "outcome_kwar
            "pooling_comparison"]
 
 
+#: The report the notebook opened (its notes go to the report's analyst's notes).
+_CURRENT: list[Report] = []
+
+
+def _caution(message: str):
+    """A message as the report's plain sentence (:meth:`Report.caution`)."""
+    from rpc_eval.report.notes import plain_note
+    from rpc_eval.report.publish import Shown
+
+    if _CURRENT:
+        return _CURRENT[-1].caution(message)
+    sentence = plain_note(message)
+    from rpc_eval.report.html import esc
+
+    return Shown(f'<p class="note">{esc(sentence)}</p>' if sentence else "")
+
+
 def _show_as_note(message, category, filename, lineno, file=None, line=None) -> None:
-    """Show a warning in the notebook as a note of the report, not as a stderr dump."""
+    """Show a warning in the notebook as a plain sentence of the report (never its class
+    name nor its codes; the message goes to the analyst's notes), not as a stderr dump."""
     try:
         from IPython.display import HTML, display
     except ImportError:  # pragma: no cover - outside IPython
         print(f"Note: {message}")
         return
-    from rpc_eval.report.html import esc
-
-    display(HTML(f'<p class="note">Note: {esc(str(message))}</p>'))
+    shown = _caution(str(message))
+    if shown.html:
+        display(HTML(shown.html))
 
 
 def open_report(plan_path: str | Path, out_dir: str | Path | None = None) -> Report:
@@ -50,7 +68,9 @@ def open_report(plan_path: str | Path, out_dir: str | Path | None = None) -> Rep
     plan = load_plan(plan_path)
     out = Path(out_dir) if out_dir else plan.root / "report" / plan.name
     out.mkdir(parents=True, exist_ok=True)
-    return Report(plan, out)
+    rpt = Report(plan, out)
+    _CURRENT[:] = [rpt]
+    return rpt
 
 
 def load_report_data(plan: Plan, data_path: str | Path | None = None) -> Any:
@@ -148,10 +168,8 @@ def attempt(label: str, fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     LA's data): ``(result, None)``, or ``(None, note)`` where ``note`` displays why the
     section is left out."""
     from rpc_eval.errors import RpcEvalError
-    from rpc_eval.report.html import esc
-    from rpc_eval.report.publish import Shown
 
     try:
         return fn(*args, **kwargs), None
     except RpcEvalError as exc:
-        return None, Shown(f'<p class="note">{esc(label)} left out: {esc(str(exc))}</p>')
+        return None, _caution(f"{label} left out: {exc}")

@@ -41,11 +41,12 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
     within = ("instrument", "scale", "wave_pre", "wave_post")
     out = Shown(f"<h3>{title}</h3>" if title else "")
     out += Shown(
-        '<p class="note">Paired parents only. Change is the later score minus the earlier '
-        "one; d_z is the mean change over the SD of the changes, g_av the Hedges-corrected "
-        "mean change over the average of the two SDs, with 95% intervals. "
-        "standardised_improvement is g_av signed so that a positive value is an improvement "
-        "whichever way the scale runs.</p>")
+        '<p class="note">Only parents who answered the questionnaire both times are '
+        "counted. The change is the later score minus the earlier one. The effect sizes "
+        "put the change on a common scale: Cohen's d divides the mean change by how much "
+        "parents' changes vary, Hedges' g by how much scores vary on average; each has a "
+        "95% interval. The standardised improvement is Hedges' g signed so that a "
+        "positive value is an improvement whichever way the scale runs.</p>")
     # whom each row counts, the same in every outcomes table ("All" is everyone, whatever
     # the grouping), so that one number has one disclosure status across them
     change = change.assign(__population=_population(change, by))
@@ -66,7 +67,8 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
     out += rpt.table(
         f"outcomes_reliable_change{suffix}", wide,
         "Reliable and clinically significant change (Jacobson-Truax): parents in each class, "
-        "and percent of paired parents; rci_basis says which reliability and SD were used",
+        "and percent of paired parents; the last column says which reliability and SD were "
+        "used",
         spec=TableSpec(counts=("n_total", *parts),
                        derived={f"percent_{c}": (f"n_{c}", "n_total") for c in CATEGORIES},
                        row_total="n_total", parts=parts,
@@ -89,7 +91,9 @@ def attrition_section(rpt: Report, res: dict) -> Shown:
     """Publish ``outcomes_attrition`` and ``outcomes_mi_sensitivity`` (from
     :func:`rpc_eval.change.sensitivity.attrition_analysis`)."""
     att, mi = res["attrition"], res["mi"]
-    inst = f"{att['instrument'].iloc[0]} {att['scale'].iloc[0]}" if len(att) else ""
+    lab = rpt.labels
+    inst = (f"{lab.name('instrument', att['instrument'].iloc[0])}, "
+            f"{lab.name('scale', att['scale'].iloc[0]).lower()} score" if len(att) else "")
     out = Shown("")
     out += rpt.table(
         "outcomes_attrition", att,
@@ -112,14 +116,15 @@ def attrition_section(rpt: Report, res: dict) -> Shown:
     out += rpt.table(
         "outcomes_mi_sensitivity", mi,
         f"Mean change in {inst}: complete cases beside multiple imputation (chained "
-        "normal-draw imputation, Rubin's rules); d_pre is the change over the baseline SD",
+        "normal-draw imputation, Rubin's rules); the standardised change is the change "
+        "over the baseline SD",
         spec=TableSpec(counts=("n_used", "n_missing_post"),
                        derived={c: ("n_used",) for c in stats}),
         missing={"m": "[z]", "fmi": "[z]"},
         columns=[by, "method", "estimand", "estimate", "ci_low", "ci_high", "n_used",
                  "n_missing_post"], max_rows=12)
     for note in res.get("notes", []):
-        out += Shown(f'<p class="note">{note}</p>')
+        out += rpt.caution(note)
     return out
 
 

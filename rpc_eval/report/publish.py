@@ -86,7 +86,8 @@ class Shown:
     def _reports(self) -> list[Report]:
         out: list[Report] = []
         for p in self.parts:
-            if isinstance(p, _TablePart) and all(r is not p.report for r in out):
+            if isinstance(p, _TablePart | _FigurePart) and all(r is not p.report
+                                                               for r in out):
                 out.append(p.report)
         return out
 
@@ -115,7 +116,30 @@ class _TablePart:
         marked = _with_markers(t.protected.published, t.missing)
         shown = marked if self.columns is None else marked[list(self.columns)]
         notes = "".join(f'<p class="note">{esc(d)}</p>' for d in t.description)
-        return table_html(_display(shown), t.title, max_rows=self.max_rows) + notes
+        readable = self.report.labels.readable(shown, references=self.report.references)
+        return table_html(readable, t.title, max_rows=self.max_rows) + notes
+
+
+@dataclass
+class _FigurePart:
+    """A figure in a :class:`Shown`: the image with its visible caption once drawn, or
+    the sentence saying why it is left out (decided when the report finishes, from the
+    protected tables)."""
+
+    report: Report
+    name: str
+    alt: str
+    caption: str | Callable[[], str]
+    width: int
+
+    def render(self) -> str:
+        why = self.report.left_out.get(self.name)
+        if why is not None:
+            return f'<p class="note">{esc(why)}</p>'
+        caption = self.caption() if callable(self.caption) else self.caption
+        return (f"<figure><img src='figures/{esc(self.name)}.png' "
+                f"alt='{esc(self.alt, quote=True)}' width='{self.width}'>"
+                f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
 @dataclass
@@ -211,8 +235,9 @@ def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in out.columns:
         col = out[c]
-        if col.dtype != object:
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             continue
+        col = col.astype(object)
         marked = col.map(lambda v: isinstance(v, str) and v.startswith("["))
         if not marked.any():
             continue
@@ -275,6 +300,14 @@ class Report:
                 "disclosure.organisational_tables.")
         self.tables: dict[str, PublishedTable] = {}
         self.figures: dict[str, list[Path]] = {}
+        #: figure name -> the sentence shown instead of it (nothing to draw)
+        self.left_out: dict[str, str] = {}
+        #: factor -> its reference level, so model terms read "B vs A"
+        self.references: dict[str, str] = {}
+        self._labels = None
+        #: what the analyses said (for the analyst), and the sentences shown for them
+        self.analysis_notes: list[str] = []
+        self._cautions: set[str] = set()
         self.notes: list[tuple[str, str]] = []
         self.cover: list[tuple[str, str]] = []
         self.audit: ReportAudit | None = None
@@ -283,6 +316,39 @@ class Report:
         self._displays: list[tuple[str, Shown, str]] = []
         self._decided: tuple[str, ...] | None = None
         self._summary_stale = False
+
+    # -- words ----------------------------------------------------------------------
+    @property
+    def labels(self):
+        """The report's :class:`~rpc_eval.report.labels.Labels` (the package's codebooks
+        until :meth:`use_names_from` adds a dataset's own LA and intervention names)."""
+        if self._labels is None:
+            from rpc_eval.report.labels import Labels
+
+            self._labels = Labels.default()
+        return self._labels
+
+    def use_names_from(self, data) -> None:
+        """Name LAs and interventions as the dataset's ``las`` and ``interventions``
+        tables do (their names win over the codebooks')."""
+        from rpc_eval.report.labels import Labels
+
+        self._labels = Labels.from_sources(las=getattr(data, "las", None),
+                                           interventions=getattr(data, "interventions",
+                                                                 None))
+
+    def caution(self, message: str) -> Shown:
+        """Show what an analysis said (a warning, why it was left out) as a plain
+        sentence (:func:`~rpc_eval.report.notes.plain_note`), once per report; the message
+        itself goes to the analyst's notes in :meth:`private_dir`, never to the page."""
+        from rpc_eval.report.notes import plain_note
+
+        self.analysis_notes.append(str(message))
+        sentence = plain_note(message)
+        if sentence is None or sentence in self._cautions:
+            return Shown("")
+        self._cautions.add(sentence)
+        return Shown(f'<p class="note">{esc(sentence)}</p>')
 
     # -- tables ---------------------------------------------------------------------
     def table(self, name: str, frame: pd.DataFrame, title: str, *,
@@ -438,14 +504,20 @@ class Report:
         return self.tables[name].values
 
     # -- figures, text ----------------------------------------------------------------
-    def figure(self, fig, name: str, alt: str, caption: str | None = None,
+    def figure(self, fig, name: str, alt: str,
+               caption: str | Callable[[], str] | None = None,
                width: int = 760) -> Shown:
         """Save a matplotlib figure as PNG and SVG under ``figures/`` and show it with its
-        alt text (required: the figure's content for people who cannot see it).
+        alt text (required: the figure's content for people who cannot see it) and a
+        visible caption (the alt text when no caption is given).
 
         ``fig`` may be a function of no arguments returning the figure: it is then drawn
         when the report finishes, from the tables as finally decided for the whole
-        report (use it for figures drawn from protected tables)."""
+        report (use it for figures drawn from protected tables). It may return a
+        sentence instead of a figure, saying in plain words why there is nothing to draw
+        (e.g. every group's curve is suppressed); the page then shows that sentence where
+        the figure would be. ``caption`` may be a function of no arguments too, read
+        when the page is shown (so it can name what the decided tables left out)."""
         if not alt or not alt.strip():
             raise RpcEvalError(f"figure {name!r} needs alt text")
         if name in self.figures or name in self._drawings:
@@ -454,9 +526,7 @@ class Report:
             self._drawings[name] = (fig, alt)
         else:
             self.figures[name] = save_figure(fig, self.out / "figures", name)
-        cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-        return Shown(f'<figure><img src="figures/{esc(name)}.png" alt="{esc(alt)}" '
-                     f'width="{width}">{cap}</figure>')
+        return Shown(parts=[_FigurePart(self, name, alt, caption or alt, width)])
 
     def note(self, text: str) -> str:
         """Add a note to the workbook's notes sheet; returns its marker, e.g. ``[note 1]``."""
@@ -512,6 +582,7 @@ class Report:
             fresh = self.disclosure_summary()
             t.source = TableInput(t.name, fresh, TableSpec())
             self._set_protected(t.name, protect(fresh, TableSpec(), self.rules, name=t.name))
+        self._draw_figures()
         self._refresh_displays()
         tdir = self.out / "tables"
         tdir.mkdir(parents=True, exist_ok=True)
@@ -531,6 +602,10 @@ class Report:
             "suppressed and why (which are small counts); the audit gives, for each "
             "suppressed count, the interval an attacker could infer from the published "
             "tables. Keep these files with the analyst.\n", encoding="utf-8")
+        (private / "analysis_notes.txt").write_text(
+            "What the analyses said while the report was built (the page shows each as a "
+            "plain sentence). Not for publication: a message can quote small numbers.\n\n"
+            + "\n".join(f"- {m}" for m in self.analysis_notes) + "\n", encoding="utf-8")
         neutralise_frame(self.disclosure_log()).to_csv(
             private / "disclosure_log.csv", index=False, lineterminator="\n")
         neutralise_frame(audit.intervals).to_csv(
@@ -543,13 +618,13 @@ class Report:
             "suppressed_counts_audited": int(len(audit.intervals)),
             "unprotected": audit.unprotected, "seconds": round(audit.seconds, 3)},
             indent=2) + "\n", encoding="utf-8")
-        for name, (draw, _alt) in self._drawings.items():
-            self.figures[name] = save_figure(draw(), self.out / "figures", name)
-        self._drawings = {}
+        dictionary = self.labels.data_dictionary(
+            {t.name: t.protected.published for t in self.tables.values()})
+        path = tdir / "data_dictionary.csv"
+        neutralise_frame(dictionary).to_csv(path, index=False, lineterminator="\n")
+        written.append(path)
         used: set[str] = {"Cover", "Contents", "Notes"}
-        sheets = [OdsTable(sheet=_sheet_name(t.name, used), title=t.title, frame=t.protected
-                           .published, description=t.description, missing=t.missing)
-                  for t in self.tables.values()]
+        sheets = [self._ods_sheet(t, used) for t in self.tables.values()]
         rules = (f"Counts of 1 to {self.rules.threshold - 1} people are suppressed and "
                  "shown as [c], with further cells suppressed so they cannot be worked out "
                  "from totals or from other tables; percentages, means, rates, survival "
@@ -571,6 +646,28 @@ class Report:
         (self.out / "outputs.json").write_text(json.dumps(outputs, indent=2, sort_keys=True)
                                                + "\n", encoding="utf-8")
         return outputs
+
+    def _draw_figures(self) -> None:
+        """Draw the figures passed as functions, from the decided tables; a function that
+        returns a sentence leaves its figure out with that sentence."""
+        for name, (draw, _alt) in self._drawings.items():
+            drawn = draw()
+            if isinstance(drawn, str):
+                self.left_out[name] = drawn
+            else:
+                self.figures[name] = save_figure(drawn, self.out / "figures", name)
+        self._drawings = {}
+
+    def _ods_sheet(self, t: PublishedTable, used: set[str]) -> OdsTable:
+        """A table's ODS sheet: headers in words, codes as names, percentages."""
+        frame = t.protected.published
+        readable = self.labels.readable(frame, references=self.references)
+        kept = [c for c in frame.columns
+                if not (c == "name" and "intervention" in frame.columns)]
+        heads = dict(zip(kept, readable.columns, strict=True))
+        return OdsTable(sheet=_sheet_name(t.name, used), title=t.title, frame=readable,
+                        description=t.description,
+                        missing={heads[c]: m for c, m in t.missing.items() if c in heads})
 
     def _refresh_displays(self) -> None:
         """Show again, with the final decisions, every table a notebook already showed."""

@@ -98,6 +98,88 @@ def data_files(path: Path) -> list[Path]:
     raise RpcEvalError(f"no data at {path}: give a folder of table files or a workbook")
 
 
+#: Subfolders of a data folder whose files intake reads (codebook and questionnaire
+#: definitions extending the package's).
+_READ_FOLDERS = ("codebooks", "instruments")
+
+
+def _published_name(path: Path, source: Path, root: Path) -> str:
+    """How a manifest names a data file: relative to the project for the project's own
+    data; otherwise by its name inside the data folder (``default/parents.csv``) or its
+    file name, never by the path on the analyst's computer."""
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        pass
+    if source.is_dir():
+        return f"{source.name}/{path.relative_to(source).as_posix()}"
+    return path.name
+
+
+def read_files(source: Path) -> list[Path]:
+    """The files of a dataset that intake reads and a manifest lists: the workbook
+    itself, or the table files of a folder (``parents.csv``, ``las.sav`` ...) and the
+    files under its ``codebooks/`` and ``instruments/``. Other files in the folder are
+    not named in anything published (they still count as a change of the data)."""
+    from rpc_eval.data.model import TABLES
+
+    files = data_files(source)
+    if not source.is_dir():
+        return files
+    out = []
+    for p in files:
+        rel = p.relative_to(source)
+        stem = rel.stem.strip().lower().replace(" ", "_").replace("-", "_")
+        if (len(rel.parts) == 1 and stem in TABLES) or (
+                len(rel.parts) > 1 and rel.parts[0] in _READ_FOLDERS):
+            out.append(p)
+    return out
+
+
+def _files_digest(source: Path) -> str:
+    """One SHA-256 over every file of the dataset (names relative to it and contents)."""
+    h = hashlib.sha256()
+    base = source if source.is_dir() else source.parent
+    for p in data_files(source):
+        h.update(p.relative_to(base).as_posix().encode())
+        h.update(sha256_file(p).encode())
+    return h.hexdigest()
+
+
+def has_parents(source: Path) -> bool | None:
+    """Whether the dataset's parents table has a row: read cheaply (the first rows of
+    ``parents.csv`` or of the workbook's ``parents`` sheet), so an empty collection
+    workbook is refused before a build starts. ``None`` when it cannot tell (SPSS files,
+    no parents table: intake then says what is wrong)."""
+    try:
+        if source.is_file() and source.suffix.lower() in (".xlsx", ".xlsm"):
+            import openpyxl
+
+            wb = openpyxl.load_workbook(source, read_only=True, data_only=True)
+            try:
+                sheet = next((wb[n] for n in wb.sheetnames if n.strip().lower() ==
+                              "parents"), None)
+                if sheet is None:
+                    return None
+                rows = sheet.iter_rows(values_only=True)
+                next(rows, None)  # the header row
+                return any(any(v is not None and str(v).strip() for v in row)
+                           for row in rows)
+            finally:
+                wb.close()
+        if source.is_dir():
+            csv = next((p for p in source.iterdir() if p.is_file()
+                        and p.name.lower() == "parents.csv"), None)
+            if csv is None:
+                return None
+            with open(csv, encoding="utf-8-sig", errors="replace") as fh:
+                next(fh, None)
+                return any(line.strip().strip(",") for line in fh)
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    return None
+
+
 def _package_digest() -> str:
     h = hashlib.sha256()
     for p in sorted(_PACKAGE.rglob("*")):
@@ -125,16 +207,88 @@ def _clean(nb: Any) -> Any:
     return nb
 
 
-def _to_html(nb: Any, title: str) -> str:
+def _to_html(nb: Any, title: str, summary: Iterable[str] = ()) -> str:
+    """The report's page: the notebook's narrative and displayed outputs (no code, no
+    printed text or warnings), with the plain-English summary and a contents list
+    added before the first section."""
+    import copy
+
     from nbconvert import HTMLExporter
 
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.get("outputs"):
+            cell.outputs = [o for o in cell.outputs
+                            if o.get("output_type") in ("display_data", "execute_result")]
     exporter = HTMLExporter(template_name="basic", exclude_input=True,
                             exclude_input_prompt=True, exclude_output_prompt=True,
                             exclude_anchor_links=True)
     body, _ = exporter.from_notebook_node(nb)
     # The notebook's own <h1> goes: the page adds the title.
     body = re.sub(r"<h1[^>]*>.*?</h1>", "", body, count=1, flags=re.S)
-    return page(title, body)
+    return page(title, add_contents(body, summary))
+
+
+def add_contents(body: str, summary: Iterable[str] = ()) -> str:
+    """``body`` with ids on its sections (``<h2>``) and tables, and, before the first
+    section, the summary (a list of sentences) and a contents list: each section with
+    the tables in it."""
+    sections: list[tuple[str, str, list[tuple[str, str]]]] = []
+    used: set[str] = set()
+
+    def ident(text: str, prefix: str) -> str:
+        base = prefix + (re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x")
+        out, i = base, 2
+        while out in used:
+            out, i = f"{base}-{i}", i + 1
+        used.add(out)
+        return out
+
+    def heading(m: re.Match) -> str:
+        text = re.sub(r"<[^>]+>", "", m.group(2)).strip()
+        hid = ident(text, "s-")
+        sections.append((hid, text, []))
+        attrs = re.sub(r'\s*id="[^"]*"', "", m.group(1) or "")
+        return f'<h2 id="{hid}"{attrs}>{m.group(2)}</h2>'
+
+    def table(m: re.Match) -> str:
+        caption = re.sub(r"<[^>]+>", "", m.group(1)).strip()
+        tid = ident(caption, "t-")
+        if sections:
+            sections[-1][2].append((tid, caption))
+        return f'<table id="{tid}"><caption>{m.group(1)}</caption>'
+
+    pattern = re.compile(r"<h2([^>]*)>(.*?)</h2>|<table><caption>(.*?)</caption>", re.S)
+
+    def either(m: re.Match) -> str:
+        if m.group(3) is not None:
+            return table(re.match(r"(.*)", m.group(3), re.S))
+        return heading(m)
+
+    body = pattern.sub(either, body)
+    items = []
+    for hid, text, tables in sections:
+        inner = "".join(f'<li><a href="#{tid}">{esc(_html_text(c))}</a></li>'
+                        for tid, c in tables)
+        items.append(f'<li><a href="#{hid}">{esc(_html_text(text))}</a>'
+                     + (f"<ol>{inner}</ol>" if inner else "") + "</li>")
+    sentences = [s for s in summary if s]
+    top = ""
+    if sentences:
+        top += ('<section aria-labelledby="summary"><h2 id="summary">Summary</h2><ul>'
+                + "".join(f"<li>{esc(s)}</li>" for s in sentences) + "</ul></section>")
+    if items:
+        top += ('<nav aria-labelledby="contents"><h2 id="contents">Contents</h2><ol>'
+                + "".join(items) + "</ol></nav>")
+    first = body.find("<h2")
+    return body if not top else (body[:first] + top + body[first:] if first >= 0
+                                 else top + body)
+
+
+def _html_text(text: str) -> str:
+    import html as _h
+
+    return _h.unescape(text)
 
 
 def trusted_notebook(plan: Plan, allow_notebooks_from: Iterable[str | Path] = ()) -> bytes:
@@ -213,16 +367,46 @@ def _run_notebook(plan: Plan, data: Path | None, report_dir: Path,
     params = {"plan_path": str(plan.path.resolve()),
               "data_path": str(data.resolve()) if data is not None else None,
               "out_dir": str(report_dir.resolve())}
+    private = report_dir.parent / f"{report_dir.name}_NOT_FOR_PUBLICATION"
+    failed_nb, failed_log = private / "build_failed.ipynb", private / "build_failed.log"
+    for stale in (failed_nb, failed_log):
+        stale.unlink(missing_ok=True)
+    private.mkdir(parents=True, exist_ok=True)
     try:
         executed = papermill.execute_notebook(
-            nb, None, parameters=params, kernel_name="python3", language="python",
+            nb, str(failed_nb), parameters=params, kernel_name="python3", language="python",
             progress_bar=False,
             log_output=False, cwd=str(plan.root),
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except PapermillExecutionError as exc:
-        raise RpcEvalError(f"the notebook {plan.notebook_path.name} stopped at cell "
-                           f"{exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+        raise _failed(plan, exc, private, failed_nb, failed_log) from None
+    failed_nb.unlink(missing_ok=True)  # written as the cells ran; the build finished
     return _clean(executed)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failed(plan: Plan, exc: Any, private: Path, failed_nb: Path,
+            failed_log: Path) -> RpcEvalError:
+    """Keep the full error beside the executed notebook (which papermill saved as the
+    cells ran) in the report's not-for-publication folder (an error can quote data), and
+    say, in words, where."""
+    private.mkdir(parents=True, exist_ok=True)
+    trace = "\n".join(_ANSI.sub("", line) for line in (exc.traceback or []))
+    failed_log.write_text(
+        f"Report: {plan.name}\nNotebook: {plan.notebook_path.name}\n"
+        f"Stopped at cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n\n{trace}\n",
+        encoding="utf-8")
+    if exc.ename == "RpcEvalError":
+        why = f"{exc.evalue}"
+    else:
+        why = ("an analysis met data it could not handle. This is a fault in rpc_eval "
+               "rather than in your data; please report it with the two files below")
+    return RpcEvalError(
+        f"the report {plan['title']!r} could not be finished: {why}. The executed "
+        f"notebook, up to where it stopped, is kept in {failed_nb} and the full error in "
+        f"{failed_log} (they are not for publication: they may quote the data).")
 
 
 def _read_json(path: Path) -> Any:
@@ -262,8 +446,11 @@ def _up_to_date(plan: Plan, source: Path, report_dir: Path) -> tuple[dict, bool]
         "plan": plan.sha256(),
         "analysis_plan": sha256_file(plan.markdown_path),
         "notebook": sha256_file(plan.notebook_path),
-        "data": _relative(source, plan.root),
-        "inputs": {_relative(p, plan.root): sha256_file(p) for p in data_files(source)},
+        "data": (_relative(source, plan.root) if _inside(source, plan.root)
+                 else source.name),
+        "inputs": {_published_name(p, source, plan.root): sha256_file(p)
+                   for p in read_files(source)},
+        "all_data_files": _files_digest(source),
         "package": _package_digest(),
         "versions": versions(),
     }
@@ -450,6 +637,14 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
         step(f"{plan.name}: hashing inputs")
         stamp, current = _up_to_date(plan, source, report_dir)
         inputs = stamp["inputs"]
+        if plan["data"].get("kind", "evaluation") == "evaluation" and \
+                has_parents(source) is False:
+            raise RpcEvalError(
+                f"{source.name}: the workbook has no parents yet, so there is nothing to "
+                "report. Fill in the parents sheet (one row per parent referred) and run "
+                "again." if source.is_file() else
+                f"{source.name}: parents.csv has no parents yet, so there is nothing to "
+                "report. Add one row per parent referred and run again.")
         stamp_path = report_dir / ".build.json"
         manifest_path = report_dir / "manifest.json"
         if not force and current:
@@ -477,7 +672,10 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
         ipynb = report_dir / f"{plan.name}.ipynb"
         ipynb.write_text(nbformat.writes(executed) + "\n", encoding="utf-8")
         html = report_dir / "index.html"
-        html.write_text(_to_html(executed, plan["title"]), encoding="utf-8")
+        from rpc_eval.report.findings import headline_findings
+
+        html.write_text(_to_html(executed, plan["title"],
+                                 headline_findings(report_dir, plan)), encoding="utf-8")
         for p in (ipynb, html):
             outputs[p.name] = sha256_file(p)
         manifest = {
@@ -494,7 +692,8 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
             "inputs": inputs,
             "outputs": dict(sorted(outputs.items())),
             "n_tables": sum(1 for k in outputs if k.startswith("tables/")
-                            and k != "tables/disclosure_log.csv"),
+                            and k not in ("tables/disclosure_log.csv",
+                                          "tables/data_dictionary.csv")),
             "n_figures": sum(1 for k in outputs if k.startswith("figures/")
                              and k.endswith(".png")),
             "disclosure": plan.disclosure,
