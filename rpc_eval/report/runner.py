@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.plan import Plan, load_plan
+from rpc_eval.plan import Plan, _inside, load_plan
 from rpc_eval.report.html import esc, page
 from rpc_eval.report.publish import sha256_file
 
@@ -340,12 +340,6 @@ def trusted_notebook(plan: Plan, allow_notebooks_from: Iterable[str | Path] = ()
     return content
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def _run_notebook(plan: Plan, data: Path | None, report_dir: Path,
