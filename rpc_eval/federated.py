@@ -39,9 +39,10 @@ counts split the referred parents into the cells *not started*, *completed*, *dr
 out*, *ongoing* (and *started, no exit reason*); every sum of cells that lies in
 ``1 .. t-1`` must not be a linear combination of the published counts. The smallest set
 of counts meeting this is suppressed (ties: keep ``referred``, then ``started``, then
-``completed``, then ``dropped_out``). The check is exact linear algebra; it does not
-consider bounds from the counts being non-negative, which can narrow a suppressed count
-to an interval but not pin it down when the interval's total is at least ``t``. An
+``completed``, then ``dropped_out``). Two checks: no such sum is a linear combination
+of the published counts (exact linear algebra), and an attacker's audit by linear
+programming -- the range each such sum can take given the published counts and every
+count being non-negative must reach 0 or ``t``, never lie wholly within ``1 .. t-1``. An
 outcome with ``n_paired`` in ``1 .. t-1`` has its count, mean, SD and effect size
 suppressed together. Means and SDs of ``t`` or more parents are published.
 
@@ -208,9 +209,36 @@ def _funnel_suppression(counts: Mapping[str, int], other_started: int, not_start
             return list(combo)
         k = np.vstack(rows)
         rank = np.linalg.matrix_rank(k)
-        if all(np.linalg.matrix_rank(np.vstack([k, v])) > rank for v in sensitive):
+        if all(np.linalg.matrix_rank(np.vstack([k, v])) > rank for v in sensitive) and \
+                _intervals_protect(k, k @ leaves, sensitive, threshold):
             return [c for c in names if c in combo]
     return names  # pragma: no cover - suppressing everything always works
+
+
+def _intervals_protect(rows: np.ndarray, published: np.ndarray,
+                       sensitive: Sequence[np.ndarray], threshold: int) -> bool:
+    """The attacker's audit of one suppression pattern (as in the reports'
+    :mod:`rpc_eval.report.disclosure`): for every small sum of cells, the range a reader
+    can infer from the published counts, with every cell a count (>= 0), must reach 0 or
+    the threshold -- never lie wholly within 1 .. threshold-1."""
+    from scipy.optimize import linprog
+
+    n = rows.shape[1]
+    for v in sensitive:
+        ends = []
+        for sign in (1.0, -1.0):
+            res = linprog(sign * v, A_eq=rows, b_eq=published, bounds=[(0, None)] * n,
+                          method="highs")
+            if res.status == 3:  # unbounded above: reaches the threshold
+                ends.append(math.inf if sign < 0 else 0.0)
+                continue
+            if res.status != 0:  # pragma: no cover - the true counts are feasible
+                return False
+            ends.append(sign * res.fun)
+        lo, hi = ends
+        if lo > 0.5 and hi < threshold - 0.5:
+            return False
+    return True
 
 
 # ------------------------------------------------------------------------------- summarise

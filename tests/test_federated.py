@@ -358,3 +358,20 @@ def test_cli_errors_are_plain(data, la_files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "No summary was written" in err and "before the referral date" in err
     assert not out.exists()
+
+
+def test_summary_audit_finds_a_sum_pinned_within_the_threshold():
+    """The LP audit behind the LA summary's suppression: a small sum that the published
+    counts pin to 1..t-1 fails it; one whose range reaches 0 or t passes."""
+    from rpc_eval.federated import _intervals_protect
+
+    # cells (not_started, completed, dropped_out, ongoing, other); published: referred
+    referred = np.array([[1.0, 1, 1, 1, 1]])
+    # completed alone may be anything from 0 to 14: protected
+    assert _intervals_protect(referred, np.array([14.0]), [np.eye(5)[1]], 10)
+    # the sum of all cells is the published 7 itself: pinned within 1..9
+    assert not _intervals_protect(referred, np.array([7.0]), [np.ones(5)], 10)
+    # started (cells 2-5) published as 12 and ongoing, other published as 0, 0:
+    # completed + dropped_out is 12, completed alone ranges 0..12: protected
+    rows = np.array([[0.0, 1, 1, 1, 1], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]])
+    assert _intervals_protect(rows, np.array([12.0, 0, 0]), [np.eye(5)[1]], 10)
