@@ -105,3 +105,15 @@ def test_data_dictionary_pairs_variables_and_headers(lab):
          "format": "text"},
         {"table": "engagement_funnel", "column": "rate_started", "header": "Started (%)",
          "format": "percent"}]
+
+
+def test_questionnaire_items_read_as_statements_or_item_numbers(lab):
+    assert lab.name("item", "sat_04") == "I would recommend the sessions to other parents"
+    assert lab.name("item", "csi4_03") == "Item 3"
+    assert lab.name("item", "phq9_10") == "Item 10"
+    assert lab.name("item", "odd") == "odd"
+
+
+def test_item_numbers_only_for_questionnaire_items(lab):
+    """A planning-tool element is not a questionnaire item: its code is not renamed."""
+    assert lab.name("item", "element_1") == "element_1"

@@ -53,6 +53,7 @@ _HERE = Path(__file__).resolve().parent
 _TERM = re.compile(r"^(?:C\((?P<c>[^,()]+)(?:,.*)?\)|(?P<v>[A-Za-z_][A-Za-z0-9_]*))"
                    r"\[T\.(?P<level>[^\]]+)\]$")
 _EQ = re.compile(r"^(?P<v>[A-Za-z_][A-Za-z0-9_]*)=(?P<level>.+)$")
+_ITEM = re.compile(r"^(?P<prefix>[A-Za-z][A-Za-z0-9_]*?)_0*(?P<n>\d+)$")
 FORMATS = ("count", "percent", "percent100", "number", "p", "yesno", "text")
 
 
@@ -188,6 +189,10 @@ class Labels:
             return self.names[kind][text]
         if column == "scale" and text in self.names.get("scales", {}):
             return self.names["scales"][text]
+        if kind == "items":  # a questionnaire item without shipped wording: "Item 3"
+            m = _ITEM.match(text)
+            if m and m.group("prefix") in self.names.get("instruments", {}):
+                return f"Item {int(m.group('n'))}"
         return self.names.get("values", {}).get(text, text)
 
     def term(self, term: str, reference: str | None = None) -> str:
