@@ -78,7 +78,7 @@ def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool,
 
 def _run_locked(loaded: list, data: str | None, out: str, force: bool, quiet: bool,
                 allow: list[str]) -> int:
-    from rpc_eval.report.runner import is_up_to_date, run_plan, trusted_notebook
+    from rpc_eval.report.runner import is_up_to_date, refuse_empty, run_plan, trusted_notebook
 
     for plan in loaded:
         trusted_notebook(plan, allow)  # before reading any data
@@ -90,6 +90,7 @@ def _run_locked(loaded: list, data: str | None, out: str, force: bool, quiet: bo
         if not force and is_up_to_date(plan.path, data=path, out=out):
             continue  # checked when it was built, and unchanged since
         if path.resolve() not in checked:
+            refuse_empty(path)  # an unfilled workbook: one sentence, before any checks
             checked[path.resolve()] = _check_data(path, quiet)
     if not all(checked.values()):
         return EXIT_PROBLEMS

@@ -146,6 +146,18 @@ def _files_digest(source: Path) -> str:
     return h.hexdigest()
 
 
+def refuse_empty(source: Path) -> None:
+    """Stop, in one sentence, when the dataset has no parents yet (an unfilled collection
+    workbook): there is nothing to report."""
+    if has_parents(source) is False:
+        raise RpcEvalError(
+            f"{source.name}: the workbook has no parents yet, so there is nothing to "
+            "report. Fill in the parents sheet (one row per parent referred) and run "
+            "again." if source.is_file() else
+            f"{source.name}: parents.csv has no parents yet, so there is nothing to "
+            "report. Add one row per parent referred and run again.")
+
+
 def has_parents(source: Path) -> bool | None:
     """Whether the dataset's parents table has a row: read cheaply (the first rows of
     ``parents.csv`` or of the workbook's ``parents`` sheet), so an empty collection
@@ -631,14 +643,8 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
         step(f"{plan.name}: hashing inputs")
         stamp, current = _up_to_date(plan, source, report_dir)
         inputs = stamp["inputs"]
-        if plan["data"].get("kind", "evaluation") == "evaluation" and \
-                has_parents(source) is False:
-            raise RpcEvalError(
-                f"{source.name}: the workbook has no parents yet, so there is nothing to "
-                "report. Fill in the parents sheet (one row per parent referred) and run "
-                "again." if source.is_file() else
-                f"{source.name}: parents.csv has no parents yet, so there is nothing to "
-                "report. Add one row per parent referred and run again.")
+        if plan["data"].get("kind", "evaluation") == "evaluation":
+            refuse_empty(source)
         stamp_path = report_dir / ".build.json"
         manifest_path = report_dir / "manifest.json"
         if not force and current:
