@@ -172,7 +172,7 @@ def intake_summary(path: Path) -> dict:
 
 def _datasets(tmp: Path) -> dict[str, Path]:
     return {"csv_folder": build_problem_folder(tmp / "csv"),
-            "workbook": _workbook((tmp / "xlsx"))}
+            "workbook": _workbook(tmp / "xlsx")}
 
 
 @pytest.fixture(scope="module")

@@ -444,39 +444,50 @@ class _TableCheck:
                        "check the date; the year or the day and month may be swapped")
 
     def check_keys(self) -> None:
-        """Exact copies: keep the first. Conflicting rows sharing a key: exclude all."""
+        """Exact copies: keep the first. Conflicting rows sharing a key: exclude all.
+
+        Rows equal in every cell are equal in the key, so whole rows are compared only
+        among the rows whose key is shared (on national data: none, or a handful).
+        """
         key = list(self.spec.get("key", []))
         if not key or not all(k in self.columns for k in key):
             return
         live = ~self.bad
         if not live.any():
             return
-        sub = self.cells.loc[live]
-        whole_row = _whole_row_ids(self.frame.loc[live], self.cells.loc[live])
+        live_idx = np.flatnonzero(live)
+        key_ids = _row_ids(self.typed.iloc[live_idx], key)
+        shared = pd.Series(key_ids).duplicated(keep=False).to_numpy()
+        if not shared.any():
+            return
+        cand = live_idx[shared]
+        sub = self.cells.iloc[cand]
+        whole_row = _whole_row_ids(self.frame.iloc[cand], sub)
         copies_local = pd.Series(whole_row).duplicated(keep="first").to_numpy()
         copies = np.zeros(self.n, bool)
-        copies[np.flatnonzero(live)[copies_local]] = True
+        copies[cand[copies_local]] = True
         if copies.any():
             text = np.full(self.n, "", dtype=object)
-            text[np.flatnonzero(live)] = self._first_rows(sub, whole_row)
+            text[cand] = self._first_rows(sub, whole_row)
             self.error(copies, key[0], text, "delete the repeated row")
-        live = ~self.bad
-        key_ids = _row_ids(self.typed.loc[live], key)
+        still = ~self.bad[live_idx]
+        live_idx, key_ids = live_idx[still], key_ids[still]
         dup_local = pd.Series(key_ids).duplicated(keep=False).to_numpy()
         if dup_local.any():
-            keys = self.typed.loc[live, key].astype(str)
+            dup_idx = live_idx[dup_local]
+            keys = self.typed.iloc[dup_idx][key].astype(str)
             dup = np.zeros(self.n, bool)
-            dup[np.flatnonzero(live)[dup_local]] = True
-            rows_of = pd.Series(self.rows[np.flatnonzero(live)], index=keys.index)
-            groups = rows_of[dup_local].groupby([keys[c][dup_local] for c in key]).transform(
+            dup[dup_idx] = True
+            rows_of = pd.Series(self.rows[dup_idx], index=keys.index)
+            groups = rows_of.groupby([keys[c] for c in key]).transform(
                 lambda r: ", ".join(map(str, r)))
             vals = np.full(self.n, "", dtype=object)
-            vals[np.flatnonzero(dup)] = self.cells.loc[dup, self.columns[key[0]]].to_numpy()
+            vals[dup_idx] = self.cells[self.columns[key[0]]].to_numpy()[dup_idx]
             label = " + ".join(key)
             text = np.full(self.n, "", dtype=object)
-            text[np.flatnonzero(dup)] = (f"{label} is not unique: rows "
-                                         + groups.astype(str).to_numpy()
-                                         + " share it with different values")
+            text[dup_idx] = (f"{label} is not unique: rows "
+                             + groups.astype(str).to_numpy()
+                             + " share it with different values")
             self.error(dup, key[0], text,
                        f"keep one row per {label} and correct or delete the others", values=vals)
 
@@ -573,17 +584,24 @@ def _whole_row_ids(frame: pd.DataFrame, stripped: pd.DataFrame) -> np.ndarray:
 
 
 def _row_ids(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """One integer per row, equal for rows equal in ``cols`` (missing equals missing).
+    """One integer per row, equal for rows equal in ``cols`` (missing equals missing),
+    numbered in order of first appearance.
 
-    Factorising column by column and folding the codes together is much faster on
-    millions of rows than hashing tuples of strings.
+    Each column is factorised once and the codes are folded together arithmetically
+    (re-numbered only when the product of the numbers of values would overflow): much
+    faster on millions of rows than hashing tuples of strings.
     """
     combined = np.zeros(len(frame), dtype=np.int64)
+    size = 1
     for col in cols:
         codes, uniques = pd.factorize(frame[col], use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + codes
-        combined = pd.factorize(combined)[0].astype(np.int64)
-    return combined
+        k = len(uniques) + 1
+        if size * k >= 2**62:
+            combined, seen = pd.factorize(combined)
+            combined, size = combined.astype(np.int64), len(seen)
+        combined = combined * k + codes
+        size *= k
+    return pd.factorize(combined)[0].astype(np.int64)
 
 
 # ------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     # The year must lie in YEAR_RANGE: outside it the date is a typing slip, and pandas
     # cannot hold years beyond 1677..2262 at all.
     year = pd.Series(-1, index=text.index)
-    year[iso] = text[iso].str.slice(0, 4).astype(int)
+    year[iso] = _iso_years(text[iso])
     year[uk] = text[uk].str.split(" ").str[0].str.rsplit("/", n=1).str[-1].astype(int)
     odd_year = (iso | uk) & ~year.between(*YEAR_RANGE).to_numpy()
     if odd_year.any():
@@ -107,9 +107,15 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     iso = iso & ~odd_year
     uk = uk & ~odd_year
     if iso.any():
-        parsed = pd.to_datetime(text[iso].str.slice(0, 10).str.rstrip(" T"),
-                                format="%Y-%m-%d", errors="coerce")
-        values[iso] = parsed.astype("datetime64[ns]")
+        fast, done = _plain_iso_dates(text[iso])
+        rest = np.flatnonzero(iso)[~done]
+        vals = values.to_numpy(copy=True)
+        vals[np.flatnonzero(iso)[done]] = fast[done]
+        if len(rest):
+            parsed = pd.to_datetime(text.iloc[rest].str.slice(0, 10).str.rstrip(" T"),
+                                    format="%Y-%m-%d", errors="coerce")
+            vals[rest] = parsed.astype("datetime64[ns]").to_numpy()
+        values = pd.Series(vals, index=text.index, dtype="datetime64[ns]")
     if uk.any():
         parsed = pd.to_datetime(text[uk].str.split(" ").str[0], format="%d/%m/%Y",
                                 errors="coerce")
@@ -135,6 +141,36 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
             mask[text.index.get_indexer(grp.index)] = True
             out.errors.append((mask, problem, hint))
     return values
+
+
+def _iso_years(text: pd.Series) -> np.ndarray:
+    """The year (first four digits) of cells that start YYYY-."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.cast(pc.utf8_slice_codeunits(_arrow(text), 0, 4), pa.int64()).to_numpy(
+        zero_copy_only=False)
+
+
+def _plain_iso_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Dates of the cells written exactly YYYY-MM-DD, read by Arrow, and which cells
+    those are. A cell counts only when the date written back gives the same text, so
+    an impossible date (2021-02-31) is never read as another day; the other cells are
+    left to the general reader."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(text)
+    none = (np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), np.zeros(n, bool))
+    try:
+        arr = _arrow(text)
+        stamp = pc.strptime(arr, format="%Y-%m-%d", unit="s", error_is_null=True)
+        back = pc.strftime(stamp, format="%Y-%m-%d")
+        same = pc.fill_null(pc.equal(back, arr), False).to_numpy(zero_copy_only=False)
+        days = pc.cast(stamp, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return none
+    return days.astype("datetime64[ns]"), np.asarray(same, bool)
 
 
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
@@ -174,11 +210,49 @@ def _date_trouble(text: str) -> tuple[str, str]:
 
 
 def _as_object(text: pd.Series, keep: np.ndarray) -> pd.Series:
-    """Text cells as an object column, missing where ``keep`` is false (one conversion,
-    much faster than ``where`` on arrow-backed strings)."""
-    values = text.to_numpy(dtype=object)
+    """Text cells as an object column, missing where ``keep`` is false.
+
+    The column is factorised (a dictionary encoding, done by Arrow for Arrow-backed
+    text) and each distinct text is made a Python string once: millions of cells then
+    share a few thousand string objects, which is much faster and smaller than one
+    object per cell.
+    """
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    words = np.append(np.asarray(uniques, dtype=object), np.nan)
+    values = words[codes]  # code -1 (a missing cell) takes the appended NaN
     values[~keep] = np.nan
     return pd.Series(values, index=text.index, dtype=object)
+
+
+def _arrow(text: pd.Series):
+    """The cells of ``text`` as a pyarrow array (no copy for Arrow-backed text)."""
+    import pyarrow as pa
+
+    arr = pa.array(text.array) if hasattr(text.array, "__arrow_array__") else pa.array(
+        text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _to_float(text: pd.Series, todo: np.ndarray, numeric_like: np.ndarray) -> pd.Series:
+    """Numbers of the cells in ``todo`` (NaN elsewhere and where not a number).
+
+    When every given cell is written as a plain decimal number (the usual case), Arrow
+    converts the text (correctly rounded, as Python's ``float`` does); otherwise, or if
+    Arrow refuses a value, pandas' ``to_numeric`` reads the column.
+    """
+    if (numeric_like | ~todo).all():
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            arr = pc.if_else(pa.array(todo), _arrow(text), pa.scalar(None, pa.string()))
+            num = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+            if np.isfinite(num[todo]).all():
+                return pd.Series(num, index=text.index, dtype="float64")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    num = pd.to_numeric(text.where(todo, ""), errors="coerce").astype("float64")
+    return num.where(todo)
 
 
 def parse_column(
@@ -252,12 +326,11 @@ def parse_column(
                 out.errors.append((mask, problem, hint))
         out.values = values.astype(object)
     elif kind in ("integer", "number"):
-        num = pd.to_numeric(text.where(todo, ""), errors="coerce").astype("float64")
-        num = num.where(todo)
         # "1e400" and "inf" are numbers of a sort, but not usable values (and pandas
         # versions differ on whether "1e400" parses to inf or fails)
         numeric_like = text.str.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
         numeric_like = numeric_like.to_numpy(dtype=bool, na_value=False)
+        num = _to_float(text, todo, numeric_like)
         notnum = todo & num.isna().to_numpy() & ~numeric_like
         huge = todo & ~notnum & ~(num.abs() <= MAX_NUMBER).to_numpy()
         if notnum.any():

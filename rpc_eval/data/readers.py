@@ -184,10 +184,23 @@ def _finish(table: str, file: str, header: list[str], body: pd.DataFrame | list[
     return RawTable(table, file, frame.reset_index(drop=True), rows, problems)
 
 
+def _first_line(text: str) -> str:
+    """The first line of ``text`` that is not blank ("" if none), found in the first
+    kilobytes when it is there (splitting a file of hundreds of megabytes into lines
+    only to look at its header costs seconds)."""
+    head = text[:65536]
+    lines = head.splitlines()
+    complete = lines if len(head) == len(text) else lines[:-1]
+    found = next((line for line in complete if line.strip()), None)
+    if found is not None:
+        return found
+    return next((line for line in text.splitlines() if line.strip()), "")
+
+
 def _delimiter(text: str) -> str:
     """The separator of the header line: comma unless semicolons (Excel in many European
     locales) or tabs (Excel's 'Text (Tab delimited)' / 'Unicode Text') are commoner."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
+    header = _first_line(text)
     counts = {d: header.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: (counts[d], d == ","))
     return best if counts[best] else ","
@@ -207,7 +220,7 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
             problems.append(Problem(table, file, None, None, None,
                                     f"values are separated by {name}; read that way", "",
                                     "info"))
-        first_line = next((line for line in text.splitlines() if line.strip()), "")
+        first_line = _first_line(text)
         try:
             if first_line.count(delimiter) >= WIDE:
                 raise ValueError("wide file: read record by record")
@@ -224,7 +237,8 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
                           h + 2, problems)
             raw.header_row = h + 1
             # as many line breaks as records: no record spans lines
-            raw.may_span_lines = ("\r" in text.replace("\r\n", "")
+            # (a lone carriage return is a "\r" that does not start a "\r\n")
+            raw.may_span_lines = (text.count("\r") > text.count("\r\n")
                                   or text.count("\n") > len(frame))
             return raw
         except (pd.errors.ParserError, ValueError, IndexError):
