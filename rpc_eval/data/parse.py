@@ -153,24 +153,47 @@ def _iso_years(text: pd.Series) -> np.ndarray:
 
 
 def _plain_iso_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Dates of the cells written exactly YYYY-MM-DD, read by Arrow, and which cells
-    those are. A cell counts only when the date written back gives the same text, so
-    an impossible date (2021-02-31) is never read as another day; the other cells are
-    left to the general reader."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """Dates of the cells written exactly YYYY-MM-DD, and which cells those are.
 
+    The digits are read as numbers in one pass over the text's bytes and the day is
+    checked against the length of its month (leap years included), so an impossible
+    date (2021-02-31) is never read as another day; the other cells are left to the
+    general reader.
+    """
     n = len(text)
-    none = (np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), np.zeros(n, bool))
-    try:
-        arr = _arrow(text)
-        stamp = pc.strptime(arr, format="%Y-%m-%d", unit="s", error_is_null=True)
-        back = pc.strftime(stamp, format="%Y-%m-%d")
-        same = pc.fill_null(pc.equal(back, arr), False).to_numpy(zero_copy_only=False)
-        days = pc.cast(stamp, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return none
-    return days.astype("datetime64[ns]"), np.asarray(same, bool)
+    days = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    done = np.zeros(n, bool)
+    arr = _arrow(text)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == "string"
+                            else np.int64)[arr.offset:arr.offset + n + 1]
+    sel = np.diff(offsets) == 10
+    if arr.null_count:
+        sel &= arr.is_valid().to_numpy(zero_copy_only=False)
+    if not sel.any():
+        return days, done
+    raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    if sel.all():
+        b = raw[offsets[0]:offsets[-1]].reshape(n, 10)
+    else:
+        b = raw[offsets[:-1][sel, None] + np.arange(10)]
+    b = b.astype(np.int64) - ord("0")
+    digits = np.r_[0:4, 5:7, 8:10]
+    shape = ((b[:, digits] >= 0) & (b[:, digits] <= 9)).all(axis=1) \
+        & (b[:, 4] == ord("-") - ord("0")) & (b[:, 7] == ord("-") - ord("0"))
+    year = b[:, 0] * 1000 + b[:, 1] * 100 + b[:, 2] * 10 + b[:, 3]
+    month = b[:, 5] * 10 + b[:, 6]
+    day = b[:, 8] * 10 + b[:, 9]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    length = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[
+        np.clip(month, 0, 12)] + (leap & (month == 2))
+    ok = shape & (month >= 1) & (month <= 12) & (day >= 1) & (day <= length) \
+        & (year >= 1678) & (year <= 2261)
+    stamp = (year[ok] - 1970).astype("datetime64[Y]").astype("datetime64[M]") \
+        + (month[ok] - 1).astype("timedelta64[M]")
+    where = np.flatnonzero(sel)[ok]
+    days[where] = (stamp.astype("datetime64[D]") + (day[ok] - 1).astype("timedelta64[D]"))
+    done[where] = True
+    return days, done
 
 
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
