@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rpc_eval.data.cache import ENV as CACHE_ENV
 from rpc_eval.data.codebooks import Codebook, CodebookError, check_yaml_file, load_codebooks
 from rpc_eval.data.model import (
     DTYPES,
@@ -456,7 +458,7 @@ class _TableCheck:
         if not live.any():
             return
         live_idx = np.flatnonzero(live)
-        key_ids = _row_ids(self.typed.iloc[live_idx], key)
+        key_ids = self._key_ids(key, live_idx)
         shared = pd.Series(key_ids).duplicated(keep=False).to_numpy()
         if not shared.any():
             return
@@ -490,6 +492,20 @@ class _TableCheck:
                              + " share it with different values")
             self.error(dup, key[0], text,
                        f"keep one row per {label} and correct or delete the others", values=vals)
+
+    def _key_ids(self, key: list[str], idx: np.ndarray) -> np.ndarray:
+        """:func:`_row_ids` of the typed ``key`` columns at rows ``idx``, computed from
+        the cell text: a typed value depends only on its cell's text, so the text is
+        factorised (by Arrow, for Arrow-backed text) and each distinct text takes the
+        number of its typed value; equal typed values get equal numbers."""
+        frame = {}
+        for col in key:
+            codes, uniques = pd.factorize(self.cells[self.columns[col]], use_na_sentinel=False)
+            first = np.empty(len(uniques), dtype=np.int64)
+            first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+            typed_codes = pd.factorize(self.typed[col].iloc[first], use_na_sentinel=False)[0]
+            frame[col] = np.asarray(typed_codes, dtype=np.int64)[codes[idx]]
+        return _row_ids(pd.DataFrame(frame), key)
 
     def _first_rows(self, sub: pd.DataFrame, row_ids: np.ndarray) -> np.ndarray:
         """For each row of ``sub``: the spreadsheet row of the first identical row (as text)."""
@@ -889,6 +905,27 @@ def load(
         raise RpcEvalError("errors must be 'exclude' or 'raise'")
     path = Path(path)
     today_ts = pd.Timestamp(today if today is not None else dt.date.today()).normalize()
+    codebook_dirs, instrument_dirs = list(codebook_dirs), list(instrument_dirs)
+    cache = os.environ.get(CACHE_ENV)
+    if (cache and pseudonymise_key is None and not codebook_dirs and not instrument_dirs
+            and errors == "exclude"):
+        from rpc_eval.data.cache import cached_load
+
+        data = cached_load(path, cache, today_ts, lambda: _load(path, None, [], [], errors,
+                                                                today_ts))
+    else:
+        data = _load(path, pseudonymise_key, codebook_dirs, instrument_dirs, errors, today_ts)
+    n_excluded = len(data.intake_log.excluded)
+    if n_excluded:
+        warnings.warn(f"{n_excluded:,} row(s) were excluded from {path.name}; see "
+                      ".intake_log.excluded and .intake_log.problems", DataQualityWarning,
+                      stacklevel=2)
+    return data
+
+
+def _load(path: Path, pseudonymise_key: str | bytes | None, codebook_dirs: list,
+          instrument_dirs: list, errors: str, today_ts: pd.Timestamp) -> EvaluationData:
+    """:func:`load` without the cache and the closing warning."""
     pseudo = Pseudonymiser(pseudonymise_key) if pseudonymise_key is not None else None
     spec = schema()
     raws, problems, folder = _read_source(path, [*TABLES, QUESTIONNAIRES])
@@ -1036,10 +1073,6 @@ def load(
             [Problem(r.table, r.file, None if pd.isna(r.row) else int(r.row), r.column,
                      r.value, r.problem, r.hint, r.severity) for r in rows.itertuples()],
             f"{path.name}: {len(excluded_df):,} row(s) have problems")
-    if len(excluded_df):
-        warnings.warn(f"{len(excluded_df):,} row(s) were excluded from {path.name}; see "
-                      ".intake_log.excluded and .intake_log.problems", DataQualityWarning,
-                      stacklevel=2)
     return EvaluationData(**tables, codebooks=books, instruments=registry, intake_log=log)
 
 
