@@ -89,6 +89,29 @@ def _missing(text: pd.Series, nullable: bool, label: str, out: Parsed) -> np.nda
 
 
 def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
+    """Dates of a column: cells written YYYY-MM-DD (nearly all, in most files) are read
+    straight from their text; the others, with every problem found, by the general
+    reader, which gives those cells the same problems it would in the whole column."""
+    n = len(text)
+    fast, done = _plain_iso_dates(text)
+    done &= ~blank
+    if not done.any():
+        return _parse_dates_general(text, blank, out)
+    rest = np.flatnonzero(~done & ~blank)
+    if len(rest):
+        sub = Parsed(values=text.iloc[:0])
+        part = _parse_dates_general(text.iloc[rest].reset_index(drop=True),
+                                    np.zeros(len(rest), bool), sub)
+        fast[rest] = part.to_numpy(dtype="datetime64[ns]")
+        for found, into in ((sub.errors, out.errors), (sub.warnings, out.warnings)):
+            for mask, problem, hint in found:
+                full = np.zeros(n, bool)
+                full[rest] = mask
+                into.append((full, problem, hint))
+    return pd.Series(fast, index=text.index, dtype="datetime64[ns]")
+
+
+def _parse_dates_general(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     values = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     todo = ~blank
     iso = text.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
@@ -107,15 +130,9 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     iso = iso & ~odd_year
     uk = uk & ~odd_year
     if iso.any():
-        fast, done = _plain_iso_dates(text[iso])
-        rest = np.flatnonzero(iso)[~done]
-        vals = values.to_numpy(copy=True)
-        vals[np.flatnonzero(iso)[done]] = fast[done]
-        if len(rest):
-            parsed = pd.to_datetime(text.iloc[rest].str.slice(0, 10).str.rstrip(" T"),
-                                    format="%Y-%m-%d", errors="coerce")
-            vals[rest] = parsed.astype("datetime64[ns]").to_numpy()
-        values = pd.Series(vals, index=text.index, dtype="datetime64[ns]")
+        parsed = pd.to_datetime(text[iso].str.slice(0, 10).str.rstrip(" T"),
+                                format="%Y-%m-%d", errors="coerce")
+        values[iso] = parsed.astype("datetime64[ns]")
     if uk.any():
         parsed = pd.to_datetime(text[uk].str.split(" ").str[0], format="%d/%m/%Y",
                                 errors="coerce")
@@ -153,7 +170,8 @@ def _iso_years(text: pd.Series) -> np.ndarray:
 
 
 def _plain_iso_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Dates of the cells written exactly YYYY-MM-DD, and which cells those are.
+    """Dates of the cells written exactly YYYY-MM-DD with a year in YEAR_RANGE, and
+    which cells those are.
 
     The digits are read as numbers in one pass over the text's bytes and the day is
     checked against the length of its month (leap years included), so an impossible
@@ -176,18 +194,20 @@ def _plain_iso_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         b = raw[offsets[0]:offsets[-1]].reshape(n, 10)
     else:
         b = raw[offsets[:-1][sel, None] + np.arange(10)]
-    b = b.astype(np.int64) - ord("0")
-    digits = np.r_[0:4, 5:7, 8:10]
-    shape = ((b[:, digits] >= 0) & (b[:, digits] <= 9)).all(axis=1) \
-        & (b[:, 4] == ord("-") - ord("0")) & (b[:, 7] == ord("-") - ord("0"))
-    year = b[:, 0] * 1000 + b[:, 1] * 100 + b[:, 2] * 10 + b[:, 3]
-    month = b[:, 5] * 10 + b[:, 6]
-    day = b[:, 8] * 10 + b[:, 9]
+    shape = (b[:, 4] == ord("-")) & (b[:, 7] == ord("-"))
+    d = {}
+    for i in (0, 1, 2, 3, 5, 6, 8, 9):
+        d[i] = b[:, i] - np.uint8(ord("0"))  # wraps round above 9 for a non-digit
+        shape &= d[i] <= 9
+    year = (d[0].astype(np.int32) * 1000 + d[1].astype(np.int32) * 100
+            + d[2].astype(np.int32) * 10 + d[3])
+    month = d[5].astype(np.int32) * 10 + d[6]
+    day = d[8].astype(np.int32) * 10 + d[9]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     length = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[
         np.clip(month, 0, 12)] + (leap & (month == 2))
     ok = shape & (month >= 1) & (month <= 12) & (day >= 1) & (day <= length) \
-        & (year >= 1678) & (year <= 2261)
+        & (year >= YEAR_RANGE[0]) & (year <= YEAR_RANGE[1])
     stamp = (year[ok] - 1970).astype("datetime64[Y]").astype("datetime64[M]") \
         + (month[ok] - 1).astype("timedelta64[M]")
     where = np.flatnonzero(sel)[ok]
