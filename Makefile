@@ -39,7 +39,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/run.py
 
 reference: $(STAMP)
 	$(PY) tests/reference/check_drift.py

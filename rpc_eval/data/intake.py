@@ -93,6 +93,23 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     return joined.str.strip().eq("").to_numpy()
 
 
+def _stripped(column: pd.Series) -> pd.Series:
+    """Cell text without surrounding white space. A column of Arrow-backed text none of
+    whose cells starts or ends with white space is returned as it is (no copy: a national
+    table's text is held once, not twice)."""
+    text = column.astype(str)
+    if hasattr(text.array, "__arrow_array__") and len(text):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(text.array)
+        ends = [pc.utf8_is_space(pc.utf8_slice_codeunits(arr, 0, 1)),
+                pc.utf8_is_space(pc.utf8_slice_codeunits(arr, -1, None))]
+        if not any(pc.any(e).as_py() for e in ends):
+            return text
+    return text.str.strip()
+
+
 def _one(n: int, i: int) -> np.ndarray:
     mask = np.zeros(n, bool)
     mask[i] = True
@@ -312,7 +329,7 @@ class _TableCheck:
             [e for e in extras if e not in used],
             [c for c in missing if c not in suggestion])
         self.cells = pd.DataFrame(
-            {name: self.frame[name].astype(str).str.strip() for name in present.values()},
+            {name: _stripped(self.frame[name]) for name in present.values()},
             index=range(self.n))
         return fatal
 

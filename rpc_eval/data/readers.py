@@ -206,12 +206,14 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_plain_csv(text: str, delimiter: str) -> pd.DataFrame | None:
+def _read_plain_csv(text: str, delimiter: str, utf8: bytes | None = None
+                    ) -> pd.DataFrame | None:
     """A CSV text without quote marks, carriage returns alone or blank lines, read by
     Arrow's CSV reader (several times faster than pandas on a national table) into the
     frame pandas would give: every cell as text, columns numbered from 0. Any other
     text, or one Arrow cannot read as a rectangle (ragged rows), gives None: pandas and
-    then the record-by-record reader read it and say what is wrong."""
+    then the record-by-record reader read it and say what is wrong. ``utf8``: the
+    file's bytes when they are ``text`` encoded as UTF-8 (saves a copy of the file)."""
     if ('"' in text or text.count("\r") > text.count("\r\n") or "\n\n" in text
             or "\n\r\n" in text or text.startswith(("\n", "\r"))):
         return None
@@ -221,7 +223,7 @@ def _read_plain_csv(text: str, delimiter: str) -> pd.DataFrame | None:
 
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(utf8 if utf8 is not None else text.encode("utf-8")),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True,
                                            block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
@@ -242,7 +244,8 @@ def _read_plain_csv(text: str, delimiter: str) -> pd.DataFrame | None:
     return frame.astype(str)
 
 
-def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) -> RawTable:
+def _read_csv_text(text: str, table: str, file: str, problems: list[Problem],
+                   utf8: bytes | None = None) -> RawTable:
     if not text.strip():
         return _unusable(table, file, "the file is empty",
                          f"export the {table} table with its header row and data")
@@ -260,7 +263,7 @@ def _read_csv_text(text: str, table: str, file: str, problems: list[Problem]) ->
         try:
             if first_line.count(delimiter) >= WIDE:
                 raise ValueError("wide file: read record by record")
-            frame = _read_plain_csv(text, delimiter)
+            frame = _read_plain_csv(text, delimiter, utf8)
             if frame is None:
                 frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                     na_values=[], skip_blank_lines=False, sep=delimiter,
@@ -344,7 +347,9 @@ def read_table_file(path: Path, table: str) -> RawTable:
     problems: list[Problem] = []
     text, enc_problems = _decode(data, table, file)
     problems.extend(enc_problems)
-    return _read_csv_text(text, table, file, problems)
+    # the bytes are the text's UTF-8 when it was read as UTF-8 without a byte-order mark
+    plain = not enc_problems and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
+    return _read_csv_text(text, table, file, problems, data if plain else None)
 
 
 def _read_sav(path: Path, table: str) -> RawTable:
