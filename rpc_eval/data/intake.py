@@ -585,8 +585,19 @@ class _TableCheck:
         self.typed[column] = values
         return values
 
+    def kept(self) -> pd.DataFrame:
+        """The typed rows kept (the typed table itself when no row is excluded: a copy
+        of a national table would cost its size again)."""
+        return self.typed.loc[~self.bad].reset_index(drop=True) if self.bad.any() \
+            else self.typed
+
+    def release_text(self) -> None:
+        """Let go of the cell text once every check of the table is done (the typed
+        table, the problems and the excluded rows are all that is left to report)."""
+        self.frame = self.cells = self.raw.frame = None
+
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
-        kept = self.typed.loc[~self.bad].reset_index(drop=True)
+        kept = self.kept()
         problems = _concat_problems([problems_frame(self.reader_problems), *self.problem_chunks])
         if self.reasons:
             idx = np.concatenate([i for i, _ in self.reasons])
@@ -1047,7 +1058,8 @@ def _load(path: Path, pseudonymise_key: str | bytes | None, codebook_dirs: list,
             k = key[0]
             gone = c.bad & c.typed[k].notna().to_numpy()
             excluded_keys[table] = dict(zip(c.typed.loc[gone, k], c.rows[gone], strict=True))
-        kept[table] = c.typed.loc[~c.bad].reset_index(drop=True)
+        kept[table] = c.kept()
+        c.release_text()
 
     frames, excluded, recon = [], [], []
     tables: dict[str, pd.DataFrame] = {}
