@@ -43,7 +43,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" -n 2
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/run.py
 
 reference: $(STAMP)
 	$(PY) tests/reference/check_drift.py

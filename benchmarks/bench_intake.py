@@ -1,58 +1,166 @@
-"""Benchmark: generate, write, load and validate the national synthetic dataset.
+"""Benchmark: load and validate the national dataset, against pyarrow's read of the same files.
 
-National scale is about 100,000 parents in 152 LAs. Times each step once (the steps
-take seconds, so timer noise is small) and writes ``results/intake.json``.
+The machine is shared, so absolute times move with its load: the figures that matter are
+ratios to pyarrow's read of the same CSV files (``pyarrow.csv.read_csv``, types
+inferred), timed in the same run just before and just after the load. Peak memory of the
+load is sampled from the process's resident set (every 20 ms) above what it held before,
+and compared with the Arrow in-memory size of the tables (``Table.nbytes``). With the
+build's dataset cache (:mod:`rpc_eval.data.cache`), a second load of the same data is
+timed too. BLAS is pinned to one thread (``OPENBLAS_NUM_THREADS=1``, recorded).
 
-    python benchmarks/bench_intake.py [--scale national] [--seed 20240601]
+    python benchmarks/bench_intake.py [--data FOLDER] [--label after]
+        [--scale national] [--seed 20240601]
+
+Without ``--data`` the national dataset is generated into a temporary folder first.
+Results of each ``--label`` (e.g. ``before`` for the code of an earlier commit put first
+on ``PYTHONPATH``) are kept side by side in ``results/intake_national.json``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
-import warnings
-from pathlib import Path
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import timed, write_result  # noqa: E402
+from _common import RESULTS, timed, write_result  # noqa: E402
 
+import rpc_eval  # noqa: E402
 from rpc_eval.data import load, write  # noqa: E402
 from rpc_eval.errors import DataQualityWarning  # noqa: E402
-from rpc_eval.synthetic import generate  # noqa: E402
+
+TARGET_RATIO = 5.0
+TARGET_MEMORY_RATIO = 2.5
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class PeakRSS:
+    """Highest resident set size seen while the block runs (sampled every 20 ms)."""
+
+    def __enter__(self):
+        self.start = self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+
+def arrow_read(folder: Path) -> tuple[float, int]:
+    """Seconds to read every table CSV with pyarrow, and the tables' Arrow size in bytes."""
+    import pyarrow.csv as pacsv
+
+    t0 = time.perf_counter()
+    size = 0
+    for f in sorted(folder.glob("*.csv")):
+        if f.stem in rpc_eval.data.TABLES:
+            size += pacsv.read_csv(f).nbytes
+    return time.perf_counter() - t0, size
+
+
+def quiet_load(folder: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        return load(folder)
+
+
+def measure(folder: Path) -> dict:
+    t_arrow_1, arrow_bytes = arrow_read(folder)
+    with PeakRSS() as mem:
+        data, t_load = timed(quiet_load, folder)
+    t_arrow_2, _ = arrow_read(folder)
+    t_arrow = (t_arrow_1 + t_arrow_2) / 2
+    rows = {name: len(t) for name, t in data.tables().items()}
+    log = data.intake_log
+    out = {
+        "rows": rows,
+        "csv_megabytes": round(sum(f.stat().st_size for f in folder.glob("*.csv")) / 1e6, 1),
+        "seconds": {"pyarrow_read_before_load": round(t_arrow_1, 2),
+                    "load_and_validate": round(t_load, 2),
+                    "pyarrow_read_after_load": round(t_arrow_2, 2)},
+        "load_over_pyarrow_read": round(t_load / t_arrow, 2),
+        "target_ratio": TARGET_RATIO,
+        "meets_ratio_target": t_load / t_arrow <= TARGET_RATIO,
+        "memory": {"arrow_table_gib": round(arrow_bytes / 2**30, 3),
+                   "rss_before_load_gib": round(mem.start / 2**30, 3),
+                   "peak_rss_gib": round(mem.peak / 2**30, 3),
+                   "peak_above_start_gib": round((mem.peak - mem.start) / 2**30, 3),
+                   "peak_over_arrow_size": round((mem.peak - mem.start) / arrow_bytes, 2),
+                   "target_ratio": TARGET_MEMORY_RATIO,
+                   "meets_target": (mem.peak - mem.start) / arrow_bytes
+                   <= TARGET_MEMORY_RATIO},
+        "rows_excluded": int(log.tables["rows_excluded"].sum()),
+        "problems": len(log.problems),
+        "reconciles": log.reconciles(),
+    }
+    del data
+    try:
+        from rpc_eval.data.cache import use_cache
+    except ImportError:  # code from before the cache
+        return out
+    with tempfile.TemporaryDirectory() as tmp, use_cache(tmp):
+        _, t_first = timed(quiet_load, folder)
+        _, t_again = timed(quiet_load, folder)
+    out["seconds"]["cache_first_load_and_write"] = round(t_first, 2)
+    out["seconds"]["cache_later_load"] = round(t_again, 2)
+    out["cache_later_load_over_pyarrow_read"] = round(t_again / t_arrow, 2)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, help="an existing dataset folder to load")
+    ap.add_argument("--label", default="after")
     ap.add_argument("--scale", default="national")
     ap.add_argument("--seed", type=int, default=20240601)
     args = ap.parse_args()
-    (data, truth), t_gen = timed(generate, args.scale, seed=args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        files, t_write = timed(write, data, tmp)
-        size = sum(f.stat().st_size for f in files)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", DataQualityWarning)
-            loaded, t_load = timed(load, tmp)
-    rows = {name: len(t) for name, t in loaded.tables().items()}
-    log = loaded.intake_log
-    result = {
-        "scale": args.scale,
-        "seed": args.seed,
-        "rows": rows,
-        "csv_megabytes": round(size / 1e6, 1),
-        "seconds": {
-            "generate": round(t_gen, 2),
-            "write_csv": round(t_write, 2),
-            "load_and_validate": round(t_load, 2),
-            "generate_plus_load": round(t_gen + t_load, 2),
-        },
-        "rows_excluded": int(log.tables["rows_excluded"].sum()),
-        "reconciles": log.reconciles(),
-    }
-    path = write_result(f"intake_{args.scale}", result)
-    print(f"{args.scale}: generate {t_gen:.1f} s, write {t_write:.1f} s, load+validate "
-          f"{t_load:.1f} s ({sum(rows.values()):,} rows, {size / 1e6:.0f} MB CSV) -> {path}")
+    if args.data is not None:
+        result = measure(args.data)
+    else:
+        from rpc_eval.synthetic import generate
+
+        data, _truth = generate(args.scale, seed=args.seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            write(data, tmp)
+            del data
+            result = measure(Path(tmp))
+    result["code"] = {"label": args.label, "rpc_eval_from": str(Path(rpc_eval.__file__).parent)}
+    result["blas_threads"] = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}
+    name = f"intake_{args.scale}"
+    path = RESULTS / f"{name}.json"
+    runs = {}
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        runs = old.get("runs", {}) if isinstance(old.get("runs"), dict) else {}
+    runs[args.label] = {"date": time.strftime("%Y-%m-%d %H:%M"), **result}
+    path = write_result(name, {"scale": args.scale, "seed": args.seed, "runs": runs})
+    print(f"{args.label}: load+validate {result['seconds']['load_and_validate']:.1f} s = "
+          f"{result['load_over_pyarrow_read']:.1f}x the pyarrow read; peak memory "
+          f"{result['memory']['peak_over_arrow_size']:.2f}x the Arrow size -> {path}")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool,
             print(f"rpc-eval: --allow-notebooks-from {folder}: no such folder", file=sys.stderr)
             return EXIT_PROBLEMS
     loaded = [load_plan(p) for p in plans]
-    with build_lock(out):
+    from rpc_eval.data.cache import use_cache
+
+    with build_lock(out), use_cache(Path(out) / ".cache"):  # data read and checked once
         return _run_locked(loaded, data, out, force, quiet, allow)
 
 

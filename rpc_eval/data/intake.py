@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rpc_eval.data.cache import ENV as CACHE_ENV
 from rpc_eval.data.codebooks import Codebook, CodebookError, check_yaml_file, load_codebooks
 from rpc_eval.data.model import (
     DTYPES,
@@ -89,6 +91,23 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
         return frame.apply(lambda c: c.str.strip().eq("")).all(axis=1).to_numpy()
     joined = pd.Series(["".join(r) for r in frame.to_numpy(dtype=object)], dtype=object)
     return joined.str.strip().eq("").to_numpy()
+
+
+def _stripped(column: pd.Series) -> pd.Series:
+    """Cell text without surrounding white space. A column of Arrow-backed text none of
+    whose cells starts or ends with white space is returned as it is (no copy: a national
+    table's text is held once, not twice)."""
+    text = column.astype(str)
+    if hasattr(text.array, "__arrow_array__") and len(text):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(text.array)
+        ends = [pc.utf8_is_space(pc.utf8_slice_codeunits(arr, 0, 1)),
+                pc.utf8_is_space(pc.utf8_slice_codeunits(arr, -1, None))]
+        if not any(pc.any(e).as_py() for e in ends):
+            return text
+    return text.str.strip()
 
 
 def _one(n: int, i: int) -> np.ndarray:
@@ -310,7 +329,7 @@ class _TableCheck:
             [e for e in extras if e not in used],
             [c for c in missing if c not in suggestion])
         self.cells = pd.DataFrame(
-            {name: self.frame[name].astype(str).str.strip() for name in present.values()},
+            {name: _stripped(self.frame[name]) for name in present.values()},
             index=range(self.n))
         return fatal
 
@@ -444,41 +463,66 @@ class _TableCheck:
                        "check the date; the year or the day and month may be swapped")
 
     def check_keys(self) -> None:
-        """Exact copies: keep the first. Conflicting rows sharing a key: exclude all."""
+        """Exact copies: keep the first. Conflicting rows sharing a key: exclude all.
+
+        Rows equal in every cell are equal in the key, so whole rows are compared only
+        among the rows whose key is shared (on national data: none, or a handful).
+        """
         key = list(self.spec.get("key", []))
         if not key or not all(k in self.columns for k in key):
             return
         live = ~self.bad
         if not live.any():
             return
-        sub = self.cells.loc[live]
-        whole_row = _whole_row_ids(self.frame.loc[live], self.cells.loc[live])
+        live_idx = np.flatnonzero(live)
+        key_ids = self._key_ids(key, live_idx)
+        shared = pd.Series(key_ids).duplicated(keep=False).to_numpy()
+        if not shared.any():
+            return
+        cand = live_idx[shared]
+        sub = self.cells.iloc[cand]
+        whole_row = _whole_row_ids(self.frame.iloc[cand], sub)
         copies_local = pd.Series(whole_row).duplicated(keep="first").to_numpy()
         copies = np.zeros(self.n, bool)
-        copies[np.flatnonzero(live)[copies_local]] = True
+        copies[cand[copies_local]] = True
         if copies.any():
             text = np.full(self.n, "", dtype=object)
-            text[np.flatnonzero(live)] = self._first_rows(sub, whole_row)
+            text[cand] = self._first_rows(sub, whole_row)
             self.error(copies, key[0], text, "delete the repeated row")
-        live = ~self.bad
-        key_ids = _row_ids(self.typed.loc[live], key)
+        still = ~self.bad[live_idx]
+        live_idx, key_ids = live_idx[still], key_ids[still]
         dup_local = pd.Series(key_ids).duplicated(keep=False).to_numpy()
         if dup_local.any():
-            keys = self.typed.loc[live, key].astype(str)
+            dup_idx = live_idx[dup_local]
+            keys = self.typed.iloc[dup_idx][key].astype(str)
             dup = np.zeros(self.n, bool)
-            dup[np.flatnonzero(live)[dup_local]] = True
-            rows_of = pd.Series(self.rows[np.flatnonzero(live)], index=keys.index)
-            groups = rows_of[dup_local].groupby([keys[c][dup_local] for c in key]).transform(
+            dup[dup_idx] = True
+            rows_of = pd.Series(self.rows[dup_idx], index=keys.index)
+            groups = rows_of.groupby([keys[c] for c in key]).transform(
                 lambda r: ", ".join(map(str, r)))
             vals = np.full(self.n, "", dtype=object)
-            vals[np.flatnonzero(dup)] = self.cells.loc[dup, self.columns[key[0]]].to_numpy()
+            vals[dup_idx] = self.cells[self.columns[key[0]]].to_numpy()[dup_idx]
             label = " + ".join(key)
             text = np.full(self.n, "", dtype=object)
-            text[np.flatnonzero(dup)] = (f"{label} is not unique: rows "
-                                         + groups.astype(str).to_numpy()
-                                         + " share it with different values")
+            text[dup_idx] = (f"{label} is not unique: rows "
+                             + groups.astype(str).to_numpy()
+                             + " share it with different values")
             self.error(dup, key[0], text,
                        f"keep one row per {label} and correct or delete the others", values=vals)
+
+    def _key_ids(self, key: list[str], idx: np.ndarray) -> np.ndarray:
+        """:func:`_row_ids` of the typed ``key`` columns at rows ``idx``, computed from
+        the cell text: a typed value depends only on its cell's text, so the text is
+        factorised (by Arrow, for Arrow-backed text) and each distinct text takes the
+        number of its typed value; equal typed values get equal numbers."""
+        frame = {}
+        for col in key:
+            codes, uniques = pd.factorize(self.cells[self.columns[col]], use_na_sentinel=False)
+            first = np.empty(len(uniques), dtype=np.int64)
+            first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+            typed_codes = pd.factorize(self.typed[col].iloc[first], use_na_sentinel=False)[0]
+            frame[col] = np.asarray(typed_codes, dtype=np.int64)[codes[idx]]
+        return _row_ids(pd.DataFrame(frame), key)
 
     def _first_rows(self, sub: pd.DataFrame, row_ids: np.ndarray) -> np.ndarray:
         """For each row of ``sub``: the spreadsheet row of the first identical row (as text)."""
@@ -541,8 +585,19 @@ class _TableCheck:
         self.typed[column] = values
         return values
 
+    def kept(self) -> pd.DataFrame:
+        """The typed rows kept (the typed table itself when no row is excluded: a copy
+        of a national table would cost its size again)."""
+        return self.typed.loc[~self.bad].reset_index(drop=True) if self.bad.any() \
+            else self.typed
+
+    def release_text(self) -> None:
+        """Let go of the cell text once every check of the table is done (the typed
+        table, the problems and the excluded rows are all that is left to report)."""
+        self.frame = self.cells = self.raw.frame = None
+
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
-        kept = self.typed.loc[~self.bad].reset_index(drop=True)
+        kept = self.kept()
         problems = _concat_problems([problems_frame(self.reader_problems), *self.problem_chunks])
         if self.reasons:
             idx = np.concatenate([i for i, _ in self.reasons])
@@ -573,17 +628,24 @@ def _whole_row_ids(frame: pd.DataFrame, stripped: pd.DataFrame) -> np.ndarray:
 
 
 def _row_ids(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """One integer per row, equal for rows equal in ``cols`` (missing equals missing).
+    """One integer per row, equal for rows equal in ``cols`` (missing equals missing),
+    numbered in order of first appearance.
 
-    Factorising column by column and folding the codes together is much faster on
-    millions of rows than hashing tuples of strings.
+    Each column is factorised once and the codes are folded together arithmetically
+    (re-numbered only when the product of the numbers of values would overflow): much
+    faster on millions of rows than hashing tuples of strings.
     """
     combined = np.zeros(len(frame), dtype=np.int64)
+    size = 1
     for col in cols:
         codes, uniques = pd.factorize(frame[col], use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + codes
-        combined = pd.factorize(combined)[0].astype(np.int64)
-    return combined
+        k = len(uniques) + 1
+        if size * k >= 2**62:
+            combined, seen = pd.factorize(combined)
+            combined, size = combined.astype(np.int64), len(seen)
+        combined = combined * k + codes
+        size *= k
+    return pd.factorize(combined)[0].astype(np.int64)
 
 
 # ------------------------------------------------------------------------------------
@@ -871,6 +933,27 @@ def load(
         raise RpcEvalError("errors must be 'exclude' or 'raise'")
     path = Path(path)
     today_ts = pd.Timestamp(today if today is not None else dt.date.today()).normalize()
+    codebook_dirs, instrument_dirs = list(codebook_dirs), list(instrument_dirs)
+    cache = os.environ.get(CACHE_ENV)
+    if (cache and pseudonymise_key is None and not codebook_dirs and not instrument_dirs
+            and errors == "exclude"):
+        from rpc_eval.data.cache import cached_load
+
+        data = cached_load(path, cache, today_ts, lambda: _load(path, None, [], [], errors,
+                                                                today_ts))
+    else:
+        data = _load(path, pseudonymise_key, codebook_dirs, instrument_dirs, errors, today_ts)
+    n_excluded = len(data.intake_log.excluded)
+    if n_excluded:
+        warnings.warn(f"{n_excluded:,} row(s) were excluded from {path.name}; see "
+                      ".intake_log.excluded and .intake_log.problems", DataQualityWarning,
+                      stacklevel=2)
+    return data
+
+
+def _load(path: Path, pseudonymise_key: str | bytes | None, codebook_dirs: list,
+          instrument_dirs: list, errors: str, today_ts: pd.Timestamp) -> EvaluationData:
+    """:func:`load` without the cache and the closing warning."""
     pseudo = Pseudonymiser(pseudonymise_key) if pseudonymise_key is not None else None
     spec = schema()
     raws, problems, folder = _read_source(path, [*TABLES, QUESTIONNAIRES])
@@ -975,7 +1058,8 @@ def load(
             k = key[0]
             gone = c.bad & c.typed[k].notna().to_numpy()
             excluded_keys[table] = dict(zip(c.typed.loc[gone, k], c.rows[gone], strict=True))
-        kept[table] = c.typed.loc[~c.bad].reset_index(drop=True)
+        kept[table] = c.kept()
+        c.release_text()
 
     frames, excluded, recon = [], [], []
     tables: dict[str, pd.DataFrame] = {}
@@ -1018,10 +1102,6 @@ def load(
             [Problem(r.table, r.file, None if pd.isna(r.row) else int(r.row), r.column,
                      r.value, r.problem, r.hint, r.severity) for r in rows.itertuples()],
             f"{path.name}: {len(excluded_df):,} row(s) have problems")
-    if len(excluded_df):
-        warnings.warn(f"{len(excluded_df):,} row(s) were excluded from {path.name}; see "
-                      ".intake_log.excluded and .intake_log.problems", DataQualityWarning,
-                      stacklevel=2)
     return EvaluationData(**tables, codebooks=books, instruments=registry, intake_log=log)
 
 

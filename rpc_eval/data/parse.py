@@ -89,6 +89,29 @@ def _missing(text: pd.Series, nullable: bool, label: str, out: Parsed) -> np.nda
 
 
 def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
+    """Dates of a column: cells written YYYY-MM-DD (nearly all, in most files) are read
+    straight from their text; the others, with every problem found, by the general
+    reader, which gives those cells the same problems it would in the whole column."""
+    n = len(text)
+    fast, done = _plain_iso_dates(text)
+    done &= ~blank
+    if not done.any():
+        return _parse_dates_general(text, blank, out)
+    rest = np.flatnonzero(~done & ~blank)
+    if len(rest):
+        sub = Parsed(values=text.iloc[:0])
+        part = _parse_dates_general(text.iloc[rest].reset_index(drop=True),
+                                    np.zeros(len(rest), bool), sub)
+        fast[rest] = part.to_numpy(dtype="datetime64[ns]")
+        for found, into in ((sub.errors, out.errors), (sub.warnings, out.warnings)):
+            for mask, problem, hint in found:
+                full = np.zeros(n, bool)
+                full[rest] = mask
+                into.append((full, problem, hint))
+    return pd.Series(fast, index=text.index, dtype="datetime64[ns]")
+
+
+def _parse_dates_general(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     values = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     todo = ~blank
     iso = text.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
@@ -98,7 +121,7 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
     # The year must lie in YEAR_RANGE: outside it the date is a typing slip, and pandas
     # cannot hold years beyond 1677..2262 at all.
     year = pd.Series(-1, index=text.index)
-    year[iso] = text[iso].str.slice(0, 4).astype(int)
+    year[iso] = _iso_years(text[iso])
     year[uk] = text[uk].str.split(" ").str[0].str.rsplit("/", n=1).str[-1].astype(int)
     odd_year = (iso | uk) & ~year.between(*YEAR_RANGE).to_numpy()
     if odd_year.any():
@@ -135,6 +158,62 @@ def _parse_dates(text: pd.Series, blank: np.ndarray, out: Parsed) -> pd.Series:
             mask[text.index.get_indexer(grp.index)] = True
             out.errors.append((mask, problem, hint))
     return values
+
+
+def _iso_years(text: pd.Series) -> np.ndarray:
+    """The year (first four digits) of cells that start YYYY-."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.cast(pc.utf8_slice_codeunits(_arrow(text), 0, 4), pa.int64()).to_numpy(
+        zero_copy_only=False)
+
+
+def _plain_iso_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Dates of the cells written exactly YYYY-MM-DD with a year in YEAR_RANGE, and
+    which cells those are.
+
+    The digits are read as numbers in one pass over the text's bytes and the day is
+    checked against the length of its month (leap years included), so an impossible
+    date (2021-02-31) is never read as another day; the other cells are left to the
+    general reader.
+    """
+    n = len(text)
+    days = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    done = np.zeros(n, bool)
+    arr = _arrow(text)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == "string"
+                            else np.int64)[arr.offset:arr.offset + n + 1]
+    sel = np.diff(offsets) == 10
+    if arr.null_count:
+        sel &= arr.is_valid().to_numpy(zero_copy_only=False)
+    if not sel.any():
+        return days, done
+    raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    if sel.all():
+        b = raw[offsets[0]:offsets[-1]].reshape(n, 10)
+    else:
+        b = raw[offsets[:-1][sel, None] + np.arange(10)]
+    shape = (b[:, 4] == ord("-")) & (b[:, 7] == ord("-"))
+    d = {}
+    for i in (0, 1, 2, 3, 5, 6, 8, 9):
+        d[i] = b[:, i] - np.uint8(ord("0"))  # wraps round above 9 for a non-digit
+        shape &= d[i] <= 9
+    year = (d[0].astype(np.int32) * 1000 + d[1].astype(np.int32) * 100
+            + d[2].astype(np.int32) * 10 + d[3])
+    month = d[5].astype(np.int32) * 10 + d[6]
+    day = d[8].astype(np.int32) * 10 + d[9]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    length = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[
+        np.clip(month, 0, 12)] + (leap & (month == 2))
+    ok = shape & (month >= 1) & (month <= 12) & (day >= 1) & (day <= length) \
+        & (year >= YEAR_RANGE[0]) & (year <= YEAR_RANGE[1])
+    stamp = (year[ok] - 1970).astype("datetime64[Y]").astype("datetime64[M]") \
+        + (month[ok] - 1).astype("timedelta64[M]")
+    where = np.flatnonzero(sel)[ok]
+    days[where] = (stamp.astype("datetime64[D]") + (day[ok] - 1).astype("timedelta64[D]"))
+    done[where] = True
+    return days, done
 
 
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
@@ -174,11 +253,49 @@ def _date_trouble(text: str) -> tuple[str, str]:
 
 
 def _as_object(text: pd.Series, keep: np.ndarray) -> pd.Series:
-    """Text cells as an object column, missing where ``keep`` is false (one conversion,
-    much faster than ``where`` on arrow-backed strings)."""
-    values = text.to_numpy(dtype=object)
+    """Text cells as an object column, missing where ``keep`` is false.
+
+    The column is factorised (a dictionary encoding, done by Arrow for Arrow-backed
+    text) and each distinct text is made a Python string once: millions of cells then
+    share a few thousand string objects, which is much faster and smaller than one
+    object per cell.
+    """
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    words = np.append(np.asarray(uniques, dtype=object), np.nan)
+    values = words[codes]  # code -1 (a missing cell) takes the appended NaN
     values[~keep] = np.nan
     return pd.Series(values, index=text.index, dtype=object)
+
+
+def _arrow(text: pd.Series):
+    """The cells of ``text`` as a pyarrow array (no copy for Arrow-backed text)."""
+    import pyarrow as pa
+
+    arr = pa.array(text.array) if hasattr(text.array, "__arrow_array__") else pa.array(
+        text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _to_float(text: pd.Series, todo: np.ndarray, numeric_like: np.ndarray) -> pd.Series:
+    """Numbers of the cells in ``todo`` (NaN elsewhere and where not a number).
+
+    When every given cell is written as a plain decimal number (the usual case), Arrow
+    converts the text (correctly rounded, as Python's ``float`` does); otherwise, or if
+    Arrow refuses a value, pandas' ``to_numeric`` reads the column.
+    """
+    if (numeric_like | ~todo).all():
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            arr = pc.if_else(pa.array(todo), _arrow(text), pa.scalar(None, pa.string()))
+            num = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+            if np.isfinite(num[todo]).all():
+                return pd.Series(num, index=text.index, dtype="float64")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    num = pd.to_numeric(text.where(todo, ""), errors="coerce").astype("float64")
+    return num.where(todo)
 
 
 def parse_column(
@@ -252,12 +369,11 @@ def parse_column(
                 out.errors.append((mask, problem, hint))
         out.values = values.astype(object)
     elif kind in ("integer", "number"):
-        num = pd.to_numeric(text.where(todo, ""), errors="coerce").astype("float64")
-        num = num.where(todo)
         # "1e400" and "inf" are numbers of a sort, but not usable values (and pandas
         # versions differ on whether "1e400" parses to inf or fails)
         numeric_like = text.str.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
         numeric_like = numeric_like.to_numpy(dtype=bool, na_value=False)
+        num = _to_float(text, todo, numeric_like)
         notnum = todo & num.isna().to_numpy() & ~numeric_like
         huge = todo & ~notnum & ~(num.abs() <= MAX_NUMBER).to_numpy()
         if notnum.any():

@@ -47,6 +47,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rpc_eval.data.cache import use_cache
 from rpc_eval.errors import RpcEvalError
 from rpc_eval.plan import Plan, _inside, load_plan
 from rpc_eval.report.html import esc, page
@@ -659,7 +660,8 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
                                             encoding="utf-8")
         write_index(out)  # the report is not complete now: the index leaves it out
         step(f"{plan.name}: running the notebook")
-        executed = _run_notebook(plan, data_path, report_dir, allow_notebooks_from)
+        with use_cache(out / ".cache"):  # the reports of a build read the data once
+            executed = _run_notebook(plan, data_path, report_dir, allow_notebooks_from)
         outputs_file = report_dir / "outputs.json"
         if not outputs_file.is_file():
             raise RpcEvalError(f"the notebook {plan.notebook_path.name} did not finish its "
