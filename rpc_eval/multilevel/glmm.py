@@ -513,6 +513,14 @@ def fit_glmm(data: pd.DataFrame, formula: str, group: str, family: str = "binomi
         raise RpcEvalError("ci must be between 0 and 1.")
     if not isinstance(data, pd.DataFrame):
         raise RpcEvalError("data must be a pandas DataFrame (one row per parent).")
+    if isinstance(group, list | tuple) and len(group) == 1:
+        group = group[0]
+    if not isinstance(group, str):
+        raise RpcEvalError(
+            f"group must be one column name (a random intercept, e.g. 'la_code'), not "
+            f"{group!r}: nested groups are not supported by fit_glmm yet. Fit the outer "
+            "level (e.g. the LA) alone, or use fit_lmm(groups=[...]) for a continuous "
+            "outcome.")
     for col, what in ((group, "Group"), (trials, "Trials")):
         if col is not None and col not in data.columns:
             raise RpcEvalError(f"{what} column {col!r} is not in the data.")
