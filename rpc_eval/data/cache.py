@@ -81,7 +81,9 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _package_digest() -> str:
+def package_digest() -> str:
+    """SHA-256 of the package's code and data files (``*.py``, ``*.yaml``): part of the
+    keys of build stamps and cached datasets, so a change of code means a rebuild."""
     h = hashlib.sha256()
     for p in sorted(_PACKAGE.rglob("*")):
         if p.is_file() and p.suffix in {".py", ".yaml"}:
@@ -100,7 +102,7 @@ def dataset_key(path: str | Path, today: pd.Timestamp) -> str:
     h.update(json.dumps({
         "format": FORMAT, "python": platform.python_version(), "pandas": pd.__version__,
         "numpy": np.__version__, "pyarrow": pyarrow.__version__,
-        "today": today.date().isoformat(), "package": _package_digest(),
+        "today": today.date().isoformat(), "package": package_digest(),
         "kind": "folder" if path.is_dir() else path.suffix.lower(),
     }, sort_keys=True).encode())
     for f in files:

@@ -876,6 +876,28 @@ class LmmSlopesResult:
 
 
 
+def _satterthwaite(eng, theta, sig_s, T):
+    """Satterthwaite degrees of freedom of each fixed effect (lmerTest), computed on the
+    standardised scale (the df are invariant to it): ``A = 2 H^-1`` in the variance
+    parameters ``(theta, sigma)``, the gradient of each ``var(beta_j)`` in them, and
+    ``df_j = 2 var(beta_j)^2 / (g' A g)``. Returns ``(A, df)``."""
+    H = _hessian(eng.deviance_vp, np.append(theta, sig_s))
+    try:
+        A = 2 * np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        A = 2 * np.linalg.pinv(H)
+
+    def vbeta(th):
+        return np.diag(T @ eng.covbeta(np.append(th, sig_s)) @ T.T)
+
+    v_s = vbeta(theta)
+    jac = np.column_stack([_jacobian(vbeta, theta), 2 * v_s / sig_s])
+    denom = np.einsum("ik,kl,il->i", jac, A, jac)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(denom > 0, 2 * v_s ** 2 / denom, np.inf)
+    return A, df
+
+
 def _fixed_on_data_scale(eng, theta, T, y_scale, y_shift, icpt):
     """Solve at ``theta`` on the standardised scale and map back to the data's scale:
     the solution ``s``, residual variance and SD, fixed effects, their covariance and
@@ -1038,23 +1060,7 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
 
     # Satterthwaite (lmerTest): A = 2 H^{-1} in varpar = (theta, sigma), computed on the
     # standardised scale (the df are invariant to it) and mapped back for vcov_varpar
-    sig_s = sigma / y_scale
-    varpar = np.append(theta, sig_s)
-    H = _hessian(eng.deviance_vp, varpar)
-    try:
-        A = 2 * np.linalg.inv(H)
-    except np.linalg.LinAlgError:
-        A = 2 * np.linalg.pinv(H)
-
-    def vbeta(th):
-        return np.diag(T @ eng.covbeta(np.append(th, sig_s)) @ T.T)
-
-    v_s = vbeta(theta)
-    jt = _jacobian(vbeta, theta)  # (p, k)
-    jac = np.column_stack([jt, 2 * v_s / sig_s])
-    denom = np.einsum("ik,kl,il->i", jac, A, jac)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.where(denom > 0, 2 * v_s ** 2 / denom, np.inf)
+    A, df = _satterthwaite(eng, theta, sigma / y_scale, T)
     J = np.ones(k + 1)
     J[-1] = y_scale
     A = A * np.outer(J, J)

@@ -41,6 +41,7 @@ from rpc_eval.multilevel.lmm import (
     _fixed_on_data_scale,
     _hessian,
     _jacobian,
+    _satterthwaite,
     _standardiser,
 )
 
@@ -276,21 +277,7 @@ def fit_slopes(data: pd.DataFrame, formula: str, groups, reml: bool, ci: float,
                                                            icpt)
 
     # Satterthwaite on the standardised scale (df are invariant to it)
-    sig_s = sigma / y_scale
-    H = _hessian(eng.deviance_vp, np.append(theta, sig_s))
-    try:
-        A = 2 * np.linalg.inv(H)
-    except np.linalg.LinAlgError:
-        A = 2 * np.linalg.pinv(H)
-
-    def vbeta(th):
-        return np.diag(T @ eng.covbeta(np.append(th, sig_s)) @ T.T)
-
-    v_s = vbeta(theta)
-    jac = np.column_stack([_jacobian(vbeta, theta), 2 * v_s / sig_s])
-    denom = np.einsum("ik,kl,il->i", jac, A, jac)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.where(denom > 0, 2 * v_s ** 2 / denom, np.inf)
+    _, df = _satterthwaite(eng, theta, sigma / y_scale, T)
     tq = stats.t.ppf(0.5 + ci / 2, df)
     terms = ["(Intercept)" if t == "Intercept" else t for t in Xdf.columns]
     fixed = pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": df,

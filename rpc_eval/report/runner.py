@@ -47,7 +47,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rpc_eval.data.cache import use_cache
+from rpc_eval.data.cache import package_digest, use_cache
 from rpc_eval.errors import RpcEvalError
 from rpc_eval.plan import Plan, _inside, load_plan
 from rpc_eval.report.html import esc, page
@@ -191,15 +191,6 @@ def has_parents(source: Path) -> bool | None:
     except (OSError, ValueError, KeyError, StopIteration):
         return None
     return None
-
-
-def _package_digest() -> str:
-    h = hashlib.sha256()
-    for p in sorted(_PACKAGE.rglob("*")):
-        if p.is_file() and p.suffix in {".py", ".yaml"}:
-            h.update(str(p.relative_to(_PACKAGE)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -458,7 +449,7 @@ def _up_to_date(plan: Plan, source: Path, report_dir: Path) -> tuple[dict, bool]
         "inputs": {_published_name(p, source, plan.root): sha256_file(p)
                    for p in read_files(source)},
         "all_data_files": _files_digest(source),
-        "package": _package_digest(),
+        "package": package_digest(),
         "versions": versions(),
     }
     stamp_path, manifest_path = report_dir / ".build.json", report_dir / "manifest.json"
