@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timed, write_result  # noqa: E402
 
-from rpc_eval.engagement.summary import engagement_analysis  # noqa: E402
+from rpc_eval.engagement.analysis import engagement_analysis  # noqa: E402
 from rpc_eval.synthetic import generate  # noqa: E402
 
 

@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timed, write_result  # noqa: E402
 
-from rpc_eval.change import score_responses  # noqa: E402
+from rpc_eval.instruments import score_responses  # noqa: E402
 from rpc_eval.multilevel.lmm import fit_lmm  # noqa: E402
 from rpc_eval.synthetic import generate  # noqa: E402
 

@@ -9,9 +9,9 @@ pre/post change with d_z 0.3, ICC 0.05, CV of LA sizes 0.4 and 60% of parents wi
 both questionnaires. Timed, each with ``n_jobs=1`` and ``n_jobs=2`` (joblib loky;
 results must be identical):
 
-* :func:`rpc_eval.power.simulate_power`, LA-clustered test, 500 replicates per design;
+* :func:`rpc_eval.design.power.simulate_power`, LA-clustered test, 500 replicates per design;
 * the same with ``method="multilevel"`` (``fit_lmm`` per replicate), 100 replicates;
-* :func:`rpc_eval.power.simulate_power_synthetic` (whole synthetic datasets, PHQ-9)
+* :func:`rpc_eval.design.power.simulate_power_synthetic` (whole synthetic datasets, PHQ-9)
   for 8 and 12 LAs x 40 parents, 50 replicates.
 
 Each timing is one call (worker start-up included, as a user meets it). Also records
@@ -37,7 +37,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import timed, write_result  # noqa: E402
 
-from rpc_eval.power import simulate_power, simulate_power_synthetic  # noqa: E402
+from rpc_eval.design.power import simulate_power, simulate_power_synthetic  # noqa: E402
 
 SEED = 20240601
 LAS, PARENTS = [6, 8, 10, 12], [20, 40, 60, 80]

@@ -92,7 +92,7 @@ SLOW_TESTS = {
     "test_signed_summaries_pool_and_name_each_key",
     "test_tampered_rehashed_summary_is_refused_under_trusted_keys",
     "test_hostile_la_codes_publish_no_formula_and_draw",
-    "rpc_eval.multilevel.summary.multilevel_analysis",
+    "rpc_eval.multilevel.analysis.multilevel_analysis",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rpc_eval.engagement.summary import engagement_analysis
+from rpc_eval.engagement.analysis import engagement_analysis
 from rpc_eval.synthetic import generate
 
 

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rpc_eval import federated as F
-from rpc_eval.change import score_responses
 from rpc_eval.cli import federated as cli
 from rpc_eval.data import load, write
 from rpc_eval.errors import RpcEvalError
+from rpc_eval.instruments import score_responses
 from rpc_eval.plan import load_plan
-from rpc_eval.pooling import random_effects
+from rpc_eval.regional import federated as F
+from rpc_eval.stats.pooling import random_effects
 from rpc_eval.synthetic import generate
 
 PLAN = "analysis_plans/regional_evaluation_template_v1.yaml"
@@ -363,7 +363,7 @@ def test_cli_errors_are_plain(data, la_files, tmp_path, capsys):
 def test_summary_audit_finds_a_sum_pinned_within_the_threshold():
     """The LP audit behind the LA summary's suppression: a small sum that the published
     counts pin to 1..t-1 fails it; one whose range reaches 0 or t passes."""
-    from rpc_eval.federated import _intervals_protect
+    from rpc_eval.regional.federated import _intervals_protect
 
     # cells (not_started, completed, dropped_out, ongoing, other); published: referred
     referred = np.array([[1.0, 1, 1, 1, 1]])

@@ -27,7 +27,7 @@ from rpc_eval.engagement.discrete import fit_discrete_hazard
 from rpc_eval.engagement.finegray import fine_gray
 from rpc_eval.errors import DataQualityWarning, RpcEvalError
 from rpc_eval.multilevel import fit_glmm, fit_lmm, funnel_limits
-from rpc_eval.pooling import pool_estimates
+from rpc_eval.stats.pooling import pool_estimates
 
 REF_DIR = Path(__file__).parent / "reference"
 N, N_LA = 240, 12

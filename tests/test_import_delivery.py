@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 
 from rpc_eval.change import outcome_tables
-from rpc_eval.change.outcomes import score_responses
 from rpc_eval.cli import main
 from rpc_eval.data import import_delivery, load, load_mapping
 from rpc_eval.data.mapping import MappingError
 from rpc_eval.engagement import engagement_analysis
 from rpc_eval.errors import DataQualityWarning, DataValidationError
+from rpc_eval.instruments import score_responses
 from rpc_eval.synthetic import generate
 from rpc_eval.synthetic.wide import MISSING_CODE, to_wide, write_wide
 

@@ -14,7 +14,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.interim_tables import (
+from rpc_eval.regional.interim_tables import (
     load_case_studies,
     table_1,
     table_2,

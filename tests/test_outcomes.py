@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rpc_eval.change import change_table, outcome_tables, score_responses
+from rpc_eval.change import change_table, outcome_tables
+from rpc_eval.instruments import score_responses
 from rpc_eval.synthetic import generate
 
 

@@ -1,4 +1,4 @@
-"""Tests of rpc_eval.planning_tool.
+"""Tests of rpc_eval.monitoring.planning_tool.
 
 Reference values: tests/reference/planning_tool.R (wilcox.test paired, exact = FALSE,
 correct = TRUE; Stuart-Maxwell from its formula, and its generalised-inverse form)
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rpc_eval import planning_tool as P
-from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import RpcEvalError
+from rpc_eval.monitoring import planning_tool as P
+from rpc_eval.stats.intervals import wilson_interval
 from rpc_eval.synthetic import generate
 
 REF = json.loads((Path(__file__).parent / "reference" / "planning_tool.json").read_text())

@@ -1,4 +1,4 @@
-"""Tests for rpc_eval.pooling (random-effects meta-analysis).
+"""Tests for rpc_eval.stats.pooling (random-effects meta-analysis).
 
 Reference values: tests/reference/metafor_rma.R -> metafor_rma.json (metafor 3.8.1).
 """
@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from rpc_eval.errors import RpcEvalError, RpcEvalWarning  # noqa: E402
-from rpc_eval.pooling import (  # noqa: E402
+from rpc_eval.stats.pooling import (  # noqa: E402
     STUDY_COLUMNS,
     TABLE_COLUMNS,
     MetaAnalysisResult,

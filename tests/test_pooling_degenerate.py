@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from rpc_eval.pooling import pool_estimates, random_effects  # noqa: E402
+from rpc_eval.stats.pooling import pool_estimates, random_effects  # noqa: E402
 
 REF = json.loads((Path(__file__).parent / "reference" / "metafor_degenerate.json")
                  .read_text())

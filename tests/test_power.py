@@ -1,4 +1,4 @@
-"""Power and sample size with parents clustered in LAs (rpc_eval.power, rpc-eval power)."""
+"""Power and sample size with parents clustered in LAs (rpc_eval.design.power, rpc-eval power)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from statsmodels.stats.power import TTestPower
 
 from rpc_eval import cli
 from rpc_eval.cli import power as power_cli
-from rpc_eval.errors import RpcEvalError
-from rpc_eval.power import (
+from rpc_eval.design.power import (
     SIMULATION_COLUMNS,
     TABLE_COLUMNS,
     _cluster_t,
@@ -26,6 +25,7 @@ from rpc_eval.power import (
     simulate_power,
     simulate_power_synthetic,
 )
+from rpc_eval.errors import RpcEvalError
 
 
 # ----------------------------------------------------------------- design effect
@@ -306,7 +306,7 @@ def _cluster_t_dense(sums, counts, null):
 
 @pytest.mark.parametrize("k", [3, 8, 40, 300])
 def test_cluster_t_in_linear_memory_equals_the_matrix_formula(k):
-    from rpc_eval.power import _cluster_t
+    from rpc_eval.design.power import _cluster_t
 
     rng = np.random.default_rng(k)
     counts = rng.integers(0, 80, k)
@@ -319,7 +319,7 @@ def test_cluster_t_in_linear_memory_equals_the_matrix_formula(k):
 
 
 def test_memory_estimate_scales_with_the_design():
-    from rpc_eval.power import simulation_memory
+    from rpc_eval.design.power import simulation_memory
 
     small = simulation_memory(8, 40, n_sims=1)
     assert simulation_memory(80, 40, n_sims=1) > 5 * small

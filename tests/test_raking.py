@@ -1,4 +1,4 @@
-"""Tests of rpc_eval.raking against survey (tests/reference/raking.R) and by hand."""
+"""Tests of rpc_eval.stats.raking against survey (tests/reference/raking.R) and by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.raking import (
+from rpc_eval.stats.raking import (
     ESTIMATE_COLUMNS,
     kish_effective_n,
     rake,

@@ -1,4 +1,4 @@
-"""Tests of rpc_eval.reliability: R reference values, hand-checked cases, errors, and a
+"""Tests of rpc_eval.instruments.reliability: R reference values, hand-checked cases, errors, and a
 known-truth coverage check of the Feldt interval.
 
 The R values come from tests/reference/reliability.R (psych 2.2.9, lavaan 0.6.14),
@@ -24,7 +24,7 @@ from rpc_eval.errors import (
     DataValidationError,
     RpcEvalError,
 )
-from rpc_eval.reliability import (
+from rpc_eval.instruments.reliability import (
     RELIABILITY_COLUMNS,
     cronbach_alpha,
     item_rest_correlations,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rpc_eval import interim_tables as it
 from rpc_eval.cli import main
 from rpc_eval.data import load
+from rpc_eval.regional import interim_tables as it
 from rpc_eval.report.runner import run_plan
 
 ROOT = Path(__file__).resolve().parents[1]

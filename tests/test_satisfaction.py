@@ -1,4 +1,4 @@
-"""Tests for rpc_eval.satisfaction (R reference: tests/reference/satisfaction.R)."""
+"""Tests for rpc_eval.monitoring.satisfaction (R reference: tests/reference/satisfaction.R)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.satisfaction import (
+from rpc_eval.monitoring.satisfaction import (
     compare_groups,
     likert_distribution,
     likert_summary,

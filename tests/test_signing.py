@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rpc_eval import federated as F
 from rpc_eval.cli import main
 from rpc_eval.errors import RpcEvalError
 from rpc_eval.plan import load_plan
+from rpc_eval.regional import federated as F
 from rpc_eval.signing import generate_keypair, load_private_key, sign_summary
 from rpc_eval.synthetic import generate
 

@@ -1,4 +1,4 @@
-"""Tests of rpc_eval.training against R (tests/reference/training.R) and the generator."""
+"""Tests of rpc_eval.monitoring.training against R (tests/reference/training.R) and the generator."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.synthetic import generate
-from rpc_eval.training import (
+from rpc_eval.monitoring.training import (
     APPLICATION_COLUMNS,
     PAIRED_COLUMNS,
     application_at_followup,
@@ -21,6 +20,7 @@ from rpc_eval.training import (
     response_shift,
     wilcoxon_signed_rank,
 )
+from rpc_eval.synthetic import generate
 
 REF = json.loads((Path(__file__).parent / "reference" / "training.json").read_text())
 

@@ -6,9 +6,9 @@ change, attrition and multiple-imputation sensitivity.
 ['d_z', 'g_z', 'd_av', 'g_av', 'd_rm', 'g_rm']
 """
 
+from rpc_eval.change.analysis import ChangeResults, change_analysis, outcome_tables
 from rpc_eval.change.attrition import attrition_comparison, mi_change, rubin_pool
 from rpc_eval.change.effect_sizes import paired_effect_sizes, paired_tests
-from rpc_eval.change.outcomes import outcome_tables, score_responses
 from rpc_eval.change.reliable_change import (
     band_transitions,
     classify_reliable_change,
@@ -19,6 +19,8 @@ from rpc_eval.change.reliable_change import (
 from rpc_eval.change.tables import change_table, pair_waves
 
 __all__ = [
+    "ChangeResults",
+    "change_analysis",
     "attrition_comparison",
     "band_transitions",
     "change_table",
@@ -32,5 +34,4 @@ __all__ = [
     "reliable_change_index",
     "reliable_change_summary",
     "rubin_pool",
-    "score_responses",
 ]

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from rpc_eval.change.attrition import attrition_comparison, mi_change
-from rpc_eval.change.outcomes import score_responses
 from rpc_eval.change.tables import pair_waves
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.errors import DataQualityWarning, RpcEvalError
+from rpc_eval.instruments import score_responses
 
 __all__ = ["attrition_analysis"]
 

@@ -69,8 +69,8 @@ def _describe(summary: dict, out: Path) -> str:
 
 
 def cmd_summarise(args: argparse.Namespace) -> int:
-    from rpc_eval.federated import summarise, write_summary
     from rpc_eval.plan import load_plan
+    from rpc_eval.regional.federated import summarise, write_summary
 
     out = Path(args.out)
     if out.suffix.lower() != ".json":
@@ -111,8 +111,8 @@ def cmd_summarise(args: argparse.Namespace) -> int:
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    from rpc_eval.federated import pool
     from rpc_eval.plan import load_plan
+    from rpc_eval.regional.federated import pool
     from rpc_eval.report.pooled_report import write_pooled_report
 
     try:

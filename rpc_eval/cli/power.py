@@ -61,7 +61,7 @@ def _what(args: argparse.Namespace) -> str:
 
 
 def _sentences(table: pd.DataFrame, args: argparse.Namespace, settings: dict) -> list[str]:
-    from rpc_eval.power import sample_size
+    from rpc_eval.design.power import sample_size
 
     out = []
     what = "to detect the change" if args.outcome == "prepost" else \
@@ -90,7 +90,7 @@ def _sentences(table: pd.DataFrame, args: argparse.Namespace, settings: dict) ->
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from rpc_eval.power import power_table, simulate_power
+    from rpc_eval.design.power import power_table, simulate_power
 
     try:
         if not 0 < args.target < 1:
@@ -99,7 +99,7 @@ def cmd_power(args: argparse.Namespace) -> int:
         table = power_table(args.las, args.parents, outcome=args.outcome, **settings)
         sim = None
         if args.simulate:
-            from rpc_eval.power import _check_memory, _size, memory_limit, simulation_memory
+            from rpc_eval.design.power import _check_memory, _size, memory_limit, simulation_memory
 
             limit = memory_limit() if args.max_memory is None else int(args.max_memory
                                                                        * 1024 ** 3)

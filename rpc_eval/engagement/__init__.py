@@ -6,6 +6,7 @@ duration column and an integer event column (0 = censored, 1 = dropout, 2 = comp
 in RPC data); :func:`time_to_event` builds that frame from an EvaluationData.
 """
 
+from rpc_eval.engagement.analysis import engagement_analysis
 from rpc_eval.engagement.cox import fit_cox
 from rpc_eval.engagement.discrete import empirical_hazard, fit_discrete_hazard
 from rpc_eval.engagement.finegray import fine_gray
@@ -16,7 +17,6 @@ from rpc_eval.engagement.nonparametric import (
     kaplan_meier,
     logrank_test,
 )
-from rpc_eval.engagement.summary import engagement_analysis
 from rpc_eval.engagement.timetoevent import person_period, time_to_event
 
 __all__ = [

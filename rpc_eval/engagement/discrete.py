@@ -62,8 +62,8 @@ from scipy import stats
 
 from rpc_eval._util import as_list as _as_list
 from rpc_eval._util import check_ci as _check_ci
-from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
+from rpc_eval.stats.intervals import wilson_interval
 
 __all__ = [
     "fit_discrete_hazard",

@@ -37,10 +37,10 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from rpc_eval.data.model import EvaluationData, schema
 from rpc_eval.errors import RpcEvalError, RpcEvalWarning
+from rpc_eval.stats.intervals import wilson_interval
 
 __all__ = ["funnel", "funnel_table", "wilson_interval", "STAGES", "FUNNEL_COLUMNS",
            "Stage"]
@@ -72,68 +72,6 @@ FUNNEL_COLUMNS: list[str] = [
 
 _WAVES = {"responded_end": "end", "responded_6m": "followup_6m",
           "responded_12m": "followup_12m"}
-
-
-def wilson_interval(x, n, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion ``x / n``.
-
-    Parameters
-    ----------
-    x, n : array-like of int
-        Successes and trials (``0 <= x <= n``). Where ``n == 0`` both limits are NaN.
-    ci : float
-        Confidence level, strictly between 0 and 1.
-
-    Returns
-    -------
-    (ndarray, ndarray) or (float, float)
-        Lower and upper limits (floats when ``x`` and ``n`` are scalars); exactly 0
-        when ``x == 0`` and exactly 1 when ``x == n``.
-
-    Notes
-    -----
-    With ``p = x / n`` and ``z`` the ``(1 + ci) / 2`` normal quantile,
-
-    .. math:: \\frac{p + z^2/(2n) \\pm z\\sqrt{p(1-p)/n + z^2/(4n^2)}}{1 + z^2/n}
-
-    (Wilson 1927; Newcombe 1998, method 3). R: ``prop.test(x, n, conf.level = ci,
-    correct = FALSE)$conf.int`` or ``binom::binom.wilson(x, n)``.
-
-    References
-    ----------
-    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
-    inference. *JASA* 22, 209-212. Newcombe, R. G. (1998). Two-sided confidence
-    intervals for the single proportion: comparison of seven methods. *Statistics in
-    Medicine* 17, 857-872.
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval([878, 0], [2694, 10])
-    >>> [round(float(v), 4) for v in (lo[0], hi[0], lo[1], hi[1])]
-    [0.3085, 0.3438, 0.0, 0.2775]
-    >>> tuple(round(v, 4) for v in wilson_interval(374, 878, ci=0.9))
-    (0.3988, 0.4536)
-    """
-    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
-        raise RpcEvalError(f"ci must be a confidence level between 0 and 1, e.g. 0.95; got {ci!r}")
-    x = np.asarray(x, dtype=float)
-    n = np.asarray(n, dtype=float)
-    if np.any(x < 0) or np.any(x > n):
-        raise RpcEvalError("wilson_interval needs 0 <= x <= n")
-    z = float(norm.ppf((1 + ci) / 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / n
-        z2n = z * z / n
-        centre = (p + z2n / 2) / (1 + z2n)
-        half = z * np.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
-        lo = np.where(x == 0, 0.0, centre - half)
-        hi = np.where(x == n, 1.0, centre + half)
-    empty = n == 0
-    lo = np.where(empty, np.nan, np.clip(lo, 0.0, 1.0))
-    hi = np.where(empty, np.nan, np.clip(hi, 0.0, 1.0))
-    if lo.ndim == 0:
-        return float(lo), float(hi)
-    return lo, hi
 
 
 def _responded(data: EvaluationData, waves: Sequence[str],

@@ -20,12 +20,14 @@ from rpc_eval.instruments.scoring import (
     WIDE_ID_COLUMNS,
     responses_to_wide,
     score,
+    score_responses,
 )
 
 __all__ = [
     "available",
     "get",
     "score",
+    "score_responses",
     "responses_to_wide",
     "SCORE_COLUMNS",
     "WIDE_ID_COLUMNS",

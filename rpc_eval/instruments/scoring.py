@@ -22,7 +22,7 @@ import pandas as pd
 from rpc_eval.errors import DataValidationError, Problem, RpcEvalError
 from rpc_eval.instruments.registry import Instrument, Registry, Scale, default_registry
 
-__all__ = ["score", "responses_to_wide", "SCORE_COLUMNS", "WIDE_ID_COLUMNS"]
+__all__ = ["score", "score_responses", "responses_to_wide", "SCORE_COLUMNS", "WIDE_ID_COLUMNS"]
 
 #: Columns of :func:`score`'s result after the id columns (``band_<scheme>`` columns for
 #: an instrument's further band schemes come straight after ``band``).
@@ -527,3 +527,22 @@ def score(
     for key in ("n_items", "items_answered", "prorated", "valid"):
         columns[key] = numeric[key]
     return pd.DataFrame(columns, copy=False)
+
+
+def score_responses(responses: pd.DataFrame, registry: Registry,
+                    instruments: Sequence[str] | None = None) -> pd.DataFrame:
+    """Score every instrument in a long ``responses`` table.
+
+    Returns
+    -------
+    DataFrame
+        :func:`score` output for each instrument, stacked: one row
+        per parent x respondent x wave x scale.
+    """
+    names = sorted(pd.unique(responses["instrument"].dropna())) if instruments is None \
+        else list(instruments)
+    frames = [score(responses_to_wide(responses, n, registry=registry), n, registry=registry)
+              for n in names]
+    if not frames:
+        raise RpcEvalError("the responses table has no questionnaire answers to score")
+    return pd.concat(frames, ignore_index=True)

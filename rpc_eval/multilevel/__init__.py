@@ -9,9 +9,9 @@
 - :func:`multilevel_analysis`: the report's multilevel section.
 """
 
+from rpc_eval.multilevel.analysis import multilevel_analysis
 from rpc_eval.multilevel.compare import caterpillar_plot, funnel_limits
 from rpc_eval.multilevel.glmm import fit_glmm
 from rpc_eval.multilevel.lmm import fit_lmm
-from rpc_eval.multilevel.summary import multilevel_analysis
 
 __all__ = ["caterpillar_plot", "fit_glmm", "fit_lmm", "funnel_limits", "multilevel_analysis"]

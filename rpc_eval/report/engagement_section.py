@@ -1,6 +1,6 @@
 """The engagement section of a report: funnel, retention, competing exits, models.
 
-Publishes :class:`~rpc_eval.engagement.summary.EngagementResults` through a
+Publishes :class:`~rpc_eval.engagement.analysis.EngagementResults` through a
 :class:`~rpc_eval.report.publish.Report`; computes nothing. Figures are drawn from the
 protected tables: a suppressed cell is not plotted.
 """
@@ -17,9 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rpc_eval.engagement.analysis import EngagementResults  # noqa: E402
 from rpc_eval.engagement.funnel import STAGES  # noqa: E402
 from rpc_eval.engagement.plots import plot_session_hazard  # noqa: E402
-from rpc_eval.engagement.summary import EngagementResults  # noqa: E402
 from rpc_eval.report.disclosure import TableSpec, TotalRows  # noqa: E402
 from rpc_eval.report.html import esc  # noqa: E402
 from rpc_eval.report.publish import Report, Shown  # noqa: E402

@@ -1,5 +1,5 @@
 """The interim report's tables (DWP research report 1059, Tables 1, 2, 3, 5, 6 and 7),
-published from :mod:`rpc_eval.interim_tables`. Computes nothing."""
+published from :mod:`rpc_eval.regional.interim_tables`. Computes nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from rpc_eval import interim_tables as it
+from rpc_eval.regional import interim_tables as it
 from rpc_eval.report.disclosure import TableSpec, TotalRows
 from rpc_eval.report.publish import Report, Shown
 

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rpc_eval.multilevel.analysis import MultilevelResults  # noqa: E402
 from rpc_eval.multilevel.compare import caterpillar_plot  # noqa: E402
-from rpc_eval.multilevel.summary import MultilevelResults  # noqa: E402
 from rpc_eval.report.disclosure import TableSpec  # noqa: E402
 from rpc_eval.report.engagement_section import term_rests_on  # noqa: E402
 from rpc_eval.report.html import esc  # noqa: E402

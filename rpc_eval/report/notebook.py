@@ -80,7 +80,7 @@ def load_report_data(plan: Plan, data_path: str | Path | None = None) -> Any:
     the intake log rather than printed."""
     path = Path(data_path) if data_path else plan.data_path
     if plan["data"].get("kind", "evaluation") == "case_studies":
-        from rpc_eval.interim_tables import load_case_studies
+        from rpc_eval.regional.interim_tables import load_case_studies
 
         return load_case_studies(path)
     from rpc_eval.data import load
@@ -148,11 +148,11 @@ def attrition_kwargs(plan: Plan) -> dict[str, Any]:
 
 
 def pooling_comparison(data: Any, plan: Plan) -> Any:
-    """:func:`rpc_eval.federated.one_stage_comparison` for each of the plan's pooled
+    """:func:`rpc_eval.regional.federated.one_stage_comparison` for each of the plan's pooled
     outcomes, one after the other (``instrument`` and ``scale`` columns first)."""
     import pandas as pd
 
-    from rpc_eval.federated import one_stage_comparison
+    from rpc_eval.regional.federated import one_stage_comparison
 
     rows = []
     for o in plan["pooling"]["outcomes"]:

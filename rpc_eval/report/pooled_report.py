@@ -1,6 +1,6 @@
 """The pooled regional report: pooled outcomes, forest plots, the pooled funnel and
 completion rates, written as HTML, CSV, ODS and a manifest. Publishes the results of
-:func:`rpc_eval.federated.pool`; computes nothing."""
+:func:`rpc_eval.regional.federated.pool`; computes nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from rpc_eval.federated import (  # noqa: F401 (pool, summarise: doctest)
+from rpc_eval.regional.federated import (  # noqa: F401 (pool, summarise: doctest)
     FUNNEL_COUNTS,
     PooledResults,
     _f,

@@ -15,7 +15,7 @@ __all__ = ["pooling_section"]
 
 def pooling_section(rpt: Report, comparison: pd.DataFrame) -> Shown:
     """Publish ``pooling_one_vs_two_stage`` (rows of
-    :func:`rpc_eval.federated.one_stage_comparison`, one pair per pooled outcome)."""
+    :func:`rpc_eval.regional.federated.one_stage_comparison`, one pair per pooled outcome)."""
     stats = ("estimate", "std_error", "ci_low", "ci_high", "tau2_or_la_variance")
     return rpt.table(
         "pooling_one_vs_two_stage", comparison,

@@ -48,7 +48,7 @@ suppressed together. Means and SDs of ``t`` or more parents are published.
 
 Pooling
 -------
-* Outcomes: the LA mean changes are pooled with :func:`rpc_eval.pooling.random_effects`
+* Outcomes: the LA mean changes are pooled with :func:`rpc_eval.stats.pooling.random_effects`
   (method and Hartung-Knapp-Sidik-Jonkman adjustment from the plan); LAs whose outcome
   was suppressed, or with no variation in change, are left out and listed.
 * Funnel: each stage's total is the sum over the LAs that published that count. Where an
@@ -258,7 +258,7 @@ def _plan_waves(plan) -> tuple[str, str]:
 
 def _scores(data, instruments: Sequence[str]) -> pd.DataFrame:
     """Scores of the named instruments (only those with answers)."""
-    from rpc_eval.change import score_responses
+    from rpc_eval.instruments import score_responses
 
     present = set(pd.unique(data.responses["instrument"].dropna()))
     names = [n for n in dict.fromkeys(instruments) if n in present]
@@ -392,7 +392,7 @@ def _la_name(data, la_code: str) -> str | None:
 
 
 def summarise(data, plan, *, la_code: str | None = None,
-              command: str = "rpc_eval.federated.summarise") -> dict[str, Any]:
+              command: str = "rpc_eval.regional.federated.summarise") -> dict[str, Any]:
     """An aggregate-only summary of one LA's data, ready to share for pooling.
 
     Parameters
@@ -792,7 +792,7 @@ class PooledResults:
         ``file, la_code, la_name, sha256, plan, package_version, signature`` (the key that
         verified the summary, or ``not checked``).
     models : dict
-        Outcome name -> :class:`~rpc_eval.pooling.MetaAnalysisResult`; the completion
+        Outcome name -> :class:`~rpc_eval.stats.pooling.MetaAnalysisResult`; the completion
         meta-analysis is under ``"completion"``.
     plan : dict
         ``name``, ``sha256`` and ``settings`` of the plan every summary was made with.
@@ -943,8 +943,8 @@ def pool(summaries: Sequence[Any], *, plan=None,
     >>> res.la_codes, list(res.meta["outcome"])
     (['LA001', 'LA002', 'LA003'], ['csi4_total', 'phq9_total', 'sdq_parent_4_17_total_difficulties'])
     """
-    from rpc_eval.engagement.funnel import wilson_interval
-    from rpc_eval.pooling import random_effects
+    from rpc_eval.stats.intervals import wilson_interval
+    from rpc_eval.stats.pooling import random_effects
 
     if isinstance(summaries, str | Path | dict):
         summaries = [summaries]
@@ -1275,7 +1275,7 @@ def one_stage_comparison(data, plan, outcome: Any) -> pd.DataFrame:
         summaries.append(_build_summary(
             data.parents[data.parents["la_code"] == code],
             scores[scores["_la"] == code].drop(columns="_la"), plan, code,
-            _la_name(data, code), "rpc_eval.federated.one_stage_comparison",
+            _la_name(data, code), "rpc_eval.regional.federated.one_stage_comparison",
             data.instruments))
     res = pool(summaries)
     key = f"{inst}_{scale}"

@@ -964,8 +964,8 @@ def simulate_power(n_las: int | Sequence[int], parents_per_la: int | Sequence[in
 # --------------------------------------------------------------------------- synthetic
 def _synthetic_chunk(seeds: list, cells: list[dict], instrument: str, scale: str,
                      waves: tuple[str, str], alpha: float) -> np.ndarray:
-    from rpc_eval.change import score_responses
     from rpc_eval.change.tables import pair_waves
+    from rpc_eval.instruments import score_responses
     from rpc_eval.synthetic import generate
 
     rows = []

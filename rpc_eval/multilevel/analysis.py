@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from rpc_eval.change.outcomes import score_responses
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.errors import RpcEvalError
+from rpc_eval.instruments import score_responses
 from rpc_eval.multilevel.compare import FunnelResult, funnel_limits
 from rpc_eval.multilevel.glmm import GlmmResult, fit_glmm
 from rpc_eval.multilevel.lmm import LmmResult, fit_lmm

@@ -1,12 +1,16 @@
-"""Pre/post outcome tables for a whole dataset: every instrument's headline scale,
-by intervention, with effect sizes and reliable-change classes.
+"""Pre/post change for a whole dataset: every instrument's headline scale, by
+intervention, with effect sizes and reliable-change classes (:func:`outcome_tables`),
+and the attrition and multiple-imputation sensitivity of the primary outcome
+(:func:`~rpc_eval.change.sensitivity.attrition_analysis`); :func:`change_analysis`
+gives both.
 
-This is the analysis behind the report's outcomes table; it reads nothing from disk.
+These are the analyses behind the report's outcomes section; they read nothing from disk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -14,29 +18,10 @@ from rpc_eval.change.reliable_change import classify_reliable_change, reliable_c
 from rpc_eval.change.tables import change_table
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.instruments import Registry, responses_to_wide, score
-from rpc_eval.reliability import reliability
+from rpc_eval.instruments import responses_to_wide, score_responses
+from rpc_eval.instruments.reliability import reliability
 
-__all__ = ["score_responses", "outcome_tables"]
-
-
-def score_responses(responses: pd.DataFrame, registry: Registry,
-                    instruments: Sequence[str] | None = None) -> pd.DataFrame:
-    """Score every instrument in a long ``responses`` table.
-
-    Returns
-    -------
-    DataFrame
-        :func:`rpc_eval.instruments.score` output for each instrument, stacked: one row
-        per parent x respondent x wave x scale.
-    """
-    names = sorted(pd.unique(responses["instrument"].dropna())) if instruments is None \
-        else list(instruments)
-    frames = [score(responses_to_wide(responses, n, registry=registry), n, registry=registry)
-              for n in names]
-    if not frames:
-        raise RpcEvalError("the responses table has no questionnaire answers to score")
-    return pd.concat(frames, ignore_index=True)
+__all__ = ["ChangeResults", "change_analysis", "outcome_tables"]
 
 
 def _classify(data: EvaluationData, sub: pd.DataFrame, inst: str, scale: str,
@@ -159,3 +144,72 @@ def outcome_tables(
     if len(reliable):
         reliable = reliable[[by, *[c for c in reliable.columns if c != by]]]
     return {"change": change.reset_index(drop=True), "reliable_change": reliable}
+
+
+@dataclass
+class ChangeResults:
+    """Everything the outcomes section of a report shows (see :func:`change_analysis`).
+
+    Attributes
+    ----------
+    change, reliable_change : DataFrame
+        :func:`outcome_tables`' two tables.
+    attrition, mi : DataFrame or None
+        :func:`~rpc_eval.change.sensitivity.attrition_analysis` of the primary outcome,
+        when one was named.
+    notes : list of str
+        What the attrition analysis left out and why.
+    """
+
+    change: pd.DataFrame
+    reliable_change: pd.DataFrame
+    attrition: pd.DataFrame | None = None
+    mi: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def change_analysis(
+    data: EvaluationData,
+    *,
+    waves: tuple[str, str] = ("baseline", "end"),
+    by: str = "intervention",
+    scales: str = "primary",
+    outcomes: Sequence[tuple[str, str]] | None = None,
+    primary: tuple[str, str | None] | None = None,
+    seed: int = 20240601,
+) -> ChangeResults:
+    """Pre/post change of every outcome and, for the primary outcome, attrition.
+
+    Parameters
+    ----------
+    data : EvaluationData
+    waves, by, scales, outcomes
+        As :func:`outcome_tables`.
+    primary : (instrument, scale or None), optional
+        The primary outcome; when given, its loss to follow-up and multiple-imputation
+        sensitivity (:func:`~rpc_eval.change.sensitivity.attrition_analysis`, grouped by
+        ``by``) are added.
+    seed : int
+        Seed of the imputations.
+
+    Returns
+    -------
+    ChangeResults
+
+    Examples
+    --------
+    >>> from rpc_eval.synthetic import generate
+    >>> data, truth = generate("small", seed=3)
+    >>> res = change_analysis(data)
+    >>> list(res.change.columns[:3])
+    ['intervention', 'instrument', 'scale']
+    """
+    from rpc_eval.change.sensitivity import attrition_analysis
+
+    tables = outcome_tables(data, waves=waves, by=by, scales=scales, outcomes=outcomes)
+    res = ChangeResults(change=tables["change"], reliable_change=tables["reliable_change"])
+    if primary is not None:
+        instrument, scale = primary
+        att = attrition_analysis(data, instrument, scale, waves=waves, by=by, seed=seed)
+        res.attrition, res.mi, res.notes = att["attrition"], att["mi"], list(att["notes"])
+    return res

@@ -11,9 +11,9 @@ import pandas as pd
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.errors import RpcEvalError
 from rpc_eval.instruments import responses_to_wide, score
-from rpc_eval.planning_tool import stage_change, stage_distribution
-from rpc_eval.satisfaction import likert_summary, target_attainment
-from rpc_eval.training import application_at_followup, paired_ratings
+from rpc_eval.monitoring.planning_tool import stage_change, stage_distribution
+from rpc_eval.monitoring.satisfaction import likert_summary, target_attainment
+from rpc_eval.monitoring.training import application_at_followup, paired_ratings
 
 __all__ = ["MonitoringResults", "monitoring_analysis"]
 

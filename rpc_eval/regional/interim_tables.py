@@ -101,7 +101,7 @@ DEFAULT_RETURN = "2023-05"
 
 
 def _example_folder() -> Path:
-    return Path(__file__).resolve().parent.parent / "synthetic_data" / "interim_case_studies"
+    return Path(__file__).resolve().parents[2] / "synthetic_data" / "interim_case_studies"
 
 
 def load_case_studies(folder: str | Path, *, check_codes: bool = True) -> dict[str, pd.DataFrame]:

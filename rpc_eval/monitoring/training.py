@@ -25,8 +25,8 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
 from rpc_eval._util import check_ci as _check_ci
-from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import RpcEvalError
+from rpc_eval.stats.intervals import wilson_interval
 
 __all__ = [
     "paired_ratings",
@@ -358,7 +358,7 @@ def application_at_followup(training_responses: pd.DataFrame, *, by=None,
     Share applying the training at least weekly (``actual_use`` in ``weekly_codes``)
     and at least monthly (in ``monthly_codes``) among practitioners answering
     ``actual_use`` at ``followup_6m``, with Wilson intervals
-    (:func:`rpc_eval.engagement.funnel.wilson_interval`). For practitioners who
+    (:func:`rpc_eval.stats.intervals.wilson_interval`). For practitioners who
     answered both ``expected_use`` at ``post`` and ``actual_use`` at ``followup_6m``:
     the share expecting at-least-weekly use, the share achieving it, their difference
     (actual - expected), the discordant counts and McNemar's exact test (two-sided

@@ -37,8 +37,8 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval._util import check_ci as _check_ci
-from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import ConvergenceWarning, RpcEvalError
+from rpc_eval.stats.intervals import wilson_interval
 
 __all__ = [
     "likert_distribution",
@@ -244,7 +244,7 @@ def likert_summary(data: pd.DataFrame, items: Sequence[str] | str | None = None,
     Notes
     -----
     Mean interval: :math:`\\bar x \\pm t_{n-1,(1+ci)/2}\\, s/\\sqrt n`. Top-box interval:
-    Wilson (1927) score interval (:func:`rpc_eval.engagement.funnel.wilson_interval`).
+    Wilson (1927) score interval (:func:`rpc_eval.stats.intervals.wilson_interval`).
     Treating ordinal codes as interval-scaled for the mean is conventional in
     satisfaction reporting; the top-box share needs no such assumption.
 

@@ -21,7 +21,7 @@ function                   result
 
 Percentages are of the LAs that answered the item in that year (``n_total``); missing
 responses are left out, never counted as the lowest stage. Confidence intervals are
-Wilson score intervals (:func:`rpc_eval.engagement.funnel.wilson_interval`), given in
+Wilson score intervals (:func:`rpc_eval.stats.intervals.wilson_interval`), given in
 percent like the estimates.
 """
 
@@ -35,8 +35,8 @@ import pandas as pd
 from scipy.stats import chi2, wilcoxon
 from statsmodels.stats.contingency_tables import SquareTable
 
-from rpc_eval.engagement.funnel import wilson_interval
 from rpc_eval.errors import RpcEvalError
+from rpc_eval.stats.intervals import wilson_interval
 
 __all__ = [
     "stage_distribution",
