@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 #: The base dataset, one CSV text per table; every row is valid when loaded with
@@ -101,3 +103,35 @@ def pytest_collection_modifyitems(config, items):
         name = getattr(item, "originalname", None) or item.name.split("[")[0]
         if item.path.name in SLOW_MODULES or name in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+# --- the vocabulary of result tables (docs/conventions.md), for tests/test_conventions*.py
+
+#: Column names the conventions rule out, with the name to use instead.
+FORBIDDEN_COLUMNS = {
+    "se": "std_error", "std_err": "std_error", "p": "p_value", "p_t": "p_value",
+    "pvalue": "p_value", "pval": "p_value", "coef": "estimate", "lower": "ci_low",
+    "upper": "ci_high", "lcl": "ci_low", "ucl": "ci_high", "hr": "ratio", "or": "ratio",
+    "events": "n_events", "at_risk": "n_at_risk", "exp_coef": "ratio",
+    "hr_ci_low": "ratio_ci_low", "hr_ci_high": "ratio_ci_high", "z": "statistic",
+    "t": "statistic",
+}
+#: A term label: a column name, ``column[T.level]``, or such terms joined by ``:``.
+TERM = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\[T\.[^\]]+\])?)(?::[A-Za-z_][A-Za-z0-9_]*"
+                  r"(?:\[T\.[^\]]+\])?)*$")
+
+
+def check_table(table: pd.DataFrame, what: str) -> None:
+    """Fail on a column or a term label outside the vocabulary."""
+    wrong = [f"column {c} -> {FORBIDDEN_COLUMNS[c]}" for c in map(str, table.columns)
+             if c in FORBIDDEN_COLUMNS]
+    if "term" in table.columns:
+        wrong += [f"term {t!r} is not column[T.level]" for t in table["term"].astype(str)
+                  if not TERM.match(t) and t not in ("Intercept", "(Intercept)")]
+    assert not wrong, f"{what}: " + "; ".join(wrong)
+
+
+@pytest.fixture
+def check_conventions():
+    """``check(table, what)``: fail on a column or term label outside the vocabulary."""
+    return check_table

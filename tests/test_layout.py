@@ -20,7 +20,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "rpc_eval"
 
 STAGES: dict[str, int] = {
-    "__init__": 0, "errors": 0, "_util": 0, "safe_text": 0, "signing": 0,
+    "__init__": 0, "errors": 0, "_util": 0, "safe_text": 0, "signing": 0, "results": 0,
     "instruments": 1,
     "data": 2,
     "stats": 3, "synthetic": 3, "plan": 3,
