@@ -286,10 +286,10 @@ def test_mi_change_no_missing_equals_complete_case():
 def test_mi_change_deterministic_with_seed(method):
     df = _simulate(np.random.default_rng(5), n=150)
     df.loc[df.index[::7], "x"] = np.nan  # a missing covariate: the chained path
-    a = mi_change(df, "pre", "post", ["x", "w"], m=2, seed=11, method=method, maxit=2)
-    b = mi_change(df, "pre", "post", ["x", "w"], m=2, seed=11, method=method, maxit=2)
+    a = mi_change(df, "pre", "post", ["x", "w"], m=2, seed=11, method=method, max_iter=2)
+    b = mi_change(df, "pre", "post", ["x", "w"], m=2, seed=11, method=method, max_iter=2)
     pd.testing.assert_frame_equal(a, b)
-    c = mi_change(df, "pre", "post", ["x", "w"], m=2, seed=12, method=method, maxit=2)
+    c = mi_change(df, "pre", "post", ["x", "w"], m=2, seed=12, method=method, max_iter=2)
     assert a.loc[2, "estimate"] != c.loc[2, "estimate"]
     g1 = mi_change(df, "pre", "post", ["x"], m=3, seed=np.random.default_rng(7), method=method)
     g2 = mi_change(df, "pre", "post", ["x"], m=3, seed=np.random.default_rng(7), method=method)
@@ -316,7 +316,7 @@ def test_missing_covariates_imputed_and_estimate_near_truth():
     df = _simulate(rng, n=3000)
     df.loc[rng.random(3000) < 0.15, "x"] = np.nan
     df.loc[rng.random(3000) < 0.10, "w"] = None
-    out = mi_change(df, "pre", "post", ["x", "w"], m=5, seed=1, maxit=5,
+    out = mi_change(df, "pre", "post", ["x", "w"], m=5, seed=1, max_iter=5,
                     standardised=False)
     mi = out.iloc[1]
     assert mi["n_used"] == 3000

@@ -242,13 +242,16 @@ def test_ordinal_matches_polr(groups):
     r = compare_groups(groups, "y", "g", method="ordinal")
     ref = REF["polr"]
     g = r[r.kind == "group"]
-    assert g["term"].tolist() == ["g=b", "g=c"]
+    assert g["term"].tolist() == ["g[T.b]", "g[T.c]"]
     np.testing.assert_allclose(g["estimate"], ref["coef"], atol=1e-4)
     np.testing.assert_allclose(g["std_error"], ref["se"], atol=1e-4)
     np.testing.assert_allclose(r[r.kind == "threshold"]["estimate"], ref["zeta"], atol=1e-4)
-    np.testing.assert_allclose(g["odds_ratio"], np.exp(ref["coef"]), rtol=1e-3)
-    assert (g["or_ci_low"] < g["odds_ratio"]).all() and (g["odds_ratio"] < g["or_ci_high"]).all()
-    assert r[r.kind == "threshold"]["term"].tolist() == ["1|2", "2|3", "3|4", "4|5"]
+    np.testing.assert_allclose(g["ratio"], np.exp(ref["coef"]), rtol=1e-3)
+    assert (g["ratio_ci_low"] < g["ratio"]).all() and (g["ratio"] < g["ratio_ci_high"]).all()
+    np.testing.assert_allclose(g["ratio_ci_low"], np.exp(g["ci_low"]), rtol=1e-12)
+    np.testing.assert_allclose(g["statistic"], g["estimate"] / g["std_error"], rtol=1e-12)
+    assert r[r.kind == "threshold"]["term"].tolist() == [
+        "threshold[T.1|2]", "threshold[T.2|3]", "threshold[T.3|4]", "threshold[T.4|5]"]
 
 
 def test_ordinal_cluster_matches_sandwich_vcovcl(groups):
@@ -261,7 +264,7 @@ def test_ordinal_cluster_matches_sandwich_vcovcl(groups):
 def test_ordinal_reference_level(groups):
     r = compare_groups(groups, "y", "g", method="ordinal", reference="b")
     g = r[r.kind == "group"].set_index("term")["estimate"]
-    assert g["g=a"] == pytest.approx(-REF["polr"]["coef"][0], abs=1e-4)
+    assert g["g[T.a]"] == pytest.approx(-REF["polr"]["coef"][0], abs=1e-4)
 
 
 def test_compare_groups_degenerate(groups):

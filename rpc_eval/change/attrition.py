@@ -421,10 +421,10 @@ def _norm_draw(x: np.ndarray, miss: np.ndarray, j: int, rng: np.random.Generator
     x[miss, j] = design[miss] @ beta + sigma * rng.standard_normal(int(miss.sum()))
 
 
-def _impute(x: np.ndarray, *, m: int, maxit: int, method: str, k_pmm: int,
+def _impute(x: np.ndarray, *, m: int, max_iter: int, method: str, k_pmm: int,
             rng: np.random.Generator) -> list[np.ndarray]:
     """``m`` completed copies of ``x`` (rows x variables, nan = missing), each the end of
-    an independent chain of ``maxit`` chained-equation cycles."""
+    an independent chain of ``max_iter`` chained-equation cycles."""
     miss = np.isnan(x)
     counts = miss.sum(axis=0)
     order = [int(j) for j in np.argsort(counts, kind="stable") if counts[j] > 0]
@@ -432,7 +432,7 @@ def _impute(x: np.ndarray, *, m: int, maxit: int, method: str, k_pmm: int,
         return [x.copy() for _ in range(m)]
     # With one incomplete variable each cycle is an exact draw from its posterior
     # predictive distribution, so one cycle per chain is enough.
-    cycles = 1 if len(order) == 1 else maxit
+    cycles = 1 if len(order) == 1 else max_iter
     out = []
     for chain_rng in rng.spawn(m):
         if method == "pmm":
@@ -499,7 +499,7 @@ def _t_interval(est: float, se: float, df: float, ci: float) -> tuple[float, flo
 
 
 def _change_group(sub: pd.DataFrame, pre_col: str, post_col: str, covariates: list[str],
-                  *, m: int, maxit: int, method: str, k_pmm: int, ci: float,
+                  *, m: int, max_iter: int, method: str, k_pmm: int, ci: float,
                   standardised: bool, rng: np.random.Generator, label: str
                   ) -> list[dict[str, Any]]:
     pre = _numeric(sub[pre_col], pre_col)
@@ -546,7 +546,7 @@ def _change_group(sub: pd.DataFrame, pre_col: str, post_col: str, covariates: li
             f"only {n_cc} follow-up score(s){label}, too few to fit an imputation model "
             f"with {x.shape[1] - 1} predictor(s); use fewer covariates or pool groups"
         )
-    completed = _impute(x, m=m, maxit=maxit, method=method, k_pmm=k_pmm, rng=rng)
+    completed = _impute(x, m=m, max_iter=max_iter, method=method, k_pmm=k_pmm, rng=rng)
     q = {e: np.empty(m) for e in estimands}
     u = {e: np.empty(m) for e in estimands}
     sd_pre_all = float(pre.std(ddof=1)) if n > 1 else math.nan
@@ -576,7 +576,7 @@ def mi_change(data: pd.DataFrame, outcome_pre: str, outcome_post: str,
               covariates: Sequence[str] = (), *, m: int = 20,
               seed: int | np.random.Generator | None = DEFAULT_SEED,
               by: str | Sequence[str] | None = None, method: str = "norm",
-              maxit: int = 10, k_pmm: int = 5, ci: float = 0.95,
+              max_iter: int = 10, k_pmm: int = 5, ci: float = 0.95,
               standardised: bool = True) -> pd.DataFrame:
     """Mean pre/post change by complete cases and by multiple imputation, side by side.
 
@@ -616,11 +616,11 @@ def mi_change(data: pd.DataFrame, outcome_pre: str, outcome_post: str,
         Algorithm 3.1; R ``mice`` method ``"norm"``). ``"pmm"``: predictive mean
         matching by :class:`statsmodels.imputation.mice.MICEData` (observed values only,
         so imputations stay within the range of the scale), with ``k_pmm`` donors.
-    maxit : int
+    max_iter : int
         Chained-equation cycles per imputation chain when more than one variable is
         incomplete (each of the ``m`` imputations comes from its own chain, as in R
-        ``mice``). With only the follow-up score missing one cycle is an exact draw and
-        ``maxit`` is not used.
+        ``mice``; R's ``maxit``). With only the follow-up score missing one cycle is an exact draw and
+        ``max_iter`` is not used.
     k_pmm : int
         Number of donors for ``method="pmm"`` (R ``mice``'s ``donors = 5``;
         statsmodels' own default is 20).
@@ -719,8 +719,8 @@ def mi_change(data: pd.DataFrame, outcome_pre: str, outcome_post: str,
     if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 2:
         raise RpcEvalError(f"m (number of imputations) must be an integer of at least 2, "
                            f"not {m!r}; 20 or more is usual")
-    if isinstance(maxit, bool) or not isinstance(maxit, int | np.integer) or maxit < 1:
-        raise RpcEvalError(f"maxit must be a positive integer, not {maxit!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise RpcEvalError(f"max_iter must be a positive integer, not {max_iter!r}")
     if method not in MI_METHODS:
         raise RpcEvalError(f"method must be one of {list(MI_METHODS)}, not {method!r}")
     if isinstance(k_pmm, bool) or not isinstance(k_pmm, int | np.integer) or k_pmm < 1:
@@ -748,7 +748,7 @@ def mi_change(data: pd.DataFrame, outcome_pre: str, outcome_post: str,
         rng = seed
     else:
         rng = np.random.default_rng(seed)
-    settings = {"m": m, "maxit": maxit, "method": method, "k_pmm": k_pmm, "ci": ci,
+    settings = {"m": m, "max_iter": max_iter, "method": method, "k_pmm": k_pmm, "ci": ci,
                 "standardised": standardised}
     if not by_cols:
         rows = _change_group(data, outcome_pre, outcome_post, covariates, rng=rng,

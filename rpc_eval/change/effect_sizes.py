@@ -85,7 +85,7 @@ ESTIMATORS = ("d_z", "g_z", "d_av", "g_av", "d_rm", "g_rm")
 #: Columns of :func:`paired_effect_sizes`.
 EFFECT_SIZE_COLUMNS = ["estimator", "estimate", "ci_low", "ci_high", "n", "r"]
 #: Columns of :func:`paired_tests`.
-TEST_COLUMNS = ["test", "statistic", "df", "p", "n"]
+TEST_COLUMNS = ["test", "statistic", "df", "p_value", "n"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -229,12 +229,12 @@ def _summary(x: np.ndarray, y: np.ndarray, ci: float) -> dict[str, float]:
         se = sd / math.sqrt(n)
         t = m / se
         q = float(stats.t.ppf((1 + ci) / 2, df))
-        out["t"] = t
-        out["p_t"] = float(2 * stats.t.sf(abs(t), df))
+        out["statistic"] = t
+        out["p_value"] = float(2 * stats.t.sf(abs(t), df))
         out["change_ci_low"], out["change_ci_high"] = m - q * se, m + q * se
     else:
         t = nan
-        out["t"] = out["p_t"] = nan
+        out["statistic"] = out["p_value"] = nan
         out["change_ci_low"] = out["change_ci_high"] = nan
         if n > 1 and sd == 0:
             out["change_ci_low"] = out["change_ci_high"] = m
@@ -380,7 +380,7 @@ def paired_tests(pre: Sequence[float] | np.ndarray | pd.Series,
             of the ranks of |D| over the positive differences D = post - pre (R's ``V``).
         ``df``
             ``n - 1`` for the t-test; missing for Wilcoxon.
-        ``p``
+        ``p_value``
             Two-sided p-value.
         ``n``
             Complete pairs (zero differences are then dropped from the Wilcoxon ranks,
@@ -407,9 +407,9 @@ def paired_tests(pre: Sequence[float] | np.ndarray | pd.Series,
     >>> pre = [20, 18, 25, 14, 22, 16, 19, 24]
     >>> post = [15, 17, 20, 10, 21, 14, 12, 20]
     >>> print(paired_tests(pre, post).round(4).to_string(index=False))
-                    test  statistic  df      p  n
-                paired_t    -4.8048 7.0 0.0020  8
-    wilcoxon_signed_rank     0.0000 NaN 0.0139  8
+                    test  statistic  df  p_value  n
+                paired_t    -4.8048 7.0   0.0020  8
+    wilcoxon_signed_rank     0.0000 NaN   0.0139  8
     """
     x, y = _as_pairs(pre, post)
     if x.size < 2:
@@ -418,7 +418,7 @@ def paired_tests(pre: Sequence[float] | np.ndarray | pd.Series,
     v, p_w = _wilcoxon(x, y)
     n = int(x.size)
     return pd.DataFrame(
-        [("paired_t", s["t"], s["df"], s["p_t"], n),
+        [("paired_t", s["statistic"], s["df"], s["p_value"], n),
          ("wilcoxon_signed_rank", v, math.nan, p_w, n)],
         columns=TEST_COLUMNS,
     )

@@ -38,7 +38,7 @@ CHANGE_COLUMNS = [
     "n_pre", "n_post", "n_paired",
     "mean_pre", "sd_pre", "mean_post", "sd_post",
     "mean_change", "sd_change", "change_ci_low", "change_ci_high",
-    "r", "t", "df", "p_t", "wilcoxon_W", "p_wilcoxon",
+    "r", "statistic", "df", "p_value", "wilcoxon_W", "p_wilcoxon",
     *[c for e in ESTIMATORS for c in (e, f"{e}_ci_low", f"{e}_ci_high")],
     "improvement", "improvement_ci_low", "improvement_ci_high",
     "standardised_estimator", "standardised_improvement",
@@ -316,8 +316,8 @@ def change_table(scores: pd.DataFrame, *, waves: Any = ("baseline", "end"),
             Mean of post - pre, its SD, and its t-based confidence interval.
         ``r``
             Pearson correlation of pre and post.
-        ``t, df, p_t``
-            Paired t-test.
+        ``statistic, df, p_value``
+            Paired t-test: t, its degrees of freedom and two-sided p-value.
         ``wilcoxon_W, p_wilcoxon``
             Wilcoxon signed-rank: ``W+`` (R's ``V``) and its normal-approximation p
             (see :func:`rpc_eval.change.effect_sizes.paired_tests`).
@@ -409,8 +409,8 @@ def change_table(scores: pd.DataFrame, *, waves: Any = ("baseline", "end"),
             "n_pre": int(np.isfinite(pre).sum()), "n_post": int(np.isfinite(post).sum()),
             "n_paired": int(both.sum()),
             **{k: s[k] for k in ("mean_pre", "sd_pre", "mean_post", "sd_post", "mean_change",
-                                 "sd_change", "change_ci_low", "change_ci_high", "r", "t",
-                                 "df", "p_t")},
+                                 "sd_change", "change_ci_low", "change_ci_high", "r",
+                                 "statistic", "df", "p_value")},
             "wilcoxon_W": w, "p_wilcoxon": p_w,
             **{k: s[k] for e in ESTIMATORS for k in (e, f"{e}_ci_low", f"{e}_ci_high")},
             "improvement": imp[0], "improvement_ci_low": imp[1], "improvement_ci_high": imp[2],

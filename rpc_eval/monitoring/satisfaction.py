@@ -476,10 +476,13 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
         doubtful).
 
         ``method="ordinal"``: one row per parameter with ``term, kind, estimate,
-        std_error, z, p_value, odds_ratio, or_ci_low, or_ci_high, cov_type, n``.
-        ``kind="group"`` rows are log odds ratios of a *higher* rating for
-        ``group=<level>`` versus the reference; ``kind="threshold"`` rows are the
-        cut-points :math:`\\zeta_j` of ``logit P(Y <= j) = zeta_j - x'beta`` (the same
+        std_error, statistic, p_value, ci_low, ci_high, ratio, ratio_ci_low,
+        ratio_ci_high, cov_type, n``. ``kind="group"`` rows (``term`` =
+        ``<group>[T.<level>]``) are log odds ratios of a *higher* rating for that level
+        versus the reference, with the z ``statistic``, limits ``ci_low, ci_high`` on
+        the log scale and the odds ``ratio`` with its limits; ``kind="threshold"`` rows
+        (``term`` = ``threshold[T.<j>|<j+1>]``, R's ``j|j+1``) are the cut-points
+        :math:`\\zeta_j` of ``logit P(Y <= j) = zeta_j - x'beta`` (the same
         parametrisation as ``MASS::polr``), with standard errors left NaN (statsmodels
         estimates them on an increment scale).
 
@@ -551,7 +554,8 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
     elif reference not in levels_g:
         raise RpcEvalError(f"reference group {reference!r} has no responses; groups are {levels_g}")
     others = [g for g in levels_g if g != reference]
-    X = pd.DataFrame({f"{group}={g}": (d[group] == g).astype(float).to_numpy() for g in others})
+    X = pd.DataFrame({f"{group}[T.{g}]": (d[group] == g).astype(float).to_numpy()
+                      for g in others})
     endog = pd.Series(pd.Categorical(y.to_numpy(), categories=levels_y, ordered=True))
     model = OrderedModel(endog, X, distr="logit")
     fit_kw = {}
@@ -573,12 +577,14 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
     z_crit = float(stats.norm.ppf((1 + ci) / 2))
     est, se = params[:k], bse[:k]
     z = est / se
+    lo, hi = est - z_crit * se, est + z_crit * se
     rows = pd.DataFrame({
-        "term": list(X.columns), "kind": "group", "estimate": est, "std_error": se, "z": z,
-        "p_value": 2 * stats.norm.sf(np.abs(z)), "odds_ratio": np.exp(est),
-        "or_ci_low": np.exp(est - z_crit * se), "or_ci_high": np.exp(est + z_crit * se)})
+        "term": list(X.columns), "kind": "group", "estimate": est, "std_error": se,
+        "statistic": z, "p_value": 2 * stats.norm.sf(np.abs(z)), "ci_low": lo, "ci_high": hi,
+        "ratio": np.exp(est), "ratio_ci_low": np.exp(lo), "ratio_ci_high": np.exp(hi)})
     cuts = model.transform_threshold_params(params)[1:-1]
-    labels = [f"{_fmt(a)}|{_fmt(b)}" for a, b in zip(levels_y[:-1], levels_y[1:], strict=True)]
+    labels = [f"threshold[T.{_fmt(a)}|{_fmt(b)}]"
+              for a, b in zip(levels_y[:-1], levels_y[1:], strict=True)]
     thr = pd.DataFrame({"term": labels, "kind": "threshold", "estimate": cuts})
     out = pd.concat([rows, thr], ignore_index=True)
     out["cov_type"] = cov_type

@@ -122,12 +122,13 @@ def wilcoxon_signed_rank(d) -> dict:
     -------
     dict
         ``n_nonzero``, ``v`` (sum of positive ranks, R's ``V``), ``t_minus`` (sum of
-        negative ranks), ``z``, ``p``. With no non-zero difference ``z`` and ``p`` are NaN.
+        negative ranks), ``statistic`` (the continuity-corrected z) and ``p_value``.
+        With no non-zero difference ``statistic`` and ``p_value`` are NaN.
 
     Examples
     --------
     >>> r = wilcoxon_signed_rank([1, 2, -1, 3, 0, 2, 2, -1, 1, 1])
-    >>> r["v"], round(r["p"], 5)
+    >>> r["v"], round(r["p_value"], 5)
     (39.0, 0.05278)
     """
     d = np.asarray(d, dtype=float)
@@ -135,7 +136,8 @@ def wilcoxon_signed_rank(d) -> dict:
     nz = d[d != 0]
     n = int(nz.size)
     if n == 0:
-        return {"n_nonzero": 0, "v": 0.0, "t_minus": 0.0, "z": np.nan, "p": np.nan}
+        return {"n_nonzero": 0, "v": 0.0, "t_minus": 0.0, "statistic": np.nan,
+                "p_value": np.nan}
     ranks = stats.rankdata(np.abs(nz))
     v = float(ranks[nz > 0].sum())
     t_minus = float(ranks[nz < 0].sum())
@@ -144,11 +146,13 @@ def wilcoxon_signed_rank(d) -> dict:
     _, counts = np.unique(np.abs(nz), return_counts=True)
     var = n * (n + 1) * (2 * n + 1) / 24 - (counts ** 3 - counts).sum() / 48
     if var <= 0:
-        return {"n_nonzero": n, "v": v, "t_minus": t_minus, "z": np.nan, "p": np.nan}
+        return {"n_nonzero": n, "v": v, "t_minus": t_minus, "statistic": np.nan,
+                "p_value": np.nan}
     res = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="approx")
     diff = v - mean
     z = (diff - 0.5 * np.sign(diff)) / np.sqrt(var)
-    return {"n_nonzero": n, "v": v, "t_minus": t_minus, "z": float(z), "p": float(res.pvalue)}
+    return {"n_nonzero": n, "v": v, "t_minus": t_minus, "statistic": float(z),
+            "p_value": float(res.pvalue)}
 
 
 def rank_biserial_paired(d, ci: float = 0.95) -> tuple[float, float, float]:
@@ -221,8 +225,8 @@ def _paired_row(wide: pd.DataFrame, w1: str, w2: str, ci: float) -> dict:
         "mean_1": float(x1.mean()), "mean_2": float(x2.mean()),
         "mean_change": mean, "mean_change_ci_low": mean - half,
         "mean_change_ci_high": mean + half,
-        "wilcoxon_v": w["v"], "wilcoxon_t_minus": w["t_minus"], "wilcoxon_z": w["z"],
-        "wilcoxon_p": w["p"],
+        "wilcoxon_v": w["v"], "wilcoxon_t_minus": w["t_minus"], "wilcoxon_z": w["statistic"],
+        "wilcoxon_p": w["p_value"],
         "rank_biserial": r, "rank_biserial_ci_low": lo, "rank_biserial_ci_high": hi,
     })
     return out

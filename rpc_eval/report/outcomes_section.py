@@ -12,6 +12,9 @@ from rpc_eval.report.publish import Report, Shown
 __all__ = ["outcomes_section", "attrition_section", "reliable_change_wide", "CHANGE_COLUMNS"]
 
 CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated")
+#: Result columns of :func:`rpc_eval.change.change_table` -> the names the published
+#: outcomes tables (CSV headers, data dictionary) have always used.
+PUBLISHED_NAMES = {"statistic": "t", "p_value": "p_t"}
 CHANGE_COLUMNS = ["instrument", "scale", "n_paired", "mean_pre", "mean_post", "mean_change",
                   "change_ci_low", "change_ci_high", "d_z", "d_z_ci_low", "d_z_ci_high",
                   "g_av", "standardised_improvement"]
@@ -34,7 +37,7 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
                      title: str | None = None, suffix: str = "") -> Shown:
     """Publish ``outcomes_change<suffix>`` and ``outcomes_reliable_change<suffix>`` (from
     :func:`rpc_eval.change.outcome_tables`), grouped by ``by`` with ``All`` rows."""
-    change = outcomes["change"]
+    change = outcomes["change"].rename(columns=PUBLISHED_NAMES)
     stats = [c for c in change.columns if c not in
              (by, "instrument", "scale", "direction", "wave_pre", "wave_post", "n_pre",
               "n_post", "n_paired")]
