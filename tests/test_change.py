@@ -364,7 +364,8 @@ def test_rci_boundaries_jacobson_truax():
     assert list(out.columns) == ["parent_id", *CLASSIFY_COLUMNS]
     default = classify_reliable_change(s, "phq9", "total", sd=10, reliability=0.5)
     assert list(default["reliable"]) == [True, False, True, True, False]  # z = 1.96
-    assert default.attrs["reliable_change"]["min_reliable_change"] == pytest.approx(19.6)
+    assert default["min_reliable_change"].tolist() == pytest.approx([19.6] * 5)
+    assert (default["rci_basis"] == "reliability given (0.5); SD given (10)").all()
 
 
 def test_classification_higher_is_worse_with_definition_cutoff():
@@ -400,10 +401,12 @@ def test_classification_higher_is_better_with_jt_cutoffs():
     post = [42, 43, 43, 35, 49, 33]
     s = long_scores(pre, post, "wemwbs")
     out = classify_reliable_change(s, "wemwbs", "total", functional=(50, 8), clinical=(34, 8))
-    info = out.attrs["reliable_change"]
+    info = out.iloc[0]
     assert info["criterion"] == "c" and info["cutoff"] == 42.0
     assert info["sd"] == 8.96 and info["reliability"] == 0.91
     assert info["caseness"] == "at_or_below"
+    assert info["rci_basis"] == "published reliability and norms"
+    assert info["sd_source"] == "definition norms group 'all'"
     se = 8.96 * math.sqrt(2 * (1 - 0.91))
     np.testing.assert_allclose(out["rci"], (np.array(post) - pre) / se)
     assert list(out["clinical_pre"]) == [True, True, True, False, False, True]
@@ -416,7 +419,7 @@ def test_classification_higher_is_better_with_jt_cutoffs():
         "unchanged",     # 30 -> 33
     ]
     a = classify_reliable_change(s, "wemwbs", "total", clinical=(34, 8))
-    assert a.attrs["reliable_change"]["criterion"] == "a"
+    assert (a["criterion"] == "a").all()
     assert a["cutoff"].iloc[0] == 50.0
     b = classify_reliable_change(s, "wemwbs", "total", criterion="b", functional=(50, 8))
     assert b["cutoff"].iloc[0] == 34.0
@@ -441,10 +444,11 @@ def test_maassen_option_and_baseline_sd():
     m = classify_reliable_change(s, "phq9", "total", method="maassen")
     se = math.sqrt((pre.std(ddof=1) ** 2 + post.std(ddof=1) ** 2) * (1 - 0.89))
     assert m["se_diff"].iloc[0] == pytest.approx(se)
-    assert m.attrs["reliable_change"]["method"] == "maassen"
+    assert (m["method"] == "maassen").all() and m["sd"].isna().all()
     b = classify_reliable_change(s, "phq9", "total", sd="baseline")
     assert b["se_diff"].iloc[0] == pytest.approx(pre.std(ddof=1) * math.sqrt(2 * 0.11))
-    assert b.attrs["reliable_change"]["sd_source"] == "baseline sample SD"
+    assert (b["sd_source"] == "baseline sample SD").all()
+    assert (b["rci_basis"] == "baseline sample SD").all()
     core = long_scores(pre, post, "core10", "clinical_score")
     with pytest.raises(RpcEvalError, match="clinical_score"):
         classify_reliable_change(core, "core10", "total")
@@ -452,7 +456,7 @@ def test_maassen_option_and_baseline_sd():
                                  norm_group="general_population",
                                  functional="general_population",
                                  clinical="primary_care_counselling")
-    assert g.attrs["reliable_change"]["sd"] == 4.8
+    assert (g["sd"] == 4.8).all()
     assert g["cutoff"].iloc[0] == pytest.approx((7.7 * 4.7 + 4.8 * 19.7) / (7.7 + 4.8))
 
 
@@ -464,7 +468,8 @@ def test_reliable_change_summary_by_group():
                                    by="intervention")
     summ = reliable_change_summary(out)
     assert list(summ.columns) == ["intervention", "instrument", "scale", "wave_pre",
-                                  "wave_post", "category", "n", "n_total", "percent"]
+                                  "wave_post", "category", "n", "n_total", "percent",
+                                  "rci_basis"]
     a = summ[summ["intervention"] == "A"].set_index("category")
     assert dict(a["n"]) == {"recovered": 1, "improved": 1, "unchanged": 1, "deteriorated": 1}
     assert (a["percent"] == 25.0).all() and (a["n_total"] == 4).all()
@@ -525,7 +530,7 @@ def test_instrument_outside_the_registry_needs_every_setting():
                                    cutoff=20, direction="higher_is_worse")
     # the row with valid = None at both waves is not used
     assert list(out["category"].astype(str)) == ["recovered", "unchanged"]
-    assert out.attrs["reliable_change"]["caseness"] == "at_or_above"
+    assert (out["caseness"] == "at_or_above").all()
 
 
 # --------------------------------------------------------------------- band transitions
@@ -569,6 +574,16 @@ def test_band_transitions_higher_is_better_scheme_and_groups():
     assert got.loc[("A", "very_low", "close_to_average"), "movement"] == "better"
     assert got.loc[("B", "slightly_lowered", "very_low"), "movement"] == "worse"
     assert t.groupby("intervention")["n"].sum().to_dict() == {"A": 2, "B": 2}
+    # who was counted and who had one wave only, per group, in columns
+    pre2, post2 = [5, 6, 7, 9, 8, np.nan], [8, 6, 5, 9, np.nan, 6]
+    s2 = long_scores(pre2, post2, "sdq_parent_4_17", "prosocial",
+                     intervention=["A", "A", "B", "B", "B", "A"])
+    s2["band"] = "x"
+    s2["band_4band"] = s2["score"].map(bands4)
+    t2 = band_transitions(s2, "sdq_parent_4_17", "prosocial", scheme="4band",
+                          by="intervention")
+    per = t2.groupby("intervention")[["n_paired", "n_pre_only", "n_post_only"]].first()
+    assert per.loc["A"].tolist() == [2, 0, 1] and per.loc["B"].tolist() == [2, 1, 0]
 
 
 def test_band_transition_errors():
@@ -586,3 +601,119 @@ def test_band_transition_errors():
         band_transitions(s, "phq9", "total")
     with pytest.raises(RpcEvalError, match="layout"):
         band_transitions(s, "phq9", "total", layout="square")
+
+
+# ------------------------------------------------------- one policy for missing norms
+def test_concatenated_classifications_keep_their_groups():
+    pre = [25, 25, 25, 8, 8, 12, 12, 20]
+    post = [10, 9, 24, 20, 7, 0, 22, 20]
+    s = long_scores(pre, post, "phq9", intervention=["A"] * 4 + ["B"] * 4)
+    a = classify_reliable_change(s, "phq9", "total", sd=5, reliability=0.5, by="intervention")
+    s2 = long_scores(pre, post, "gad7", intervention=["A"] * 2 + ["B"] * 6)
+    b = classify_reliable_change(s2, "gad7", "total", sd=4, reliability=0.9, by="intervention")
+    both = pd.concat([a, b], ignore_index=True)
+    summ = reliable_change_summary(both)
+    assert summ.columns[0] == "intervention"
+    totals = summ.groupby(["instrument", "intervention"], observed=True)["n_total"].first()
+    assert totals.to_dict() == {("gad7", "A"): 2, ("gad7", "B"): 6, ("phq9", "A"): 4,
+                                ("phq9", "B"): 4}
+    # the same counts as summarising each frame alone
+    alone = pd.concat([reliable_change_summary(a), reliable_change_summary(b)])
+    pd.testing.assert_frame_equal(
+        summ.sort_values(["instrument", "intervention", "category"]).reset_index(drop=True),
+        alone.sort_values(["instrument", "intervention", "category"]).reset_index(drop=True))
+    assert set(summ["rci_basis"]) == {"reliability given (0.5); SD given (5)",
+                                      "reliability given (0.9); SD given (4)"}
+    # no groups: nothing but ids and the classification's own columns
+    plain = classify_reliable_change(s, "phq9", "total", sd=5, reliability=0.5)
+    assert reliable_change_summary(plain).columns[0] == "instrument"
+    assert reliable_change_summary(both, by=[])["n_total"].max() == 8
+
+
+def test_missing_norms_are_listed_in_one_error():
+    s = long_scores([30, 35, 40, 20], [25, 30, 30, 28], "swemwbs")
+    with pytest.raises(RpcEvalError) as err:
+        classify_reliable_change(s, "swemwbs", "total")
+    msg = str(err.value)
+    # reliability, SD and cut-off are all missing: one error names all three
+    assert "reliability" in msg and "normative SD" in msg and "clinical cut-off" in msg
+    assert "sample_norms=True" in msg and "swemwbs scale 'total'" in msg
+    s_tot = long_scores([15, 16, 17], [3, 4, 5], "sdq_parent_4_17", "total_difficulties")
+    with pytest.raises(RpcEvalError) as err:
+        classify_reliable_change(s_tot, "sdq_parent_4_17", "total_difficulties")
+    msg = str(err.value)
+    assert "['boys', 'girls']" in msg and "clinical cut-off" in msg
+    assert "reliability (" not in msg  # the definition has alpha .77
+    # what is given is not missing
+    with pytest.raises(RpcEvalError) as err:
+        classify_reliable_change(s, "swemwbs", "total", sd=5, criterion="none")
+    assert "normative SD" not in str(err.value) and "reliability" in str(err.value)
+    with pytest.raises(RpcEvalError, match="True or False"):
+        classify_reliable_change(s, "swemwbs", "total", sample_norms="yes")
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    from rpc_eval.synthetic import generate
+
+    data, _ = generate("small", seed=11)
+    return data
+
+
+def test_sample_norms_use_baseline_alpha_and_sd(small_data):
+    import warnings as _w
+
+    from rpc_eval.instruments import responses_to_wide, score_responses
+    from rpc_eval.instruments.reliability import reliability
+
+    data = small_data
+    scores = score_responses(data.responses, data.instruments)
+    csi = scores[(scores["instrument"] == "csi4") & (scores["scale"] == "total")]
+    with pytest.raises(RpcEvalError, match="responses="):
+        classify_reliable_change(csi, "csi4", "total", registry=data.instruments,
+                                 sample_norms=True)
+    out = classify_reliable_change(csi, "csi4", "total", registry=data.instruments,
+                                   sample_norms=True, responses=data.responses)
+    wide = responses_to_wide(data.responses, "csi4", registry=data.instruments)
+    with _w.catch_warnings():
+        _w.simplefilter("ignore")
+        alpha = float(reliability(wide[wide["wave"] == "baseline"], "csi4",
+                                  registry=data.instruments, scales=["total"])["alpha"].iloc[0])
+    sd = float(out["pre"].std(ddof=1))
+    assert out["reliability"].iloc[0] == pytest.approx(alpha, rel=1e-12)
+    assert out["se_diff"].iloc[0] == pytest.approx(sd * math.sqrt(2 * (1 - alpha)), rel=1e-12)
+    assert out["rci_basis"].iloc[0] == f"baseline sample alpha {alpha:.2f}; baseline sample SD"
+    assert out["reliability_source"].iloc[0] == "baseline sample Cronbach's alpha"
+    # CSI-4 has a cut-off in its definition: recovery is assessed
+    assert out["criterion"].iloc[0] == "cutoff"
+    # a definition with everything needed is used as it is, sample_norms or not
+    wem = long_scores([30, 40, 50, 45], [45, 41, 35, 60], "wemwbs")
+    kept = classify_reliable_change(wem, "wemwbs", "total", sample_norms=True)
+    assert kept["sd"].iloc[0] == 8.96 and kept["reliability"].iloc[0] == 0.91
+    assert kept["rci_basis"].iloc[0] == "no clinical cut-off"
+
+
+def test_outcome_tables_policy(small_data):
+    from rpc_eval.change import change_analysis, outcome_tables
+
+    with pytest.raises(RpcEvalError) as err:
+        outcome_tables(small_data)
+    msg = str(err.value)
+    assert msg.count("Reliable change needs") == 1
+    for scale in ("csi4 scale 'total'", "gad7 scale 'total'",
+                  "sdq_parent_4_17 scale 'total_difficulties'", "swemwbs scale 'total'"):
+        assert scale in msg
+    res = change_analysis(small_data, sample_norms=True)
+    rc = res.reliable_change
+    basis = rc.drop_duplicates("instrument").set_index("instrument")["rci_basis"]
+    assert basis["gad7"] == "baseline sample SD"
+    assert basis["sdq_parent_4_17"] == "baseline sample SD; no clinical cut-off"
+    assert basis["swemwbs"].startswith("baseline sample alpha 0.")
+    assert basis["swemwbs"].endswith("; baseline sample SD; no clinical cut-off")
+    # Result behaviour of the container
+    assert repr(res) == "<Pre/post change: 2 parts: change, reliable_change>"
+    text = res.summary().as_text()
+    assert text.startswith("Pre/post change") and "reliable_change" in text
+    assert set(res.summary().tables) == {"change", "reliable_change"}
+    assert "part-change" in res._repr_html_()
+    pd.testing.assert_frame_equal(res.to_frame(), res.change)

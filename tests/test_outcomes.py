@@ -24,7 +24,7 @@ def test_outcome_tables_layout_and_overall_rows(default_data):
     data, _ = default_data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = outcome_tables(data)
+        out = outcome_tables(data, sample_norms=True)
     change, rc = out["change"], out["reliable_change"]
     assert change.columns[0] == "intervention"
     # satisfaction is asked only at the end, so it has no pre/post row

@@ -14,52 +14,21 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from rpc_eval.change.reliable_change import classify_reliable_change, reliable_change_summary
-from rpc_eval.change.tables import change_table
+from rpc_eval.change.reliable_change import (
+    _missing_message,
+    _missing_norms,
+    _NoSampleReliability,
+    _where,
+    classify_reliable_change,
+    reliable_change_summary,
+)
+from rpc_eval.change.tables import change_table, scale_direction
 from rpc_eval.data.model import EvaluationData
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.instruments import responses_to_wide, score_responses
-from rpc_eval.instruments.reliability import reliability
+from rpc_eval.instruments import score_responses
+from rpc_eval.results import ResultSet
 
 __all__ = ["ChangeResults", "change_analysis", "outcome_tables"]
-
-
-def _classify(data: EvaluationData, sub: pd.DataFrame, inst: str, scale: str,
-              waves: tuple[str, str], by: str) -> tuple[pd.DataFrame | None, str]:
-    """Reliable-change classes with the best basis the definition allows.
-
-    In order: the definition's reliability, normative SD and cut-off; else the
-    baseline sample's Cronbach's alpha and/or SD in place of the missing published
-    value (said in the basis); with no cut-off, recovery is not assessed.
-    """
-    reg = data.instruments
-    kwargs: dict = {}
-    basis: list[str] = []
-    for _ in range(4):
-        try:
-            out = classify_reliable_change(sub, inst, scale, waves=waves, by=by, registry=reg,
-                                           **kwargs)
-            return out, "; ".join(basis) or "published reliability and norms"
-        except RpcEvalError as exc:
-            msg = str(exc)
-            if "no reliability" in msg and "reliability" not in kwargs:
-                wide = responses_to_wide(data.responses, inst, registry=reg)
-                rel = reliability(wide[wide["wave"] == waves[0]], inst, registry=reg,
-                                  scales=[scale], on_error="warn")
-                alpha = float(rel["alpha"].iloc[0]) if len(rel) else float("nan")
-                if not alpha == alpha:
-                    return None, "no reliability available"
-                kwargs["reliability"] = alpha
-                basis.append(f"baseline sample alpha {alpha:.2f}")
-            elif ("norms" in msg or " sd" in msg.lower()) and "sd" not in kwargs:
-                kwargs["sd"] = "baseline"
-                basis.append("baseline sample SD")
-            elif "criterion" not in kwargs:
-                kwargs["criterion"] = "none"
-                basis.append("no clinical cut-off")
-            else:
-                raise
-    return None, "not classified"
 
 
 def outcome_tables(
@@ -69,6 +38,7 @@ def outcome_tables(
     by: str = "intervention",
     scales: str = "primary",
     outcomes: Sequence[tuple[str, str]] | None = None,
+    sample_norms: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Pre/post change of each instrument's scales, overall and by group.
 
@@ -87,23 +57,39 @@ def outcome_tables(
     outcomes : list of (instrument, scale), optional
         Only these scales (e.g. an analysis plan's primary and secondary outcomes), in
         place of ``scales``.
+    sample_norms : bool
+        The reliable-change policy of :func:`rpc_eval.change.classify_reliable_change`:
+        ``False`` (default) takes the reliability, normative SD and clinical cut-off of
+        every scale from its definition and, when any is missing, raises one error
+        listing everything missing for every scale; ``True`` uses the baseline sample's
+        Cronbach's alpha and SD where the definition has none (and no ``recovered``
+        class without a cut-off). The reports use ``True``; the ``rci_basis`` column
+        says what each row rests on.
 
     Returns
     -------
     dict of DataFrame
         ``change``: :func:`rpc_eval.change.change_table` rows (``by`` first);
-        ``reliable_change``: :func:`rpc_eval.change.reliable_change_summary` rows plus
+        ``reliable_change``: :func:`rpc_eval.change.reliable_change_summary` rows, with
         ``rci_basis``: what the reliable change index rests on: the definition's
         published reliability and norms, or (named) the baseline sample's Cronbach's
         alpha or SD where the definition has no published value.
+
+    Raises
+    ------
+    RpcEvalError
+        Without ``sample_norms``, when a definition lacks what reliable change needs
+        (one error for all scales).
 
     Examples
     --------
     >>> from rpc_eval.synthetic import generate
     >>> data, truth = generate("small", seed=3)
-    >>> out = outcome_tables(data)
+    >>> out = outcome_tables(data, sample_norms=True)
     >>> sorted(out)
     ['change', 'reliable_change']
+    >>> out["reliable_change"]["rci_basis"].iloc[0]
+    'baseline sample alpha 0.92; baseline sample SD'
     """
     reg = data.instruments
     scores = score_responses(data.responses, reg)
@@ -132,22 +118,39 @@ def outcome_tables(
     ], ignore_index=True)
     change = change[[by, *[c for c in change.columns if c != by]]]
 
+    scales_used = list(scores.groupby(["instrument", "scale"], sort=True))
+    if not sample_norms:
+        missing = []
+        for (inst, scale), _ in scales_used:
+            sc = reg.get(inst).scale(scale) if inst in reg else None
+            lack = _missing_norms(sc, inst, scale, method="jacobson_truax", reliability=None,
+                                  sd=None, norm_group=None,
+                                  direction=scale_direction(inst, scale, registry=reg),
+                                  criterion="auto", functional=None, clinical=None,
+                                  cutoff=None)
+            if lack:
+                missing.append((_where(inst, scale), lack))
+        if missing:
+            raise RpcEvalError(_missing_message(missing))
     summaries = []
-    for (inst, scale), sub in scores.groupby(["instrument", "scale"], sort=True):
-        classified, basis = _classify(data, sub, inst, scale, waves, by)
-        if classified is None or not len(classified):
+    for (inst, scale), sub in scales_used:
+        try:
+            classified = classify_reliable_change(
+                sub, inst, scale, waves=waves, by=by, registry=reg, sample_norms=sample_norms,
+                responses=data.responses)
+        except _NoSampleReliability:
+            # the reliability step has already warned that alpha cannot be computed
             continue
-        summaries.append(reliable_change_summary(classified, by=by).assign(rci_basis=basis))
-        overall = reliable_change_summary(classified.assign(**{by: "All"}), by=by)
-        summaries.append(overall.assign(rci_basis=basis))
+        summaries.append(reliable_change_summary(classified, by=by))
+        summaries.append(reliable_change_summary(classified.assign(**{by: "All"}), by=by))
     reliable = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     if len(reliable):
         reliable = reliable[[by, *[c for c in reliable.columns if c != by]]]
     return {"change": change.reset_index(drop=True), "reliable_change": reliable}
 
 
-@dataclass
-class ChangeResults:
+@dataclass(repr=False)
+class ChangeResults(ResultSet):
     """Everything the outcomes section of a report shows (see :func:`change_analysis`).
 
     Attributes
@@ -159,6 +162,8 @@ class ChangeResults:
         when one was named.
     notes : list of str
         What the attrition analysis left out and why.
+    settings : dict
+        The waves, ``by`` and whether sample norms were allowed.
     """
 
     change: pd.DataFrame
@@ -166,6 +171,26 @@ class ChangeResults:
     attrition: pd.DataFrame | None = None
     mi: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def _title(self) -> str:
+        return "Pre/post change"
+
+    def _facts(self) -> list[tuple[str, object]]:
+        facts: list[tuple[str, object]] = []
+        if len(self.change) and {"instrument", "scale"} <= set(self.change.columns):
+            facts.append(("Outcomes", int(self.change[["instrument", "scale"]]
+                                          .drop_duplicates().shape[0])))
+        for key, label in (("by", "By"), ("waves", "Waves")):
+            if key in self.settings:
+                value = self.settings[key]
+                facts.append((label, " -> ".join(value) if isinstance(value, tuple | list)
+                              else value))
+        return facts
+
+    def _parts(self) -> dict[str, pd.DataFrame | None]:
+        return {"change": self.change, "reliable_change": self.reliable_change,
+                "attrition": self.attrition, "mi": self.mi}
 
 
 def change_analysis(
@@ -177,6 +202,7 @@ def change_analysis(
     outcomes: Sequence[tuple[str, str]] | None = None,
     primary: tuple[str, str | None] | None = None,
     seed: int = 20240601,
+    sample_norms: bool = False,
 ) -> ChangeResults:
     """Pre/post change of every outcome and, for the primary outcome, attrition.
 
@@ -191,23 +217,32 @@ def change_analysis(
         ``by``) are added.
     seed : int
         Seed of the imputations.
+    sample_norms : bool
+        The reliable-change policy, as :func:`outcome_tables`.
 
     Returns
     -------
     ChangeResults
+        A :class:`~rpc_eval.results.ResultSet`: ``change``, ``reliable_change``,
+        ``attrition`` and ``mi`` tables, and ``notes``.
 
     Examples
     --------
     >>> from rpc_eval.synthetic import generate
     >>> data, truth = generate("small", seed=3)
-    >>> res = change_analysis(data)
+    >>> res = change_analysis(data, sample_norms=True)
     >>> list(res.change.columns[:3])
     ['intervention', 'instrument', 'scale']
+    >>> res
+    <Pre/post change: 2 parts: change, reliable_change>
     """
     from rpc_eval.change.sensitivity import attrition_analysis
 
-    tables = outcome_tables(data, waves=waves, by=by, scales=scales, outcomes=outcomes)
-    res = ChangeResults(change=tables["change"], reliable_change=tables["reliable_change"])
+    tables = outcome_tables(data, waves=waves, by=by, scales=scales, outcomes=outcomes,
+                            sample_norms=sample_norms)
+    res = ChangeResults(change=tables["change"], reliable_change=tables["reliable_change"],
+                        settings={"waves": tuple(waves), "by": by,
+                                  "sample_norms": sample_norms})
     if primary is not None:
         instrument, scale = primary
         att = attrition_analysis(data, instrument, scale, waves=waves, by=by, seed=seed)

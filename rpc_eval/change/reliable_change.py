@@ -95,14 +95,17 @@ CLASSIFY_COLUMNS = [
     "instrument", "scale", "direction", "wave_pre", "wave_post", "pre", "post", "change",
     "improvement", "se_diff", "rci", "reliable", "reliable_improvement",
     "reliable_deterioration", "criterion", "cutoff", "clinical_pre", "clinical_post",
-    "category",
+    "category", "rci_basis", "method", "reliability", "reliability_source", "sd",
+    "sd_source", "rci_threshold", "min_reliable_change", "caseness", "n_pre_only",
+    "n_post_only",
 ]
 #: Columns of :func:`reliable_change_summary` after the group columns.
 SUMMARY_COLUMNS = ["instrument", "scale", "wave_pre", "wave_post", "category", "n", "n_total",
-                   "percent"]
+                   "percent", "rci_basis"]
 #: Columns of :func:`band_transitions` (long layout) after the group columns.
 TRANSITION_COLUMNS = ["instrument", "scale", "scheme", "wave_pre", "wave_post", "band_pre",
-                      "band_post", "n", "percent_of_pre", "movement"]
+                      "band_post", "n", "percent_of_pre", "movement", "n_paired",
+                      "n_pre_only", "n_post_only"]
 
 
 # ------------------------------------------------------------------------- primitives
@@ -268,8 +271,8 @@ def _where(instrument: str, scale: str) -> str:
     return f"{instrument} scale {scale!r}"
 
 
-def _resolve_reliability(sc: Scale | None, instrument: str, scale: str,
-                         reliability: Any) -> tuple[float, str]:
+def _resolve_reliability(sc: Scale | None, reliability: Any) -> tuple[float, str] | None:
+    """The reliability given or in the definition; ``None`` when the definition lacks it."""
     if reliability is not None and not isinstance(reliability, str):
         return _reliability_value(reliability), "given"
     rel = (sc.reliability if sc is not None else None) or {}
@@ -279,14 +282,13 @@ def _resolve_reliability(sc: Scale | None, instrument: str, scale: str,
             raise RpcEvalError(f"reliability must be a number, 'alpha' or 'retest', not {key!r}")
         if rel.get(key) is not None:
             return _reliability_value(rel[key]), f"definition reliability.{key}"
-    raise RpcEvalError(
-        f"{_where(instrument, scale)} has no reliability"
-        + (f" '{reliability}'" if isinstance(reliability, str) else "")
-        + " in its definition: give reliability=<r_xx>, or add it to the definition "
-        f"(e.g. registry.with_overrides({instrument!r}, {{'scales.{scale}.reliability.alpha': "
-        f"0.8, 'scales.{scale}.reliability.source': '...', "
-        f"'scales.{scale}.reliability.verified': False}}))"
-    )
+    return None
+
+
+def _reliability_hint(instrument: str, scale: str) -> str:
+    return (f"registry.with_overrides({instrument!r}, {{'scales.{scale}.reliability.alpha': "
+            f"0.8, 'scales.{scale}.reliability.source': '...', "
+            f"'scales.{scale}.reliability.verified': False}})")
 
 
 def _norm_hint(instrument: str, scale: str) -> str:
@@ -311,13 +313,13 @@ def _norm_group(sc: Scale | None, instrument: str, scale: str, group: str) -> di
 
 
 def _resolve_sd(sc: Scale | None, instrument: str, scale: str, sd: Any, norm_group: str | None,
-                pre_sample: np.ndarray) -> tuple[float, str]:
+                pre_sample: np.ndarray) -> tuple[float, str] | list[str]:
+    """The SD given or in the definition, or the reason the definition gives none (a
+    list of group names when it has norms for several groups and none is chosen)."""
     if isinstance(sd, str):
         if sd != "baseline":
             raise RpcEvalError(f"sd must be a number, 'baseline' or None, not {sd!r}")
-        if pre_sample.size < 2:
-            raise RpcEvalError("sd='baseline' needs at least 2 pre scores")
-        return _positive(float(pre_sample.std(ddof=1)), "the baseline SD"), "baseline sample SD"
+        return _baseline_sd(pre_sample)
     if sd is not None:
         return _positive(sd, "sd"), "given"
     if norm_group is not None:
@@ -329,17 +331,13 @@ def _resolve_sd(sc: Scale | None, instrument: str, scale: str, sd: Any, norm_gro
     alls = [g for g in norms if str(g["group"]) == "all"]
     if alls:
         return _positive(alls[0]["sd"], "norm SD"), "definition norms group 'all'"
-    if norms:
-        raise RpcEvalError(
-            f"{_where(instrument, scale)} has norms for several groups "
-            f"{[str(g['group']) for g in norms]}: choose one with norm_group=..., or give "
-            "sd=<number> or sd='baseline'"
-        )
-    raise RpcEvalError(
-        f"{_where(instrument, scale)} has no normative SD in its definition: give "
-        f"sd=<number> or sd='baseline' (the SD of the pre scores), or add norms.mean and "
-        f"norms.sd to the definition, e.g. {_norm_hint(instrument, scale)}"
-    )
+    return [str(g["group"]) for g in norms]
+
+
+def _baseline_sd(pre_sample: np.ndarray) -> tuple[float, str]:
+    if pre_sample.size < 2:
+        raise RpcEvalError("the baseline sample SD needs at least 2 pre scores")
+    return _positive(float(pre_sample.std(ddof=1)), "the baseline SD"), "baseline sample SD"
 
 
 def _resolve_norm(sc: Scale | None, instrument: str, scale: str, spec: Any,
@@ -368,8 +366,9 @@ def _clinical_rule(value: float, caseness: str):
 
 def _resolve_criterion(sc: Scale | None, instrument: str, scale: str, direction: str,
                        criterion: str, functional: Any, clinical: Any,
-                       cutoff: float | None) -> tuple[str, float, str | None]:
-    """(criterion label, cut-off value, caseness) -- caseness None when criterion none."""
+                       cutoff: float | None) -> tuple[str, float, str | None] | None:
+    """(criterion label, cut-off value, caseness) -- caseness None when criterion none;
+    ``None`` when the criterion is the definition's cut-off and it has none."""
     if criterion not in _CRITERIA:
         raise RpcEvalError(f"criterion must be one of {list(_CRITERIA)}, not {criterion!r}")
     default_case = "at_or_above" if direction == "higher_is_worse" else "at_or_below"
@@ -392,14 +391,7 @@ def _resolve_criterion(sc: Scale | None, instrument: str, scale: str, direction:
             criterion = "cutoff"
     if criterion == "cutoff":
         if not defcut or defcut.get("value") is None:
-            raise RpcEvalError(
-                f"{_where(instrument, scale)} has no clinical cut-off: give functional= and "
-                "clinical= norms (a group name or (mean, sd)) for the Jacobson-Truax cut-offs, "
-                "cutoff=<value>, or criterion='none' to classify without recovery; or add "
-                f"clinical_cutoff.value, .caseness, .source and .verified to the definition "
-                f"(registry.with_overrides({instrument!r}, "
-                f"{{'scales.{scale}.clinical_cutoff.value': ..., ...}}))"
-            )
+            return None
         return "cutoff", float(defcut["value"]), str(defcut.get("caseness", default_case))
     need = {"a": ("clinical",), "b": ("functional",), "c": ("functional", "clinical")}[criterion]
     have = {"functional": fun, "clinical": cli}
@@ -412,6 +404,89 @@ def _resolve_criterion(sc: Scale | None, instrument: str, scale: str, direction:
         )
     cuts = clinical_cutoffs(direction=direction, functional=fun, clinical=cli)
     return criterion, cuts[criterion], default_case
+
+
+def _missing_norms(sc: Scale | None, instrument: str, scale: str, *, method: str,
+                   reliability: Any, sd: Any, norm_group: str | None, direction: str,
+                   criterion: str, functional: Any, clinical: Any,
+                   cutoff: float | None) -> list[str]:
+    """What the definition does not give and the arguments do not supply, each in words
+    with how to supply it (empty when nothing is missing)."""
+    missing = []
+    if _resolve_reliability(sc, reliability) is None:
+        which = f" '{reliability}'" if isinstance(reliability, str) else ""
+        missing.append(
+            f"its reliability{which} (Cronbach's alpha or test-retest): give "
+            "reliability=<r_xx>, or add it to the definition, e.g. "
+            + _reliability_hint(instrument, scale))
+    if method == "jacobson_truax" and sd != "baseline":
+        got = _resolve_sd(sc, instrument, scale, sd, norm_group, np.empty(0))
+        if isinstance(got, list) and got:
+            missing.append(
+                f"one normative SD: the definition has norms for several groups {got}; "
+                "choose one with norm_group=..., or give sd=<number> or sd='baseline' "
+                "(the SD of the pre scores)")
+        elif isinstance(got, list):
+            missing.append(
+                "a normative SD: give sd=<number> or sd='baseline' (the SD of the pre "
+                "scores), or add norms.mean and norms.sd to the definition, e.g. "
+                + _norm_hint(instrument, scale))
+    if _resolve_criterion(sc, instrument, scale, direction, criterion, functional, clinical,
+                          cutoff) is None:
+        missing.append(
+            "a clinical cut-off: give functional= and clinical= norms (a norm group name "
+            "or (mean, sd)) for the Jacobson-Truax cut-offs, cutoff=<value>, or "
+            "criterion='none' to classify without 'recovered'; or add "
+            "clinical_cutoff.value, .caseness, .source and .verified to the definition "
+            f"(registry.with_overrides({instrument!r}, "
+            f"{{'scales.{scale}.clinical_cutoff.value': ..., ...}}))")
+    return missing
+
+
+def _missing_message(missing: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """One error for everything missing, scale by scale."""
+    lines = ["Reliable change needs values that the questionnaire definitions do not give:"]
+    for where, items in missing:
+        lines.append(f"{where}:")
+        lines += [f"  - {m}" for m in items]
+    lines.append(
+        "Give them as described, or pass sample_norms=True to use the baseline sample's "
+        "Cronbach's alpha and SD instead (a scale without a clinical cut-off is then "
+        "classified without 'recovered'); the result names what it used in its rci_basis "
+        "column.")
+    return "\n".join(lines)
+
+
+class _NoSampleReliability(RpcEvalError):
+    """The baseline sample's Cronbach's alpha could not be computed."""
+
+
+def _sample_alpha(responses: pd.DataFrame | None, instrument: str, scale: str, wave: str,
+                  registry: Registry) -> float:
+    """Cronbach's alpha of ``scale`` among everyone who answered at ``wave``."""
+    from rpc_eval.instruments.reliability import reliability
+    from rpc_eval.instruments.scoring import responses_to_wide
+
+    if instrument not in registry:
+        raise RpcEvalError(
+            f"{_where(instrument, scale)}: the sample's Cronbach's alpha needs the "
+            "instrument's definition (its items and scoring); give reliability=<r_xx>")
+    if responses is None:
+        raise RpcEvalError(
+            f"{_where(instrument, scale)} has no reliability in its definition, and "
+            "sample_norms=True computes the baseline sample's Cronbach's alpha from the item "
+            "answers: pass responses=<the responses table> (e.g. data.responses), or give "
+            "reliability=<r_xx>")
+    wide = responses_to_wide(responses, instrument, registry=registry)
+    rel = reliability(wide[wide["wave"] == wave], instrument, registry=registry,
+                      scales=[scale], on_error="warn")
+    alpha = float(rel["alpha"].iloc[0]) if len(rel) else math.nan
+    if not alpha == alpha:
+        raise _NoSampleReliability(
+            f"the baseline sample's Cronbach's alpha of {_where(instrument, scale)} cannot "
+            f"be computed (fewer than 3 complete questionnaires at {wave!r}, or no "
+            "variation): give reliability=<r_xx>")
+    return _reliability_value(alpha)
 
 
 # ------------------------------------------------------------------------------ public
@@ -431,6 +506,8 @@ def classify_reliable_change(
     cutoff: float | None = None,
     z: float = 1.96,
     direction: str | None = None,
+    sample_norms: bool = False,
+    responses: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Reliable change and clinical significance of each participant on one scale.
 
@@ -474,6 +551,18 @@ def classify_reliable_change(
     direction : str, optional
         Override of the scale's direction (see
         :func:`rpc_eval.change.tables.scale_direction`).
+    sample_norms : bool
+        ``False`` (default): the reliability, normative SD and clinical cut-off come
+        from the definition (or the arguments above); when any is missing the function
+        raises one error listing everything missing and how to supply it. ``True``: use
+        the baseline sample instead where the definition has no value: Cronbach's alpha
+        of the scale among everyone who answered at the pre wave (needs
+        ``responses``), the SD of the pre scores of the paired sample, and no
+        ``recovered`` category where there is no cut-off. ``rci_basis`` names what was
+        used.
+    responses : DataFrame, optional
+        The item answers (the ``responses`` table of the data model), for the
+        baseline sample's Cronbach's alpha with ``sample_norms=True``.
 
     Returns
     -------
@@ -500,17 +589,30 @@ def classify_reliable_change(
             criterion ``none``).
         ``category``
             ``recovered / improved / unchanged / deteriorated`` (ordered categorical).
+        ``rci_basis``
+            What the index rests on, in words: ``published reliability and norms``, or
+            the values that replaced them (``baseline sample alpha 0.89``, ``baseline
+            sample SD``, ``no clinical cut-off``, ``SD given (6)`` ...), joined by ``;``.
+        ``method, reliability, reliability_source, sd, sd_source, rci_threshold``
+            The settings used (``rci_threshold`` is ``z``; ``sd`` missing for
+            Maassen's method).
+        ``min_reliable_change``
+            The smallest reliable raw change, ``z * se_diff``.
+        ``caseness``
+            The clinical rule (``at_or_above`` ...), missing with criterion ``none``.
+        ``n_pre_only, n_post_only``
+            Participants with a valid score at only the pre or only the post wave (not
+            classified).
 
-        ``DataFrame.attrs["reliable_change"]`` records the settings: method,
-        reliability and its source, SD and its source, se_diff, z, the smallest
-        reliable raw change (``z * se_diff``), criterion, cut-off, caseness, and the
-        numbers of participants with only one of the two waves.
+        Every setting is a column, so frames of several scales or groups can be
+        concatenated (``pd.concat``) and summarised together.
 
     Raises
     ------
     RpcEvalError
-        When the scale has no reliability, no usable normative SD, or no cut-off
-        (the message names the keys or arguments to give), and for bad arguments.
+        Without ``sample_norms``: when the definition lacks the reliability, a usable
+        normative SD or a cut-off, one error listing everything missing (each with the
+        key or argument to give). Also for bad arguments.
 
     Notes
     -----
@@ -537,6 +639,8 @@ def classify_reliable_change(
     """
     if method not in _METHODS:
         raise RpcEvalError(f"method must be one of {list(_METHODS)}, not {method!r}")
+    if not isinstance(sample_norms, bool):
+        raise RpcEvalError(f"sample_norms must be True or False, not {sample_norms!r}")
     z = _positive(z, "z")
     reg = registry or default_registry()
     # a scale unknown to a registered instrument is an error (its message lists the
@@ -567,18 +671,45 @@ def classify_reliable_change(
                            f"not {direction!r}")
     pre = pairs["pre"].to_numpy(dtype="float64")
     post = pairs["post"].to_numpy(dtype="float64")
-    r_xx, r_src = _resolve_reliability(sc, instrument, scale, reliability)
+    settings = dict(method=method, reliability=reliability, sd=sd, norm_group=norm_group,
+                    direction=direction, criterion=criterion, functional=functional,
+                    clinical=clinical, cutoff=cutoff)
+    missing = _missing_norms(sc, instrument, scale, **settings)
+    if missing and not sample_norms:
+        raise RpcEvalError(_missing_message([(_where(instrument, scale), missing)]))
+    basis: list[str] = []
+    got_r = _resolve_reliability(sc, reliability)
+    if got_r is None:
+        r_xx = _sample_alpha(responses, instrument, scale, waves[0], reg)
+        r_src = "baseline sample Cronbach's alpha"
+        basis.append(f"baseline sample alpha {r_xx:.2f}")
+    else:
+        r_xx, r_src = got_r
+        if r_src == "given":
+            basis.append(f"reliability given ({r_xx:g})")
     if method == "jacobson_truax":
-        sd_val, sd_src = _resolve_sd(sc, instrument, scale, sd, norm_group, pre)
+        got_sd = _resolve_sd(sc, instrument, scale, sd, norm_group, pre)
+        sd_val, sd_src = _baseline_sd(pre) if isinstance(got_sd, list) else got_sd
+        if sd_src != "given" and not sd_src.startswith("definition"):
+            basis.append(sd_src)
+        elif sd_src == "given":
+            basis.append(f"SD given ({sd_val:g})")
         se = se_difference(reliability=r_xx, sd=sd_val)
     else:
         if pre.size < 2:
             raise RpcEvalError("Maassen's method needs at least 2 complete pairs")
         sd_val, sd_src = math.nan, "pre and post sample SDs (Maassen)"
+        basis.append(sd_src)
         se = se_difference(reliability=r_xx, sd_pre=float(pre.std(ddof=1)),
                            sd_post=float(post.std(ddof=1)), method="maassen")
-    crit, cut, caseness = _resolve_criterion(sc, instrument, scale, direction, criterion,
-                                             functional, clinical, cutoff)
+    got_c = _resolve_criterion(sc, instrument, scale, direction, criterion, functional,
+                               clinical, cutoff)
+    crit, cut, caseness = got_c if got_c is not None else ("none", math.nan, None)
+    if crit == "none":
+        basis.append("no clinical cut-off")
+    elif crit == "cutoff_given":
+        basis.append(f"cut-off given ({cut:g})")
+    rci_basis = "; ".join(basis) or "published reliability and norms"
     sign = 1.0 if direction == "higher_is_better" else -1.0
     change = post - pre
     rci = change / se
@@ -612,18 +743,23 @@ def classify_reliable_change(
     out["clinical_pre"] = clin_pre
     out["clinical_post"] = clin_post
     out["category"] = pd.Categorical(cat, categories=list(CATEGORIES), ordered=True)
-    out.attrs["reliable_change"] = {
-        "instrument": instrument, "scale": scale, "method": method, "reliability": r_xx,
-        "reliability_source": r_src, "sd": sd_val, "sd_source": sd_src, "se_diff": se,
-        "z": z, "min_reliable_change": z * se, "criterion": crit, "cutoff": cut,
-        "caseness": caseness, "direction": direction, "by": by_cols,
-        "n_pre_only": n_pre_only, "n_post_only": n_post_only,
-    }
+    out["rci_basis"] = rci_basis
+    out["method"] = method
+    out["reliability"] = r_xx
+    out["reliability_source"] = r_src
+    out["sd"] = sd_val
+    out["sd_source"] = sd_src
+    out["rci_threshold"] = z
+    out["min_reliable_change"] = z * se
+    out["caseness"] = caseness
+    out["n_pre_only"] = n_pre_only
+    out["n_post_only"] = n_post_only
     return out[[*ids, *by_cols, *CLASSIFY_COLUMNS]]
 
 
 def reliable_change_summary(classified: pd.DataFrame,
-                            by: str | Sequence[str] | None = None) -> pd.DataFrame:
+                            by: str | Sequence[str] | None = None, *,
+                            id_col: str | Sequence[str] = "parent_id") -> pd.DataFrame:
     """Counts and percentages of each reliable-change category.
 
     Parameters
@@ -631,8 +767,13 @@ def reliable_change_summary(classified: pd.DataFrame,
     classified : DataFrame
         Result of :func:`classify_reliable_change` (several may be concatenated).
     by : str or list of str, optional
-        Group columns; default: the ``by`` recorded by :func:`classify_reliable_change`
-        (``attrs``), else none.
+        Group columns. Default: every column of ``classified`` that is neither an id
+        column nor one of :data:`CLASSIFY_COLUMNS`, i.e. the group columns that
+        :func:`classify_reliable_change` carried through (they are ordinary columns, so
+        they survive ``pd.concat``); ``[]`` for none.
+    id_col : str or list of str
+        The participant id column(s) given to :func:`classify_reliable_change`
+        (``respondent`` is added when present).
 
     Returns
     -------
@@ -640,8 +781,9 @@ def reliable_change_summary(classified: pd.DataFrame,
         One row per group x instrument x scale x wave pair x category, every category
         shown (zero counts included; ``recovered`` is left out where the criterion was
         ``none``): the group columns, then ``instrument, scale, wave_pre, wave_post,
-        category, n, n_total, percent`` (``percent = 100 n / n_total``, ``n_total`` =
-        participants classified in that group).
+        category, n, n_total, percent, rci_basis`` (``percent = 100 n / n_total``,
+        ``n_total`` = participants classified in that group; ``rci_basis`` as in
+        :func:`classify_reliable_change`).
 
     Notes
     -----
@@ -666,25 +808,30 @@ def reliable_change_summary(classified: pd.DataFrame,
     if not isinstance(classified, pd.DataFrame) or "category" not in classified.columns:
         raise RpcEvalError("reliable_change_summary needs the result of classify_reliable_change")
     if by is None:
-        by_cols = list((classified.attrs.get("reliable_change") or {}).get("by", []))
+        ids = _ids(classified, id_col)
+        by_cols = [c for c in classified.columns if c not in ids and c not in CLASSIFY_COLUMNS]
     else:
         by_cols = _as_list(by)
     missing = [c for c in by_cols if c not in classified.columns]
     if missing:
         raise RpcEvalError(f"group column(s) {missing} are not in the classified frame")
     keys = [*by_cols, "instrument", "scale", "wave_pre", "wave_post"]
+    basis = (classified["rci_basis"] if "rci_basis" in classified.columns
+             else pd.Series("", index=classified.index))
     rows = []
     for k, g in classified.groupby(keys, sort=True, dropna=False, observed=True):
         k = k if isinstance(k, tuple) else (k,)
         counts = g["category"].astype(str).value_counts()
         no_recovery = (g["criterion"] == "none").all()
         total = len(g)
+        used = "; ".join(dict.fromkeys(basis.loc[g.index].astype(str)))
         for cat in CATEGORIES:
             if cat == "recovered" and no_recovery:
                 continue
             n = int(counts.get(cat, 0))
-            rows.append((*k, cat, n, total, 100.0 * n / total))
-    out = pd.DataFrame(rows, columns=[*keys, "category", "n", "n_total", "percent"])
+            rows.append((*k, cat, n, total, 100.0 * n / total, used))
+    out = pd.DataFrame(rows, columns=[*keys, "category", "n", "n_total", "percent",
+                                      "rci_basis"])
     out["category"] = pd.Categorical(out["category"], categories=list(CATEGORIES), ordered=True)
     return out
 
@@ -724,9 +871,11 @@ def band_transitions(scores: pd.DataFrame, instrument: str, scale: str,
         bands is listed (zero counts included), bands in the definition's order (lowest
         scores first) as ordered categoricals; ``percent_of_pre`` = 100 n / (number in
         that pre band); ``movement`` is ``better``, ``same`` or ``worse``
-        (direction-aware: moving to a lower band is better on ``higher_is_worse``).
-        Participants without a band at both waves are not counted; ``attrs
-        ["band_transitions"]`` records how many had only one wave.
+        (direction-aware: moving to a lower band is better on ``higher_is_worse``);
+        ``n_paired`` (participants with a band at both waves, the ones counted),
+        ``n_pre_only`` and ``n_post_only`` (participants of the group with a band at
+        only one wave, not counted). The wide layout has the counts only; use the long
+        layout for the others.
 
     Raises
     ------
@@ -788,8 +937,8 @@ def band_transitions(scores: pd.DataFrame, instrument: str, scale: str,
         raise RpcEvalError(f"band labels {unknown} are not bands of scheme {scheme!r} "
                            f"({order}); were the scores made with another definition?")
     both = bp.notna() & bq.notna()
-    info = {"n_pre_only": int((bp.notna() & bq.isna()).sum()),
-            "n_post_only": int((bp.isna() & bq.notna()).sum()), "n_paired": int(both.sum())}
+    pre_only, post_only = bp.notna() & bq.isna(), bp.isna() & bq.notna()
+    full = pairs
     pairs = pairs.loc[both]
     cat = pd.CategoricalDtype(order, ordered=True)
     pre_c = pairs[f"{col}_pre"].astype(str).astype(cat)
@@ -802,8 +951,11 @@ def band_transitions(scores: pd.DataFrame, instrument: str, scale: str,
     rank = {b: i for i, b in enumerate(order)}
     for gk in groups:
         g = frame
+        in_group = pd.Series(True, index=full.index)
         for c, v in zip(by_cols, gk, strict=True):
             g = g.loc[(g[c] == v) | (g[c].isna() & pd.isna(v))]
+            in_group &= (full[c] == v) | (full[c].isna() & pd.isna(v))
+        n_pre_only, n_post_only = int((pre_only & in_group).sum()), int((post_only & in_group).sum())
         tab = pd.crosstab(g["band_pre"], g["band_post"], dropna=False).reindex(
             index=order, columns=order, fill_value=0)
         for a in order:
@@ -818,17 +970,17 @@ def band_transitions(scores: pd.DataFrame, instrument: str, scale: str,
                 else:
                     move = "worse"
                 rows.append((*gk, instrument, scale, scheme, waves[0], waves[1], a, b, n,
-                             100.0 * n / row_total if row_total else np.nan, move))
+                             100.0 * n / row_total if row_total else np.nan, move, len(g),
+                             n_pre_only, n_post_only))
     out = pd.DataFrame(rows, columns=[*by_cols, *TRANSITION_COLUMNS])
     out["band_pre"] = out["band_pre"].astype(cat)
     out["band_post"] = out["band_post"].astype(cat)
-    out["n"] = out["n"].astype("int64")
-    out.attrs["band_transitions"] = info
+    for c in ("n", "n_paired", "n_pre_only", "n_post_only"):
+        out[c] = out[c].astype("int64")
     if layout == "wide":
         wide = out.pivot_table(index=[*by_cols, "band_pre"], columns="band_post", values="n",
                                aggfunc="sum", observed=False, fill_value=0)
         wide.columns = wide.columns.astype(str)
         wide.columns.name = "band_post"
-        wide.attrs["band_transitions"] = info
         return wide
     return out

@@ -14,18 +14,43 @@ from rpc_eval.instruments import responses_to_wide, score
 from rpc_eval.monitoring.planning_tool import stage_change, stage_distribution
 from rpc_eval.monitoring.satisfaction import likert_summary, target_attainment
 from rpc_eval.monitoring.training import application_at_followup, paired_ratings
+from rpc_eval.results import ResultSet
 
 __all__ = ["MonitoringResults", "monitoring_analysis"]
 
 
-@dataclass
-class MonitoringResults:
+@dataclass(repr=False)
+class MonitoringResults(ResultSet):
     """Tables of the satisfaction, training and planning-tool sections (tidy frames,
-    keyed by table name), and notes on anything left out."""
+    keyed by table name), and notes on anything left out.
+
+    A :class:`~rpc_eval.results.ResultSet`: its parts are the tables, in the order
+    :func:`monitoring_analysis` makes them.
+
+    Attributes
+    ----------
+    tables : dict of str to DataFrame
+    notes : list of str
+        What was left out and why.
+    settings : dict
+        The satisfaction target and the codes counted as satisfied.
+    """
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+
+    def _title(self) -> str:
+        return "Monitoring"
+
+    def _facts(self) -> list[tuple[str, object]]:
+        facts: list[tuple[str, object]] = [("Tables", len(self.tables))]
+        if self.settings.get("target") is not None:
+            facts.append(("Target", f"{self.settings['target']:.0%} satisfied"))
+        return facts
+
+    def _parts(self) -> dict[str, pd.DataFrame]:
+        return dict(self.tables)
 
 
 def _satisfied(frame: pd.DataFrame, top: tuple[int, ...]) -> pd.DataFrame:
@@ -71,8 +96,11 @@ def monitoring_analysis(
     --------
     >>> from rpc_eval.synthetic import generate
     >>> data, truth = generate("small", seed=4)
-    >>> sorted(monitoring_analysis(data).tables)[:2]
+    >>> res = monitoring_analysis(data)
+    >>> sorted(res.tables)[:2]
     ['parent_satisfaction_items', 'parent_satisfaction_target']
+    >>> print(repr(res)[:58])
+    <Monitoring: 7 parts: parent_satisfaction_items, parent_sa
     """
     res = MonitoringResults(settings={"target": target, "top_box": list(top_box)})
     t = res.tables

@@ -108,10 +108,16 @@ def engagement_kwargs(plan: Plan) -> dict[str, Any]:
 
 
 def outcome_kwargs(plan: Plan, by: str | None = None) -> dict[str, Any]:
-    """Keyword arguments of :func:`rpc_eval.change.outcome_tables`."""
+    """Keyword arguments of :func:`rpc_eval.change.outcome_tables`.
+
+    Reports classify reliable change with ``sample_norms=True``: where a questionnaire's
+    definition has no published reliability, normative SD or cut-off, the baseline
+    sample's Cronbach's alpha and SD are used, and the published table's "Reliable change
+    based on" column (``rci_basis``) says so for every row."""
     o = plan.get("outcomes") or {}
     out = {"waves": _waves(plan), "by": by or plan.get("engagement", {}).get(
-        "group", "intervention"), "scales": o.get("change_scales", "primary")}
+        "group", "intervention"), "scales": o.get("change_scales", "primary"),
+        "sample_norms": True}
     if o.get("change_scales", "primary") == "primary" and o.get("primary"):
         out["outcomes"] = [(x["instrument"], x["scale"])
                            for x in [*o["primary"], *o.get("secondary", [])]]
