@@ -158,19 +158,19 @@ def _followed_mask(baseline: pd.DataFrame, followed_up: Any) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- attrition table
-def attrition_comparison(baseline: pd.DataFrame, followed_up: pd.Series | str | Any,
+def attrition_comparison(data: pd.DataFrame, followed_up: pd.Series | str | Any,
                          variables: Sequence[str]) -> pd.DataFrame:
     """Compare parents with and without follow-up on baseline characteristics.
 
     Parameters
     ----------
-    baseline : DataFrame
+    data : DataFrame
         One row per parent: baseline covariates (e.g. columns of the ``parents`` table)
         and baseline scores (e.g. the ``pre`` column of
         :func:`rpc_eval.change.tables.pair_waves`).
     followed_up : str, Series of bool or array-like of bool
-        Whether each parent has a follow-up score: a column of ``baseline``, a Series
-        matched to ``baseline`` by index, or one value per row in row order. ``1``/``0``
+        Whether each parent has a follow-up score: a column of ``data``, a Series
+        matched to ``data`` by index, or one value per row in row order. ``1``/``0``
         are accepted; missing values are an error.
     variables : list of str
         Columns to compare. Numeric columns (not bool) are summarised by mean and SD;
@@ -237,8 +237,8 @@ def attrition_comparison(baseline: pd.DataFrame, followed_up: pd.Series | str | 
     variables = _as_list(variables)
     if not variables:
         raise RpcEvalError("variables is empty: name at least one column to compare")
-    _check_columns(baseline, variables, "baseline")
-    followed = _followed_mask(baseline, followed_up)
+    _check_columns(data, variables, "baseline")
+    followed = _followed_mask(data, followed_up)
     if followed.all() or not followed.any():
         raise RpcEvalError(
             "every parent is " + ("followed up" if followed.all() else "lost to follow-up")
@@ -246,7 +246,7 @@ def attrition_comparison(baseline: pd.DataFrame, followed_up: pd.Series | str | 
         )
     rows: list[dict[str, Any]] = []
     for var in variables:
-        col = baseline[var]
+        col = data[var]
         if _is_numeric(col):
             x = col.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
             xf, xl = x[followed], x[~followed]

@@ -491,7 +491,7 @@ def _sample_alpha(responses: pd.DataFrame | None, instrument: str, scale: str, w
 
 # ------------------------------------------------------------------------------ public
 def classify_reliable_change(
-    scores: pd.DataFrame, instrument: str, scale: str, *,
+    data: pd.DataFrame, instrument: str, scale: str, *,
     waves: tuple[str, str] = ("baseline", "end"),
     id_col: str | Sequence[str] = "parent_id",
     by: str | Sequence[str] | None = None,
@@ -513,7 +513,7 @@ def classify_reliable_change(
 
     Parameters
     ----------
-    scores : DataFrame
+    data : DataFrame
         Tidy scores (:func:`rpc_eval.instruments.score`) with any group columns
         joined on; rows with ``valid`` false or no score are ignored.
     instrument, scale : str
@@ -650,13 +650,13 @@ def classify_reliable_change(
     if isinstance(waves, str) or len(waves) != 2:
         raise RpcEvalError(f"waves must be one (pre, post) pair, e.g. ('baseline', 'end'); "
                            f"got {waves!r}")
-    sub = scores
-    if isinstance(scores, pd.DataFrame) and {"instrument", "scale"} <= set(scores.columns):
-        sub = scores.loc[(scores["instrument"] == instrument) & (scores["scale"] == scale)]
+    sub = data
+    if isinstance(data, pd.DataFrame) and {"instrument", "scale"} <= set(data.columns):
+        sub = data.loc[(data["instrument"] == instrument) & (data["scale"] == scale)]
         if sub.empty:
             raise RpcEvalError(f"no scores for instrument {instrument!r}, scale {scale!r}")
     pairs = pair_waves(sub, waves=tuple(waves), id_col=id_col, by=by_cols)
-    ids = _ids(scores, id_col)
+    ids = _ids(data, id_col)
     both = pairs["pre"].notna() & pairs["post"].notna()
     n_pre_only = int((pairs["pre"].notna() & pairs["post"].isna()).sum())
     n_post_only = int((pairs["pre"].isna() & pairs["post"].notna()).sum())
@@ -757,17 +757,17 @@ def classify_reliable_change(
     return out[[*ids, *by_cols, *CLASSIFY_COLUMNS]]
 
 
-def reliable_change_summary(classified: pd.DataFrame,
+def reliable_change_summary(data: pd.DataFrame,
                             by: str | Sequence[str] | None = None, *,
                             id_col: str | Sequence[str] = "parent_id") -> pd.DataFrame:
     """Counts and percentages of each reliable-change category.
 
     Parameters
     ----------
-    classified : DataFrame
+    data : DataFrame
         Result of :func:`classify_reliable_change` (several may be concatenated).
     by : str or list of str, optional
-        Group columns. Default: every column of ``classified`` that is neither an id
+        Group columns. Default: every column of ``data`` that is neither an id
         column nor one of :data:`CLASSIFY_COLUMNS`, i.e. the group columns that
         :func:`classify_reliable_change` carried through (they are ordinary columns, so
         they survive ``pd.concat``); ``[]`` for none.
@@ -805,21 +805,21 @@ def reliable_change_summary(classified: pd.DataFrame,
        unchanged  2     50.0
     deteriorated  1     25.0
     """
-    if not isinstance(classified, pd.DataFrame) or "category" not in classified.columns:
+    if not isinstance(data, pd.DataFrame) or "category" not in data.columns:
         raise RpcEvalError("reliable_change_summary needs the result of classify_reliable_change")
     if by is None:
-        ids = _ids(classified, id_col)
-        by_cols = [c for c in classified.columns if c not in ids and c not in CLASSIFY_COLUMNS]
+        ids = _ids(data, id_col)
+        by_cols = [c for c in data.columns if c not in ids and c not in CLASSIFY_COLUMNS]
     else:
         by_cols = _as_list(by)
-    missing = [c for c in by_cols if c not in classified.columns]
+    missing = [c for c in by_cols if c not in data.columns]
     if missing:
         raise RpcEvalError(f"group column(s) {missing} are not in the classified frame")
     keys = [*by_cols, "instrument", "scale", "wave_pre", "wave_post"]
-    basis = (classified["rci_basis"] if "rci_basis" in classified.columns
-             else pd.Series("", index=classified.index))
+    basis = (data["rci_basis"] if "rci_basis" in data.columns
+             else pd.Series("", index=data.index))
     rows = []
-    for k, g in classified.groupby(keys, sort=True, dropna=False, observed=True):
+    for k, g in data.groupby(keys, sort=True, dropna=False, observed=True):
         k = k if isinstance(k, tuple) else (k,)
         counts = g["category"].astype(str).value_counts()
         no_recovery = (g["criterion"] == "none").all()
@@ -836,7 +836,7 @@ def reliable_change_summary(classified: pd.DataFrame,
     return out
 
 
-def band_transitions(scores: pd.DataFrame, instrument: str, scale: str,
+def band_transitions(data: pd.DataFrame, instrument: str, scale: str,
                      waves: tuple[str, str] = ("baseline", "end"), scheme: str | None = None, *,
                      id_col: str | Sequence[str] = "parent_id",
                      by: str | Sequence[str] | None = None,
@@ -846,7 +846,7 @@ def band_transitions(scores: pd.DataFrame, instrument: str, scale: str,
 
     Parameters
     ----------
-    scores : DataFrame
+    data : DataFrame
         Tidy scores with the ``band`` column (default scheme) and ``band_<scheme>``
         columns (further schemes), as :func:`rpc_eval.instruments.score` writes them.
     instrument, scale : str
@@ -918,14 +918,14 @@ def band_transitions(scores: pd.DataFrame, instrument: str, scale: str,
         raise RpcEvalError(f"{_where(instrument, scale)} has no band scheme {scheme!r}; "
                            f"its schemes are {names}")
     col = "band" if scheme == names[0] else f"band_{scheme}"
-    if not isinstance(scores, pd.DataFrame) or col not in scores.columns:
+    if not isinstance(data, pd.DataFrame) or col not in data.columns:
         raise RpcEvalError(f"scores needs the column {col!r} for band scheme {scheme!r} "
                            "(as written by rpc_eval.instruments.score)")
     order = [c["label"] for c in sorted(schemes[scheme]["cuts"], key=lambda c: float(c["min"]))]
     if direction is None:
         direction = scale_direction(instrument, scale, registry=reg)
     by_cols = _as_list(by)
-    sub = scores.loc[(scores["instrument"] == instrument) & (scores["scale"] == scale)]
+    sub = data.loc[(data["instrument"] == instrument) & (data["scale"] == scale)]
     if sub.empty:
         raise RpcEvalError(f"no scores for instrument {instrument!r}, scale {scale!r}")
     if isinstance(waves, str) or len(waves) != 2:

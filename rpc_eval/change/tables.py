@@ -178,14 +178,14 @@ def _ids(scores: pd.DataFrame, id_col: str | Sequence[str]) -> list[str]:
     return ids
 
 
-def pair_waves(scores: pd.DataFrame, *, waves: Any = ("baseline", "end"),
+def pair_waves(data: pd.DataFrame, *, waves: Any = ("baseline", "end"),
                id_col: str | Sequence[str] = "parent_id", by: str | Sequence[str] | None = None,
                extra: Sequence[str] = ()) -> pd.DataFrame:
     """Put each participant's scores at two waves side by side.
 
     Parameters
     ----------
-    scores : DataFrame
+    data : DataFrame
         Tidy scores (:func:`rpc_eval.instruments.score`): columns ``id_col``, ``wave``,
         ``instrument``, ``scale``, ``score`` and, if present, ``valid`` (rows with
         ``valid`` false or a missing score are not used) and ``respondent`` (added to
@@ -228,11 +228,11 @@ def pair_waves(scores: pd.DataFrame, *, waves: Any = ("baseline", "end"),
             A       phq9 total baseline       end 12.0   7.0
             B       phq9 total baseline       end  9.0   NaN
     """
-    ids = _ids(scores, id_col)
+    ids = _ids(data, id_col)
     by_cols = _as_list(by)
     extra = list(extra)
     pairs = _wave_pairs(waves)
-    sub = _valid_scores(scores, ids, by_cols, extra)
+    sub = _valid_scores(data, ids, by_cols, extra)
     present = set(sub["wave"].dropna().unique())
     for pair in pairs:
         absent = [w for w in pair if w not in present]
@@ -265,7 +265,7 @@ def _order_key(values: pd.Series) -> pd.Series:
 
 
 # ------------------------------------------------------------------------------ public
-def change_table(scores: pd.DataFrame, *, waves: Any = ("baseline", "end"),
+def change_table(data: pd.DataFrame, *, waves: Any = ("baseline", "end"),
                  by: str | Sequence[str] | None = None,
                  id_col: str | Sequence[str] = "parent_id",
                  registry: Registry | None = None, ci: float = 0.95,
@@ -275,7 +275,7 @@ def change_table(scores: pd.DataFrame, *, waves: Any = ("baseline", "end"),
 
     Parameters
     ----------
-    scores : DataFrame
+    data : DataFrame
         Tidy scores from :func:`rpc_eval.instruments.score` (several instruments and
         scales may be stacked), with group columns joined on. Rows with ``valid``
         false or a missing ``score`` are ignored.
@@ -371,7 +371,7 @@ def change_table(scores: pd.DataFrame, *, waves: Any = ("baseline", "end"),
     if standardised not in ESTIMATORS:
         raise RpcEvalError(f"standardised must be one of {list(ESTIMATORS)}, not {standardised!r}")
     by_cols = _as_list(by)
-    pairs = pair_waves(scores, waves=waves, id_col=id_col, by=by_cols)
+    pairs = pair_waves(data, waves=waves, id_col=id_col, by=by_cols)
     reg = registry or default_registry()
     group_keys = [*by_cols, "instrument", "scale", "wave_pre", "wave_post"]
     pairs = pairs.assign(

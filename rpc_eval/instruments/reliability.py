@@ -145,12 +145,12 @@ def _feldt(alpha: float, n: int, k: int, ci: float) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------ alpha
-def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
+def cronbach_alpha(data: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
     """Cronbach's alpha of a set of item scores, with the Feldt confidence interval.
 
     Parameters
     ----------
-    items : DataFrame
+    data : DataFrame
         One numeric column per item (item *scores*: reverse-keyed items already
         reversed; see :func:`item_scores`), one row per respondent. Missing values
         are allowed; respondents with any missing item are left out (listwise).
@@ -211,7 +211,7 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
     cronbach_alpha    0.9236  0.6764   0.9885      0.95  6  3     feldt
     """
     ci = _check_ci(ci)
-    x, _ = _complete_matrix(items)
+    x, _ = _complete_matrix(data)
     _check_total_variance(x, "items")
     n, k = x.shape
     alpha = float(_alpha_from_cov(np.cov(x, rowvar=False)))
@@ -222,12 +222,12 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
     })
 
 
-def item_rest_correlations(items: pd.DataFrame) -> pd.DataFrame:
+def item_rest_correlations(data: pd.DataFrame) -> pd.DataFrame:
     """Item statistics: item-rest correlation and alpha if the item is deleted.
 
     Parameters
     ----------
-    items : DataFrame
+    data : DataFrame
         One numeric column per item score, one row per respondent; listwise complete
         cases are used (as in :func:`cronbach_alpha`).
 
@@ -275,7 +275,7 @@ def item_rest_correlations(items: pd.DataFrame) -> pd.DataFrame:
       q2       0.8083            0.9270 3.1667 1.1690  6
       q3       0.8298            0.9081 2.8333 1.4720  6
     """
-    x, names = _complete_matrix(items)
+    x, names = _complete_matrix(data)
     _check_total_variance(x, "items")
     n, k = x.shape
     c = np.cov(x, rowvar=False)
@@ -378,12 +378,12 @@ def _one_factor(x: np.ndarray, names: Sequence[str], what: str
     return lam, psi, r, sd, info
 
 
-def one_factor_ml(items: pd.DataFrame) -> pd.DataFrame:
+def one_factor_ml(data: pd.DataFrame) -> pd.DataFrame:
     """Maximum-likelihood one-factor model of a set of item scores.
 
     Parameters
     ----------
-    items : DataFrame
+    data : DataFrame
         One numeric column per item score (at least 3), one row per respondent;
         listwise complete cases are used.
 
@@ -443,7 +443,7 @@ def one_factor_ml(items: pd.DataFrame) -> pd.DataFrame:
       q3     0.60        0.64
       q4     0.39        0.85
     """
-    x, names = _complete_matrix(items, min_k=3)
+    x, names = _complete_matrix(data, min_k=3)
     lam, psi, _, sd, _ = _one_factor(x, names, "items")
     return pd.DataFrame({
         "item": names, "loading": lam, "uniqueness": psi, "raw_loading": lam * sd,
@@ -465,13 +465,13 @@ def _omega(lam: np.ndarray, psi: np.ndarray, r: np.ndarray, sd: np.ndarray,
     return float(1.0 - psi.sum() / s.sum())
 
 
-def omega_total(items: pd.DataFrame, *, standardized: bool = False,
+def omega_total(data: pd.DataFrame, *, standardized: bool = False,
                 denominator: str = "model") -> pd.DataFrame:
     """McDonald's omega total from a one-factor ML model.
 
     Parameters
     ----------
-    items : DataFrame
+    data : DataFrame
         One numeric column per item score (at least 3), one row per respondent;
         listwise complete cases are used.
     standardized : bool, default False
@@ -537,7 +537,7 @@ def omega_total(items: pd.DataFrame, *, standardized: bool = False,
     """
     if denominator not in ("model", "observed"):
         raise RpcEvalError(f"denominator must be 'model' or 'observed', not {denominator!r}")
-    x, names = _complete_matrix(items, min_k=3)
+    x, names = _complete_matrix(data, min_k=3)
     _check_total_variance(x, "items")
     lam, psi, r, sd, _ = _one_factor(x, names, "items")
     value = _omega(lam, psi, r, sd, bool(standardized), denominator)
@@ -712,7 +712,7 @@ class _GroupError(RpcEvalError):
 
 
 def reliability(
-    scored_items: pd.DataFrame,
+    data: pd.DataFrame,
     instrument: str | Instrument,
     by: Sequence[str] = ("wave",),
     registry: Registry | None = None,
@@ -725,7 +725,7 @@ def reliability(
 
     Parameters
     ----------
-    scored_items : DataFrame
+    data : DataFrame
         Wide raw answers of one instrument, one row per completed questionnaire, one
         column per item (raw response codes; blank = not answered), plus the ``by``
         columns: what :func:`rpc_eval.instruments.responses_to_wide` returns. The
@@ -817,14 +817,14 @@ def reliability(
     ci = _check_ci(ci)
     if on_error not in ("raise", "warn"):
         raise RpcEvalError(f"on_error must be 'raise' or 'warn', not {on_error!r}")
-    if not isinstance(scored_items, pd.DataFrame):
+    if not isinstance(data, pd.DataFrame):
         raise RpcEvalError("scored_items must be a DataFrame (one column per item)")
     inst = _get_instrument(instrument, registry)
     by = [by] if isinstance(by, str) else list(by)
-    absent = [c for c in by if c not in scored_items.columns]
+    absent = [c for c in by if c not in data.columns]
     if absent:
         raise RpcEvalError(f"by column(s) {absent} are not columns of the data; "
-                           f"columns are {list(map(str, scored_items.columns))}")
+                           f"columns are {list(map(str, data.columns))}")
     clash = [c for c in by if c in RELIABILITY_COLUMNS]
     if clash:
         raise RpcEvalError(f"by column(s) {clash} clash with result column names")
@@ -833,16 +833,16 @@ def reliability(
         inst.scale(s)  # unknown scale -> RpcEvalError naming the scales there are
 
     if by:
-        keys = scored_items[by].reset_index(drop=True)  # positions as the index
+        keys = data[by].reset_index(drop=True)  # positions as the index
         grouped = keys.groupby(by, sort=True, dropna=False, observed=True)
         groups = [((key if isinstance(key, tuple) else (key,)), sub.index.to_numpy())
                   for key, sub in grouped]
     else:
-        groups = [((), np.arange(len(scored_items)))]
+        groups = [((), np.arange(len(data)))]
 
     rows = []
     for s in wanted:
-        scored = item_scores(scored_items, inst, s)
+        scored = item_scores(data, inst, s)
         x = scored.to_numpy(dtype="float64")
         names = list(scored.columns)
         for key, idx in groups:

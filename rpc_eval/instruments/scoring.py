@@ -42,14 +42,14 @@ def _instrument(name: str | Instrument, registry: Registry | None) -> Instrument
 
 # --------------------------------------------------------------------------- long -> wide
 def responses_to_wide(
-    responses: pd.DataFrame, name: str | Instrument, *, registry: Registry | None = None
+    data: pd.DataFrame, name: str | Instrument, *, registry: Registry | None = None
 ) -> pd.DataFrame:
     """One instrument's answers from the long ``responses`` table, one row per
     parent x respondent x wave.
 
     Parameters
     ----------
-    responses : DataFrame
+    data : DataFrame
         The data model's ``responses`` table: columns ``parent_id, respondent,
         instrument, wave, item, value`` (``completed_date`` and other columns are
         ignored). Rows of other instruments are ignored.
@@ -95,10 +95,10 @@ def responses_to_wide(
     """
     inst = _instrument(name, registry)
     needed = [*WIDE_ID_COLUMNS, "instrument", "item", "value"]
-    missing = [c for c in needed if c not in responses.columns]
+    missing = [c for c in needed if c not in data.columns]
     if missing:
-        raise RpcEvalError(f"responses needs columns {missing} (it has {list(responses.columns)})")
-    sub = responses.loc[responses["instrument"] == inst.name, [*WIDE_ID_COLUMNS, "item", "value"]]
+        raise RpcEvalError(f"responses needs columns {missing} (it has {list(data.columns)})")
+    sub = data.loc[data["instrument"] == inst.name, [*WIDE_ID_COLUMNS, "item", "value"]]
     problems: list[Problem] = []
     col_of = pd.Index(inst.items).get_indexer(sub["item"])
     for item, count in sub.loc[col_of < 0, "item"].value_counts(dropna=False).items():
@@ -529,7 +529,7 @@ def score(
     return pd.DataFrame(columns, copy=False)
 
 
-def score_responses(responses: pd.DataFrame, registry: Registry,
+def score_responses(data: pd.DataFrame, registry: Registry,
                     instruments: Sequence[str] | None = None) -> pd.DataFrame:
     """Score every instrument in a long ``responses`` table.
 
@@ -539,9 +539,9 @@ def score_responses(responses: pd.DataFrame, registry: Registry,
         :func:`score` output for each instrument, stacked: one row
         per parent x respondent x wave x scale.
     """
-    names = sorted(pd.unique(responses["instrument"].dropna())) if instruments is None \
+    names = sorted(pd.unique(data["instrument"].dropna())) if instruments is None \
         else list(instruments)
-    frames = [score(responses_to_wide(responses, n, registry=registry), n, registry=registry)
+    frames = [score(responses_to_wide(data, n, registry=registry), n, registry=registry)
               for n in names]
     if not frames:
         raise RpcEvalError("the responses table has no questionnaire answers to score")

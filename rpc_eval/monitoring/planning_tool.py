@@ -183,7 +183,7 @@ def _with_ci(out: pd.DataFrame, x: str, ci: float) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- stages
-def stage_distribution(planning_tool: pd.DataFrame, codebook: Any, *,
+def stage_distribution(data: pd.DataFrame, codebook: Any, *,
                        return_year: int | Sequence[int] | None = None, by: str = "item",
                        items: Sequence[str] | None = None, at_least: int = 3,
                        section: str = "self_assessment") -> pd.DataFrame:
@@ -191,7 +191,7 @@ def stage_distribution(planning_tool: pd.DataFrame, codebook: Any, *,
 
     Parameters
     ----------
-    planning_tool : DataFrame
+    data : DataFrame
         ``la_code, return_year, item, response`` (``data.planning_tool``).
     codebook : Codebook or DataFrame
         The ``planning_tool`` codebook (``data.codebooks["planning_tool"]``).
@@ -250,7 +250,7 @@ def stage_distribution(planning_tool: pd.DataFrame, codebook: Any, *,
         raise RpcEvalError(f"by must be 'item' or 'dimension'; got {by!r}")
     book = _book(codebook)
     sub = _section_items(book, section, items)
-    pt = _returns(planning_tool, sub, return_year)
+    pt = _returns(data, sub, return_year)
     dims = dict(zip(sub["item"], sub["dimension"], strict=True))
     if by == "item":
         out = _counts(pt, sub).rename(columns={"response": "stage"})
@@ -284,7 +284,7 @@ def _category_table(planning_tool, codebook, section, return_year, items, ci):
     return out[CATEGORY_COLUMNS].reset_index(drop=True)
 
 
-def partner_awareness(planning_tool: pd.DataFrame, codebook: Any, *,
+def partner_awareness(data: pd.DataFrame, codebook: Any, *,
                       return_year: int | Sequence[int] | None = None,
                       items: Sequence[str] | None = None, ci: float = 0.95,
                       section: str = "partner_awareness") -> pd.DataFrame:
@@ -292,7 +292,7 @@ def partner_awareness(planning_tool: pd.DataFrame, codebook: Any, *,
 
     Parameters
     ----------
-    planning_tool, codebook
+    data, codebook
         As :func:`stage_distribution`.
     return_year : int or list of int, optional
         Year(s); default all.
@@ -329,10 +329,10 @@ def partner_awareness(planning_tool: pd.DataFrame, codebook: Any, *,
     1  somewhat      0      0.0
     2       not      1     25.0
     """
-    return _category_table(planning_tool, codebook, section, return_year, items, ci)
+    return _category_table(data, codebook, section, return_year, items, ci)
 
 
-def workforce_trained(planning_tool: pd.DataFrame, codebook: Any, *,
+def workforce_trained(data: pd.DataFrame, codebook: Any, *,
                       return_year: int | Sequence[int] | None = None,
                       items: Sequence[str] | None = None, ci: float = 0.95,
                       section: str = "workforce_trained") -> pd.DataFrame:
@@ -352,10 +352,10 @@ def workforce_trained(planning_tool: pd.DataFrame, codebook: Any, *,
     >>> workforce_trained(pt, book)["n_las"].tolist()
     [1, 0, 1, 0]
     """
-    return _category_table(planning_tool, codebook, section, return_year, items, ci)
+    return _category_table(data, codebook, section, return_year, items, ci)
 
 
-def interventions_offered(planning_tool: pd.DataFrame, codebook: Any, *,
+def interventions_offered(data: pd.DataFrame, codebook: Any, *,
                           return_year: int | Sequence[int] | None = None,
                           items: Sequence[str] | None = None, ci: float = 0.95,
                           offered: str = "yes",
@@ -364,7 +364,7 @@ def interventions_offered(planning_tool: pd.DataFrame, codebook: Any, *,
 
     Parameters
     ----------
-    planning_tool, codebook, return_year, items, ci, section
+    data, codebook, return_year, items, ci, section
         As :func:`partner_awareness`.
     offered : str
         The response meaning "offered" (must be one of the item's responses).
@@ -396,7 +396,7 @@ def interventions_offered(planning_tool: pd.DataFrame, codebook: Any, *,
                if offered not in rs]
     if lacking:
         raise RpcEvalError(f"{offered!r} is not a response of item(s) {lacking}")
-    pt = _returns(planning_tool, sub, return_year)
+    pt = _returns(data, sub, return_year)
     out = _counts(pt, sub)
     out = out[out["response"] == offered].rename(columns={"n_las": "n_offering"})
     out = _with_ci(out.copy(), "n_offering", ci)
@@ -476,7 +476,7 @@ def _paired(planning_tool, codebook, years, items, section):
     return sub, y0, y1, wide
 
 
-def transition_table(planning_tool: pd.DataFrame, codebook: Any, item: str, *,
+def transition_table(data: pd.DataFrame, codebook: Any, item: str, *,
                      years: Sequence[int], section: str = "self_assessment") -> pd.DataFrame:
     """k x k counts of LAs by stage in ``years[0]`` (rows) and ``years[1]`` (columns).
 
@@ -497,7 +497,7 @@ def transition_table(planning_tool: pd.DataFrame, codebook: Any, item: str, *,
     """
     if not isinstance(item, str):
         raise RpcEvalError(f"item must be one item code; got {item!r}")
-    sub, y0, y1, wide = _paired(planning_tool, codebook, years, [item], section)
+    sub, y0, y1, wide = _paired(data, codebook, years, [item], section)
     levels = sub["responses"].iloc[0]
     k = len(levels)
     tab = np.zeros((k, k), dtype=np.int64)
@@ -508,14 +508,14 @@ def transition_table(planning_tool: pd.DataFrame, codebook: Any, item: str, *,
                         columns=pd.Index(levels, name=f"stage_{y1}"))
 
 
-def stage_change(planning_tool: pd.DataFrame, codebook: Any, years: Sequence[int], *,
+def stage_change(data: pd.DataFrame, codebook: Any, years: Sequence[int], *,
                  items: Sequence[str] | None = None,
                  section: str = "self_assessment") -> pd.DataFrame:
     """Change in stage between two return years, for the LAs that returned both.
 
     Parameters
     ----------
-    planning_tool, codebook
+    data, codebook
         As :func:`stage_distribution`.
     years : (int, int)
         ``(y0, y1)``; change is ``stage in y1 - stage in y0``.
@@ -572,7 +572,7 @@ def stage_change(planning_tool: pd.DataFrame, codebook: Any, years: Sequence[int
     >>> round(float(r.wilcoxon_p), 4), round(float(r.stuart_maxwell), 4)
     (0.3447, 2.0)
     """
-    sub, y0, y1, wide = _paired(planning_tool, codebook, years, items, section)
+    sub, y0, y1, wide = _paired(data, codebook, years, items, section)
     dims = dict(zip(sub["item"], sub["dimension"], strict=True))
     rows = []
     for item, levels in zip(sub["item"], sub["responses"], strict=True):

@@ -232,7 +232,7 @@ def _paired_row(wide: pd.DataFrame, w1: str, w2: str, ci: float) -> dict:
     return out
 
 
-def paired_ratings(training_responses: pd.DataFrame, question, waves=("pre", "post"), *,
+def paired_ratings(data: pd.DataFrame, question, waves=("pre", "post"), *,
                    by=None, practitioners: pd.DataFrame | None = None,
                    ci: float = 0.95) -> pd.DataFrame:
     """Paired change in a training rating between two waves, per question and group.
@@ -246,14 +246,15 @@ def paired_ratings(training_responses: pd.DataFrame, question, waves=("pre", "po
 
     Parameters
     ----------
-    training_responses : DataFrame
-        ``practitioner_id, wave, question, value`` (plus any group columns).
+    data : DataFrame
+        The ``training_responses`` table: ``practitioner_id, wave, question, value``
+        (plus any group columns).
     question : str or sequence of str
         Question code(s), e.g. ``"knowledge"``.
     waves : (str, str)
         The earlier and the later wave.
     by : str or list of str, optional
-        Group columns, from ``training_responses`` or else ``practitioners``.
+        Group columns, from ``data`` or else ``practitioners``.
     practitioners : DataFrame, optional
         The practitioners table, for group columns such as ``sector`` or ``la_code``.
     ci : float
@@ -291,7 +292,7 @@ def paired_ratings(training_responses: pd.DataFrame, question, waves=("pre", "po
     if not questions:
         raise RpcEvalError("give at least one question")
     by_cols = _as_list(by)
-    frame = _prepare(training_responses, by_cols, practitioners)
+    frame = _prepare(data, by_cols, practitioners)
     known = set(frame["question"].unique())
     unknown = [q for q in questions if q not in known]
     if unknown:
@@ -314,7 +315,7 @@ def paired_ratings(training_responses: pd.DataFrame, question, waves=("pre", "po
     return out
 
 
-def response_shift(training_responses: pd.DataFrame, question, *, by=None,
+def response_shift(data: pd.DataFrame, question, *, by=None,
                    practitioners: pd.DataFrame | None = None, ci: float = 0.95) -> pd.DataFrame:
     """Response shift: the retrospective "then" rating against the rating given before.
 
@@ -342,7 +343,7 @@ def response_shift(training_responses: pd.DataFrame, question, *, by=None,
     >>> float(response_shift(tr, "knowledge")["mean_change"].iloc[0])
     -0.5
     """
-    return paired_ratings(training_responses, question, ("pre", "then"), by=by,
+    return paired_ratings(data, question, ("pre", "then"), by=by,
                           practitioners=practitioners, ci=ci)
 
 
@@ -353,7 +354,7 @@ def _codes(codes, name) -> set:
     return codes
 
 
-def application_at_followup(training_responses: pd.DataFrame, *, by=None,
+def application_at_followup(data: pd.DataFrame, *, by=None,
                             practitioners: pd.DataFrame | None = None,
                             weekly_codes=(5, 6), monthly_codes=(4, 5, 6),
                             ci: float = 0.95) -> pd.DataFrame:
@@ -371,11 +372,11 @@ def application_at_followup(training_responses: pd.DataFrame, *, by=None,
 
     Parameters
     ----------
-    training_responses : DataFrame
-        ``practitioner_id, wave, question, value``.
+    data : DataFrame
+        The ``training_responses`` table: ``practitioner_id, wave, question, value``.
     by : str or list of str, optional
         Group columns (e.g. ``"sector"``, ``"la_code"``), taken from ``practitioners``
-        when not in ``training_responses``.
+        when not in ``data``.
     practitioners : DataFrame, optional
         The practitioners table.
     weekly_codes, monthly_codes : sequence of int
@@ -414,7 +415,7 @@ def application_at_followup(training_responses: pd.DataFrame, *, by=None,
     weekly = _codes(weekly_codes, "weekly_codes")
     monthly = _codes(monthly_codes, "monthly_codes")
     by_cols = _as_list(by)
-    frame = _prepare(training_responses, by_cols, practitioners)
+    frame = _prepare(data, by_cols, practitioners)
     actual = _wide(frame, "actual_use", ["followup_6m"], by_cols)
     # expected_use at post and actual_use at follow-up, side by side.
     exp = frame[(frame["question"] == "expected_use") & (frame["wave"] == "post")
