@@ -125,14 +125,14 @@ def test_change_table_matches_r():
     assert list(tab.columns) == CHANGE_COLUMNS
     cols = ["mean_pre", "sd_pre", "mean_post", "sd_post", "mean_change", "sd_change",
             "change_ci_low", "change_ci_high", "r", "statistic", "df", "p_value",
-            "p_wilcoxon", *[c for e in ESTIMATORS for c in (e, f"{e}_ci_low", f"{e}_ci_high")]]
+            "wilcoxon_p_value", *[c for e in ESTIMATORS for c in (e, f"{e}_ci_low", f"{e}_ci_high")]]
     # the R fixture names the paired t-test's columns t and p_t
-    in_r = {"statistic": "t", "p_value": "p_t"}
+    in_r = {"statistic": "t", "p_value": "p_t", "wilcoxon_p_value": "p_wilcoxon"}
     for name in SAMPLES:
         ref = FIXTURE["samples"][name]
         row = tab.loc[name]
         assert row["n_paired"] == ref["n"]
-        assert row["wilcoxon_W"] == ref["wilcoxon_V"]
+        assert row["wilcoxon_statistic"] == ref["wilcoxon_V"]
         for c in cols:
             assert row[c] == pytest.approx(ref[in_r.get(c, c)], abs=TIGHT, rel=0), c
     medium = tab.loc["medium"]

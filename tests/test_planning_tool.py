@@ -49,17 +49,17 @@ def test_stage_change_matches_r(name):
     c = CASES[name]
     res = P.stage_change(_pairs(c["y0"], c["y1"]), _book(c["k"]), years=(2020, 2021)).iloc[0]
     assert res["n_paired"] == len(c["y0"])
-    assert res["wilcoxon_V"] == pytest.approx(c["wilcoxon_V"], abs=1e-12)
-    assert res["wilcoxon_p"] == pytest.approx(c["wilcoxon_p"], rel=1e-9)
+    assert res["wilcoxon_statistic"] == pytest.approx(c["wilcoxon_V"], abs=1e-12)
+    assert res["wilcoxon_p_value"] == pytest.approx(c["wilcoxon_p"], rel=1e-9)
     assert res["mean_change"] == pytest.approx(c["mean_change"], rel=1e-12)
     # generalised form is the reference for every case; classical form where defined
-    assert res["stuart_maxwell"] == pytest.approx(c["sm_general_statistic"], rel=1e-9)
+    assert res["stuart_maxwell_statistic"] == pytest.approx(c["sm_general_statistic"], rel=1e-9)
     assert res["stuart_maxwell_df"] == c["sm_general_df"]
-    assert res["stuart_maxwell_p"] == pytest.approx(c["sm_general_p"], rel=1e-9)
+    assert res["stuart_maxwell_p_value"] == pytest.approx(c["sm_general_p"], rel=1e-9)
     if c["sm_statistic"] is not None:
-        assert res["stuart_maxwell"] == pytest.approx(c["sm_statistic"], rel=1e-9)
+        assert res["stuart_maxwell_statistic"] == pytest.approx(c["sm_statistic"], rel=1e-9)
         assert res["stuart_maxwell_df"] == c["sm_df"]
-        assert res["stuart_maxwell_p"] == pytest.approx(c["sm_p"], rel=1e-9)
+        assert res["stuart_maxwell_p_value"] == pytest.approx(c["sm_p"], rel=1e-9)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -78,26 +78,26 @@ def test_wilcoxon_and_stuart_maxwell_by_hand():
                          _book(), years=(2020, 2021)).iloc[0]
     assert (res.n_up, res.n_same, res.n_down) == (3, 4, 1)
     assert res.percent_up == 37.5 and res.percent_same == 50.0 and res.percent_down == 12.5
-    assert res.wilcoxon_V == 8.0
+    assert res.wilcoxon_statistic == 8.0
     # n = 4, mean 5, var = 4*5*9/24 - (27 - 3)/48 = 7.5 - 0.5 = 7
     z = (8 - 5 - 0.5) / np.sqrt(7)
     assert res.wilcoxon_z == pytest.approx(z)
     from scipy.stats import norm
-    assert res.wilcoxon_p == pytest.approx(2 * norm.sf(z))
+    assert res.wilcoxon_p_value == pytest.approx(2 * norm.sf(z))
     # table rows 1..4: [1,1,0,0], [0,1,1,1], [0,1,1,0], [0,0,0,1]
     # d = (2,3,2,1) - (1,3,2,2) = (1,0,0,-1); S (first 3) = [[1,-1,0],[-1,4,-2],[0,-2,2]],
     # det 2, cofactor_11 = 4, so X2 = (S^-1)_11 = 2
     d = np.array([1.0, 0, 0])
     S = np.array([[1.0, -1, 0], [-1, 4, -2], [0, -2, 2]])
-    assert res.stuart_maxwell == pytest.approx(d @ np.linalg.solve(S, d))
-    assert res.stuart_maxwell == pytest.approx(2.0)
+    assert res.stuart_maxwell_statistic == pytest.approx(d @ np.linalg.solve(S, d))
+    assert res.stuart_maxwell_statistic == pytest.approx(2.0)
     assert res.mean_from == 2.25 and res.mean_to == 2.625
 
 
 def test_no_change_gives_nan_tests():
     res = P.stage_change(_pairs([1, 2, 3], [1, 2, 3]), _book(), years=(2020, 2021)).iloc[0]
     assert res.n_same == 3 and res.mean_change == 0
-    assert np.isnan(res.wilcoxon_p) and np.isnan(res.stuart_maxwell)
+    assert np.isnan(res.wilcoxon_p_value) and np.isnan(res.stuart_maxwell_statistic)
     assert res.stuart_maxwell_df == 0
 
 

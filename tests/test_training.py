@@ -41,8 +41,8 @@ def _long(pre, post, question="knowledge", waves=("pre", "post")):
 def test_paired_matches_r(case):
     ref = REF["paired"][case]
     out = paired_ratings(_long(ref["pre"], ref["post"]), "knowledge").iloc[0]
-    assert out["wilcoxon_v"] == ref["V"]
-    assert out["wilcoxon_p"] == pytest.approx(ref["p"], rel=1e-9)
+    assert out["wilcoxon_statistic"] == ref["V"]
+    assert out["wilcoxon_p_value"] == pytest.approx(ref["p"], rel=1e-9)
     assert out["rank_biserial"] == pytest.approx(ref["r"], rel=1e-9)
     assert out["rank_biserial_ci_low"] == pytest.approx(ref["r_low"], rel=1e-9)
     assert out["rank_biserial_ci_high"] == pytest.approx(ref["r_high"], rel=1e-9)
@@ -67,7 +67,7 @@ def test_mcnemar_matches_r(case):
     tr = pd.DataFrame(rows, columns=["practitioner_id", "wave", "question", "value"])
     out = application_at_followup(tr).iloc[0]
     assert out["n_expected_only"] == b and out["n_actual_only"] == c
-    assert out["mcnemar_p"] == pytest.approx(ref["exact_p"], rel=1e-9)
+    assert out["mcnemar_p_value"] == pytest.approx(ref["exact_p"], rel=1e-9)
 
 
 def test_synthetic_pre_post_positive(small):
@@ -75,7 +75,7 @@ def test_synthetic_pre_post_positive(small):
     qs = ["knowledge", "understanding", "confidence"]
     out = paired_ratings(data.training_responses, qs)
     assert list(out.columns) == PAIRED_COLUMNS
-    assert (out["mean_change"] > 0).all() and (out["wilcoxon_p"] < 0.001).all()
+    assert (out["mean_change"] > 0).all() and (out["wilcoxon_p_value"] < 0.001).all()
     assert (out["rank_biserial"] > 0).all()
     pv = truth["training"]["population_values"]["questions"]
     for _, row in out.iterrows():
@@ -120,7 +120,7 @@ def test_degenerate_cases():
     # every difference zero: no test, no effect size
     out = paired_ratings(_long([3, 3, 2], [3, 3, 2]), "knowledge").iloc[0]
     assert out["n_pairs"] == 3 and out["n_nonzero"] == 0
-    assert np.isnan(out["wilcoxon_p"]) and np.isnan(out["rank_biserial"])
+    assert np.isnan(out["wilcoxon_p_value"]) and np.isnan(out["rank_biserial"])
     assert out["mean_change"] == 0
     # one pair: no interval
     out = paired_ratings(_long([2], [4]), "knowledge").iloc[0]
@@ -138,7 +138,7 @@ def test_degenerate_cases():
     tr = pd.DataFrame({"practitioner_id": ["a"], "wave": ["post"], "question": ["expected_use"],
                        "value": [5]})
     out = application_at_followup(tr).iloc[0]
-    assert out["n_followup"] == 0 and np.isnan(out["share_weekly"]) and np.isnan(out["mcnemar_p"])
+    assert out["n_followup"] == 0 and np.isnan(out["share_weekly"]) and np.isnan(out["mcnemar_p_value"])
 
 
 def test_input_errors():

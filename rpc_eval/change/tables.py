@@ -38,7 +38,7 @@ CHANGE_COLUMNS = [
     "n_pre", "n_post", "n_paired",
     "mean_pre", "sd_pre", "mean_post", "sd_post",
     "mean_change", "sd_change", "change_ci_low", "change_ci_high",
-    "r", "statistic", "df", "p_value", "wilcoxon_W", "p_wilcoxon",
+    "r", "statistic", "df", "p_value", "wilcoxon_statistic", "wilcoxon_p_value",
     *[c for e in ESTIMATORS for c in (e, f"{e}_ci_low", f"{e}_ci_high")],
     "improvement", "improvement_ci_low", "improvement_ci_high",
     "standardised_estimator", "standardised_improvement",
@@ -318,7 +318,7 @@ def change_table(data: pd.DataFrame, *, waves: Any = ("baseline", "end"),
             Pearson correlation of pre and post.
         ``statistic, df, p_value``
             Paired t-test: t, its degrees of freedom and two-sided p-value.
-        ``wilcoxon_W, p_wilcoxon``
+        ``wilcoxon_statistic, wilcoxon_p_value``
             Wilcoxon signed-rank: ``W+`` (R's ``V``) and its normal-approximation p
             (see :func:`rpc_eval.change.effect_sizes.paired_tests`).
         ``d_z, g_z, d_av, g_av, d_rm, g_rm`` and ``<estimator>_ci_low``, ``_ci_high``
@@ -411,7 +411,7 @@ def change_table(data: pd.DataFrame, *, waves: Any = ("baseline", "end"),
             **{k: s[k] for k in ("mean_pre", "sd_pre", "mean_post", "sd_post", "mean_change",
                                  "sd_change", "change_ci_low", "change_ci_high", "r",
                                  "statistic", "df", "p_value")},
-            "wilcoxon_W": w, "p_wilcoxon": p_w,
+            "wilcoxon_statistic": w, "wilcoxon_p_value": p_w,
             **{k: s[k] for e in ESTIMATORS for k in (e, f"{e}_ci_low", f"{e}_ci_high")},
             "improvement": imp[0], "improvement_ci_low": imp[1], "improvement_ci_high": imp[2],
             "standardised_estimator": standardised,

@@ -68,8 +68,8 @@ OFFERED_COLUMNS = ["return_year", "item", "n_offering", "n_total", "percent", "c
 #: Columns of :func:`stage_change`.
 CHANGE_COLUMNS = ["item", "dimension", "year_from", "year_to", "n_paired", "n_up", "n_same",
                   "n_down", "percent_up", "percent_same", "percent_down", "mean_from",
-                  "mean_to", "mean_change", "wilcoxon_V", "wilcoxon_z", "wilcoxon_p",
-                  "stuart_maxwell", "stuart_maxwell_df", "stuart_maxwell_p"]
+                  "mean_to", "mean_change", "wilcoxon_statistic", "wilcoxon_z", "wilcoxon_p_value",
+                  "stuart_maxwell_statistic", "stuart_maxwell_df", "stuart_maxwell_p_value"]
 
 _NEEDED = ["la_code", "return_year", "item", "response"]
 
@@ -530,9 +530,9 @@ def stage_change(data: pd.DataFrame, codebook: Any, years: Sequence[int], *,
         One row per element, :data:`CHANGE_COLUMNS`: ``item, dimension, year_from,
         year_to, n_paired`` (LAs answering in both years), ``n_up, n_same, n_down`` and
         their ``percent_*`` of ``n_paired``, ``mean_from, mean_to, mean_change``
-        (stage numbers 1..k), ``wilcoxon_V`` (sum of the ranks of the positive
-        changes, R's ``V``), ``wilcoxon_z``, ``wilcoxon_p`` (two-sided),
-        ``stuart_maxwell``, ``stuart_maxwell_df``, ``stuart_maxwell_p``
+        (stage numbers 1..k), ``wilcoxon_statistic`` (sum of the ranks of the positive
+        changes, R's ``V``), ``wilcoxon_z``, ``wilcoxon_p_value`` (two-sided),
+        ``stuart_maxwell_statistic``, ``stuart_maxwell_df``, ``stuart_maxwell_p_value``
         (:func:`stuart_maxwell` on :func:`transition_table`). Test columns are NaN
         when no LA changed stage.
 
@@ -567,9 +567,9 @@ def stage_change(data: pd.DataFrame, codebook: Any, years: Sequence[int], *,
     >>> pt = pd.DataFrame({"la_code": las * 2, "return_year": [2020] * 8 + [2021] * 8,
     ...                    "item": "e1", "response": [str(s) for s in s0 + s1]})
     >>> r = stage_change(pt, book, years=(2020, 2021)).iloc[0]
-    >>> int(r.n_up), int(r.n_same), int(r.n_down), float(r.wilcoxon_V)
+    >>> int(r.n_up), int(r.n_same), int(r.n_down), float(r.wilcoxon_statistic)
     (3, 4, 1, 8.0)
-    >>> round(float(r.wilcoxon_p), 4), round(float(r.stuart_maxwell), 4)
+    >>> round(float(r.wilcoxon_p_value), 4), round(float(r.stuart_maxwell_statistic), 4)
     (0.3447, 2.0)
     """
     sub, y0, y1, wide = _paired(data, codebook, years, items, section)
@@ -609,7 +609,7 @@ def stage_change(data: pd.DataFrame, codebook: Any, years: Sequence[int], *,
                      "percent_up": 100 * up / n, "percent_same": 100 * same / n,
                      "percent_down": 100 * down / n, "mean_from": float(a.mean()),
                      "mean_to": float(b.mean()), "mean_change": float(d.mean()),
-                     "wilcoxon_V": V, "wilcoxon_z": z, "wilcoxon_p": p,
-                     "stuart_maxwell": sm, "stuart_maxwell_df": sm_df,
-                     "stuart_maxwell_p": sm_p})
+                     "wilcoxon_statistic": V, "wilcoxon_z": z, "wilcoxon_p_value": p,
+                     "stuart_maxwell_statistic": sm, "stuart_maxwell_df": sm_df,
+                     "stuart_maxwell_p_value": sm_p})
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)

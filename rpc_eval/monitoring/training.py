@@ -43,7 +43,7 @@ PAIRED_COLUMNS: list[str] = [
     "question", "wave_1", "wave_2", "n_pairs", "n_nonzero",
     "median_1", "median_2", "mean_1", "mean_2",
     "mean_change", "mean_change_ci_low", "mean_change_ci_high",
-    "wilcoxon_v", "wilcoxon_t_minus", "wilcoxon_z", "wilcoxon_p",
+    "wilcoxon_statistic", "wilcoxon_t_minus", "wilcoxon_z", "wilcoxon_p_value",
     "rank_biserial", "rank_biserial_ci_low", "rank_biserial_ci_high",
 ]
 
@@ -53,7 +53,7 @@ APPLICATION_COLUMNS: list[str] = [
     "n_weekly", "share_weekly", "share_weekly_ci_low", "share_weekly_ci_high",
     "n_monthly", "share_monthly", "share_monthly_ci_low", "share_monthly_ci_high",
     "n_paired", "share_expected_weekly", "share_actual_weekly", "difference_weekly",
-    "n_expected_only", "n_actual_only", "mcnemar_p",
+    "n_expected_only", "n_actual_only", "mcnemar_p_value",
 ]
 
 _NEEDED = ("practitioner_id", "wave", "question", "value")
@@ -225,8 +225,8 @@ def _paired_row(wide: pd.DataFrame, w1: str, w2: str, ci: float) -> dict:
         "mean_1": float(x1.mean()), "mean_2": float(x2.mean()),
         "mean_change": mean, "mean_change_ci_low": mean - half,
         "mean_change_ci_high": mean + half,
-        "wilcoxon_v": w["v"], "wilcoxon_t_minus": w["t_minus"], "wilcoxon_z": w["statistic"],
-        "wilcoxon_p": w["p_value"],
+        "wilcoxon_statistic": w["v"], "wilcoxon_t_minus": w["t_minus"], "wilcoxon_z": w["statistic"],
+        "wilcoxon_p_value": w["p_value"],
         "rank_biserial": r, "rank_biserial_ci_low": lo, "rank_biserial_ci_high": hi,
     })
     return out
@@ -266,9 +266,9 @@ def paired_ratings(data: pd.DataFrame, question, waves=("pre", "post"), *,
         Group columns, then :data:`PAIRED_COLUMNS`: ``question``, ``wave_1``,
         ``wave_2``, ``n_pairs``, ``n_nonzero`` (pairs with a non-zero change),
         ``median_1``/``median_2``, ``mean_1``/``mean_2``, ``mean_change`` (wave_2 -
-        wave_1) with ``mean_change_ci_low``/``_high`` (t interval), ``wilcoxon_v``
+        wave_1) with ``mean_change_ci_low``/``_high`` (t interval), ``wilcoxon_statistic``
         (sum of positive ranks, R's V), ``wilcoxon_t_minus``, ``wilcoxon_z``,
-        ``wilcoxon_p`` (two-sided), ``rank_biserial`` with
+        ``wilcoxon_p_value`` (two-sided), ``rank_biserial`` with
         ``rank_biserial_ci_low``/``_high``. Statistics a group cannot support are NaN.
 
     Notes
@@ -393,7 +393,7 @@ def application_at_followup(data: pd.DataFrame, *, by=None,
         ``n_monthly``, ``share_monthly`` (+ CI), ``n_paired`` (answered both),
         ``share_expected_weekly``, ``share_actual_weekly`` (in the paired set),
         ``difference_weekly``, ``n_expected_only`` (expected weekly, did not achieve
-        it), ``n_actual_only`` (achieved without expecting it), ``mcnemar_p`` (1 when
+        it), ``n_actual_only`` (achieved without expecting it), ``mcnemar_p_value`` (1 when
         there is no discordant pair; NaN when ``n_paired`` is 0).
 
     Notes
@@ -462,6 +462,6 @@ def application_at_followup(data: pd.DataFrame, *, by=None,
             pval = se = sa = np.nan
         row.update({"n_paired": npair, "share_expected_weekly": se,
                     "share_actual_weekly": sa, "difference_weekly": sa - se,
-                    "n_expected_only": b, "n_actual_only": c, "mcnemar_p": pval})
+                    "n_expected_only": b, "n_actual_only": c, "mcnemar_p_value": pval})
         rows.append(row)
     return pd.DataFrame(rows, columns=by_cols + APPLICATION_COLUMNS)

@@ -10,7 +10,19 @@ __all__ = ["monitoring_section"]
 
 _TARGET = ("n", "successes", "proportion", "ci_low", "ci_high", "lower_bound_one_sided",
            "p_value", "meets_target")
-#: name -> (title, spec, columns shown, implied counts). Planning-tool tables count LAs.
+#: Result columns -> the names the published tables (CSV headers, data dictionary) have
+#: always used, per table.
+PUBLISHED_NAMES = {
+    "training_pre_post": {"wilcoxon_statistic": "wilcoxon_v",
+                          "wilcoxon_p_value": "wilcoxon_p"},
+    "training_application": {"mcnemar_p_value": "mcnemar_p"},
+    "planning_stage_change": {"wilcoxon_statistic": "wilcoxon_V",
+                              "wilcoxon_p_value": "wilcoxon_p",
+                              "stuart_maxwell_statistic": "stuart_maxwell",
+                              "stuart_maxwell_p_value": "stuart_maxwell_p"},
+}
+#: name -> (title, spec, columns shown, implied counts), in published column names.
+#: Planning-tool tables count LAs.
 _TABLES = {
     "parent_satisfaction_items": (
         "Parent satisfaction by item (top box = agree or strongly agree; 95% intervals)",
@@ -86,6 +98,7 @@ def monitoring_section(rpt: Report, res: MonitoringResults, *, satisfaction: boo
         frame = res.tables.get(name)
         if frame is None or not any(name.startswith(k) and v for k, v in wanted.items()):
             continue
+        frame = frame.rename(columns=PUBLISHED_NAMES.get(name, {}))
         out += rpt.table(f"monitoring_{name}", frame, title, spec=spec,
                          columns=[c for c in cols if c in frame.columns], implied=implied)
     for note in res.notes:

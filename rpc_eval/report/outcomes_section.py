@@ -14,7 +14,8 @@ __all__ = ["outcomes_section", "attrition_section", "reliable_change_wide", "CHA
 CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated")
 #: Result columns of :func:`rpc_eval.change.change_table` -> the names the published
 #: outcomes tables (CSV headers, data dictionary) have always used.
-PUBLISHED_NAMES = {"statistic": "t", "p_value": "p_t"}
+PUBLISHED_NAMES = {"statistic": "t", "p_value": "p_t", "wilcoxon_statistic": "wilcoxon_W",
+                   "wilcoxon_p_value": "p_wilcoxon"}
 CHANGE_COLUMNS = ["instrument", "scale", "n_paired", "mean_pre", "mean_post", "mean_change",
                   "change_ci_low", "change_ci_high", "d_z", "d_z_ci_low", "d_z_ci_high",
                   "g_av", "standardised_improvement"]
