@@ -128,11 +128,11 @@ def test_omega_matches_r(block):
     assert raw.loc[0, "n"] == ref["n"] and raw.loc[0, "k"] == ref["k"]
     assert raw.loc[0, "estimate"] == pytest.approx(ref["omega_raw_factanal"], abs=TOL_TIGHT)
     assert raw.loc[0, "estimate"] == pytest.approx(ref["omega_raw_lavaan"], abs=TOL_OPTIM)
-    std = omega_total(items, standardized=True).loc[0, "estimate"]
+    std = omega_total(items, standardised=True).loc[0, "estimate"]
     assert std == pytest.approx(ref["omega_standardized_factanal"], abs=TOL_TIGHT)
     assert std == pytest.approx(ref["omega_standardized_fa"], abs=TOL_OPTIM)
     # psych::omega(nfactors = 1, fm = "ml")$omega.tot divides by the observed sum(R)
-    obs = omega_total(items, standardized=True, denominator="observed").loc[0, "estimate"]
+    obs = omega_total(items, standardised=True, denominator="observed").loc[0, "estimate"]
     assert obs == pytest.approx(ref["omega_tot_psych_observed"], abs=TOL_OPTIM)
 
 
@@ -207,9 +207,9 @@ def test_alpha_invariances_and_omega_identities():
     # omega (raw) is invariant to a common rescaling; standardised omega to any
     om = omega_total(items).loc[0, "estimate"]
     assert omega_total(items * 4).loc[0, "estimate"] == pytest.approx(om, abs=1e-8)
-    om_std = omega_total(items, standardized=True).loc[0, "estimate"]
+    om_std = omega_total(items, standardised=True).loc[0, "estimate"]
     scaled = items * [1, 2, 3, 4]
-    assert omega_total(scaled, standardized=True).loc[0, "estimate"] == pytest.approx(
+    assert omega_total(scaled, standardised=True).loc[0, "estimate"] == pytest.approx(
         om_std, abs=1e-8)
     # congeneric items: omega >= alpha
     assert om >= a

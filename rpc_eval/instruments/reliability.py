@@ -465,7 +465,7 @@ def _omega(lam: np.ndarray, psi: np.ndarray, r: np.ndarray, sd: np.ndarray,
     return float(1.0 - psi.sum() / s.sum())
 
 
-def omega_total(data: pd.DataFrame, *, standardized: bool = False,
+def omega_total(data: pd.DataFrame, *, standardised: bool = False,
                 denominator: str = "model") -> pd.DataFrame:
     """McDonald's omega total from a one-factor ML model.
 
@@ -474,7 +474,7 @@ def omega_total(data: pd.DataFrame, *, standardized: bool = False,
     data : DataFrame
         One numeric column per item score (at least 3), one row per respondent;
         listwise complete cases are used.
-    standardized : bool, default False
+    standardised : bool, default False
         ``False``: reliability of the unit-weighted sum of the item scores as they are
         (the scale score). ``True``: of the sum of standardised items (what
         ``psych::omega`` reports, since it works on correlations).
@@ -487,7 +487,7 @@ def omega_total(data: pd.DataFrame, *, standardized: bool = False,
     DataFrame
         One row with columns ``estimator`` (``"omega_total"``), ``estimate``, ``n``,
         ``k``, ``model`` (``"one_factor_ml"``), ``scale`` (``"raw"`` or
-        ``"standardized"``) and ``denominator``.
+        ``"standardised"``) and ``denominator``.
 
     Raises
     ------
@@ -523,7 +523,7 @@ def omega_total(data: pd.DataFrame, *, standardized: bool = False,
     (standardised) and from ``lavaan::cfa(std.lv = TRUE)`` (raw):
     ``l <- lavInspect(fit, "est"); sum(l$lambda)^2 / (sum(l$lambda)^2 + sum(diag(l$theta)))``.
     ``psych::omega(items, nfactors = 1, fm = "ml")$omega.tot`` equals
-    ``standardized=True, denominator="observed"``.
+    ``standardised=True, denominator="observed"``.
 
     Examples
     --------
@@ -540,11 +540,11 @@ def omega_total(data: pd.DataFrame, *, standardized: bool = False,
     x, names = _complete_matrix(data, min_k=3)
     _check_total_variance(x, "items")
     lam, psi, r, sd, _ = _one_factor(x, names, "items")
-    value = _omega(lam, psi, r, sd, bool(standardized), denominator)
+    value = _omega(lam, psi, r, sd, bool(standardised), denominator)
     return pd.DataFrame({
         "estimator": ["omega_total"], "estimate": [value], "n": [x.shape[0]],
         "k": [len(names)], "model": ["one_factor_ml"],
-        "scale": ["standardized" if standardized else "raw"], "denominator": [denominator],
+        "scale": ["standardised" if standardised else "raw"], "denominator": [denominator],
     })
 
 
