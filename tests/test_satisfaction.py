@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from rpc_eval.errors import RpcEvalError
+from rpc_eval.errors import DataQualityWarning, RpcEvalError
 from rpc_eval.monitoring.satisfaction import (
     compare_groups,
     likert_distribution,
@@ -255,7 +256,9 @@ def test_ordinal_matches_polr(groups):
 
 
 def test_ordinal_cluster_matches_sandwich_vcovcl(groups):
-    r = compare_groups(groups, "y", "g", method="ordinal", cluster="cluster")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)  # 12 clusters: no warning
+        r = compare_groups(groups, "y", "g", method="ordinal", cluster="cluster")
     g = r[r.kind == "group"]
     np.testing.assert_allclose(g["std_error"], REF["polr"]["se_cluster"], atol=1e-4)
     assert (r["cov_type"] == "cluster").all()
@@ -282,3 +285,10 @@ def test_compare_groups_degenerate(groups):
         compare_groups(groups, "y", "nope")
     with pytest.raises(RpcEvalError, match="no rows"):
         compare_groups(pd.DataFrame({"g": ["a"], "y": [np.nan]}), "y", "g")
+
+
+def test_ordinal_cluster_warns_with_few_clusters(groups):
+    few = groups.assign(cluster=groups["cluster"].astype(str).str[-1].map(
+        lambda c: "even" if c in "02468" else "odd"))
+    with pytest.warns(DataQualityWarning, match="only 2 clusters"):
+        compare_groups(few, "y", "g", method="ordinal", cluster="cluster")

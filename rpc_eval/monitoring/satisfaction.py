@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval._util import check_ci as _check_ci
-from rpc_eval.errors import ConvergenceWarning, RpcEvalError
+from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.stats.intervals import wilson_interval
 
 __all__ = [
@@ -51,6 +51,9 @@ SUMMARY_COLUMNS = ["item", "n", "mean", "sd", "mean_ci_low", "mean_ci_high",
                    "top_box", "top_box_ci_low", "top_box_ci_high", "bottom_box",
                    "net_score"]
 DISTRIBUTION_COLUMNS = ["item", "response", "n", "percent"]
+#: Fewer clusters than this and cluster-robust standard errors may be too small
+#: (docs/conventions.md, "Few clusters").
+FEW_CLUSTERS = 10
 TARGET_COLUMNS = ["n", "successes", "proportion", "target", "p_value", "ci_low",
                   "ci_high", "lower_bound_one_sided", "meets_target"]
 
@@ -462,6 +465,8 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
         ``cov_type="cluster"`` (small-sample factor G/(G-1)·(N-1)/(N-K), as Stata and
         ``sandwich::vcovCL(type = "HC1")``). Not available for the chi-square test
         (a design-based Rao-Scott test, e.g. R ``survey::svychisq``, is not implemented).
+        With fewer than 10 clusters a :class:`~rpc_eval.errors.DataQualityWarning` says
+        the standard errors may be too small.
     ci : float
         Confidence level for odds-ratio intervals.
     reference : optional
@@ -563,6 +568,13 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
     if cluster is not None:
         cov_type = "cluster"
         codes = pd.factorize(d[cluster])[0]
+        n_clusters = int(codes.max()) + 1
+        if n_clusters < FEW_CLUSTERS:
+            warnings.warn(
+                f"only {n_clusters} clusters ({cluster}): cluster-robust standard errors "
+                f"need more (at least {FEW_CLUSTERS}); with fewer they may be too small, so "
+                "the p-values and intervals may look more certain than they are",
+                DataQualityWarning, stacklevel=2)
         fit_kw = {"cov_type": "cluster", "cov_kwds": {"groups": codes}}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
