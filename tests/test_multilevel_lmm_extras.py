@@ -73,6 +73,10 @@ def test_bootstrap_table_and_determinism():
         fit.icc(ci=True)
     with pytest.raises(RpcEvalError, match="between 0 and 1"):
         fit.icc(ci=95, n_boot=49)
+    with pytest.raises(RpcEvalError, match="between 0 and 1"):
+        fit.icc(ci="95%", n_boot=49)
+    with pytest.raises(RpcEvalError, match="whole number"):
+        fit.icc(n_boot="200")
 
 
 def test_bootstrap_nested_two_levels():

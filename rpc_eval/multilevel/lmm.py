@@ -582,10 +582,11 @@ class LmmResult(Result):
                                "(e.g. 0.95), not a switch. Ask for parametric-bootstrap "
                                "intervals with n_boot, e.g. icc(n_boot=200, seed=1); leave "
                                "n_boot=0 for none.")
-        if ci is not None and not 0 < ci < 1:
+        if ci is not None and not (isinstance(ci, (int, float, np.number)) and 0 < ci < 1):
             raise RpcEvalError(f"ci is a confidence level between 0 and 1 (e.g. 0.95), got "
                                f"{ci!r}.")
-        if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 0:
+        if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) \
+                or n_boot < 0:
             raise RpcEvalError(f"n_boot must be a whole number of bootstrap replicates "
                                f"(0 for no intervals, e.g. 200), got {n_boot!r}.")
         out = self._icc_table()
