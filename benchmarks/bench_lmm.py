@@ -181,7 +181,7 @@ def main() -> None:
             "loglik_abs_diff": abs(r["loglik"] - fit.loglik),
             "fixed_effects_max_abs_diff_sorted": max_abs,
             "r_variance_components": dict(zip(r["vc_group"], r["vc_variance"], strict=True)),
-            "python_variance_components": dict(zip(fit.variance_components.group,
+            "python_variance_components": dict(zip(fit.variance_components.component,
                                                    fit.variance_components.variance.round(8),
                                                    strict=True)),
         })

@@ -20,13 +20,14 @@ from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from rpc_eval.errors import RpcEvalError  # noqa: E402
 from rpc_eval.multilevel.compare import (  # noqa: E402
     FLAGS,
+    FUNNEL_COLUMNS,
     caterpillar_plot,
     funnel_limits,
 )
 
 REF = Path(__file__).parent / "reference" / "funnel_limits.json"
-COLUMNS = ["unit", "n", "events", "rate", "z", "lower_95", "upper_95", "lower_998",
-           "upper_998", "flag"]
+COLUMNS = ["unit", "n", "n_events", "rate", "statistic", "lower_95", "upper_95",
+           "lower_998", "upper_998", "flag"]
 Z975 = 1.959963984540054
 
 
@@ -86,7 +87,7 @@ def test_normal_limits_hand_worked():
     assert t["lower_95"].iloc[0] == pytest.approx(0.5 - Z975 * 0.05, rel=1e-12)
     assert t["upper_95"].iloc[0] == pytest.approx(0.5 + Z975 * 0.05, rel=1e-12)
     assert t["upper_998"].iloc[0] == pytest.approx(0.5 + 3.090232306167813 * 0.05)
-    assert t["z"].tolist() == pytest.approx([2.0, -2.0])
+    assert t["statistic"].tolist() == pytest.approx([2.0, -2.0])
     assert t["flag"].tolist() == ["above 95%", "below 95%"]
     assert list(t.columns) == COLUMNS
 
@@ -102,13 +103,13 @@ def test_overdispersion_hand_worked_additive_and_multiplicative():
     assert add.adjustment == "additive"
     se = math.sqrt(0.0025 + 7 / 1200)
     assert add.table["upper_95"].iloc[0] == pytest.approx(0.5 + Z975 * se)
-    assert add.table["z"].iloc[0] == pytest.approx(-0.1 / se)
+    assert add.table["statistic"].iloc[0] == pytest.approx(-0.1 / se)
     mult = funnel_limits(d, "u", "e", "n", target=0.5, overdispersion="multiplicative",
                          winsor=0)
     assert mult.adjustment == "multiplicative"
     assert mult.table["lower_95"].iloc[0] == pytest.approx(0.5 - Z975 * math.sqrt(2.5)
                                                            * 0.05)
-    assert mult.table["z"].iloc[3] == pytest.approx(2 / math.sqrt(2.5))
+    assert mult.table["statistic"].iloc[3] == pytest.approx(2 / math.sqrt(2.5))
 
 
 def test_winsorisation_hand_worked():
@@ -128,7 +129,7 @@ def test_phi_at_most_one_means_no_adjustment():
     base = funnel_limits(d, "u", "e", "n", target=0.5)
     assert res.phi < 1 and res.tau2 == 0 and res.adjustment == "none"
     pd.testing.assert_frame_equal(res.table, base.table)
-    assert "no over-dispersion" in res.summary()
+    assert "no over-dispersion" in res.summary().as_text()
 
 
 # --------------------------------------------------------------------------- R fixture
@@ -149,7 +150,7 @@ def test_matches_r_exact_and_normal(ref):
         np.testing.assert_allclose(exact[col], ref["exact"][col], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(normal[col], ref["normal"][col], rtol=1e-10,
                                    atol=1e-12)
-    np.testing.assert_allclose(exact["z"], ref["z"], rtol=1e-10)
+    np.testing.assert_allclose(exact["statistic"], ref["z"], rtol=1e-10)
     assert funnel_limits(d, "unit", "e", "n").target == pytest.approx(ref["target"],
                                                                      rel=1e-12)
 
@@ -158,7 +159,7 @@ def test_exact_flags_are_midpoint_against_limits(ref):
     d = _ref_frame(ref)
     for theta in (None, 0.45, 0.6, 0.7):
         t = funnel_limits(d, "unit", "e", "n", target=theta).table
-        mid = (t["events"] - 0.5) / t["n"]
+        mid = (t["n_events"] - 0.5) / t["n"]
         above = mid > t["upper_95"]
         below = (mid < t["lower_95"]) & (t["lower_95"] > 0)
         assert (t["flag"].str.startswith("above") == above).all()
@@ -171,7 +172,7 @@ def test_matches_r_overdispersion(ref):
     mult = funnel_limits(d, "unit", "e", "n", overdispersion="multiplicative")
     assert add.phi == pytest.approx(ref["phi"], rel=1e-10)
     assert add.tau2 == pytest.approx(ref["tau2"], rel=1e-10)
-    np.testing.assert_allclose(add.table["z"], ref["z_additive"], rtol=1e-10)
+    np.testing.assert_allclose(add.table["statistic"], ref["z_additive"], rtol=1e-10)
     for col in ["lower_95", "upper_95", "lower_998", "upper_998"]:
         np.testing.assert_allclose(add.table[col], ref["additive"][col], rtol=1e-10)
         np.testing.assert_allclose(mult.table[col], ref["multiplicative"][col],
@@ -245,13 +246,13 @@ def test_units_with_n_zero_and_one():
     res = funnel_limits(d, "u", "e", "n", overdispersion=True)
     t = res.table.set_index("unit")
     assert t.loc["zero", "flag"] == "no data"
-    assert np.isnan(t.loc["zero", ["rate", "z", "lower_95", "upper_95"]].astype(float)).all()
+    assert np.isnan(t.loc["zero", ["rate", "statistic", "lower_95", "upper_95"]].astype(float)).all()
     assert res.target == pytest.approx(301 / 602)
     # n = 1: the limits are 0 and 1, so neither 0/1 nor 1/1 can be flagged
     assert t.loc["one_yes", "flag"] == "within" and t.loc["one_no", "flag"] == "within"
     assert t.loc["one_yes", "lower_95"] == 0.0 and t.loc["one_yes", "upper_95"] <= 1.0
     assert set(res.table["flag"]) <= set(FLAGS) | {"no data"}
-    assert "no data" in res.summary()
+    assert "no data" in res.summary().as_text()
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -305,8 +306,10 @@ def test_limits_curve_validation_and_shape():
 def test_repr_and_html():
     d = pd.DataFrame({"u": list("abc"), "e": [10, 20, 30], "n": [50, 60, 70]})
     res = funnel_limits(d, "u", "e", "n", overdispersion=True)
-    assert "target proportion" in repr(res)
+    assert "\n" not in repr(res) and "Target proportion" in repr(res)
     assert "<table" in res._repr_html_()
+    assert res.summary().tables["table"].columns.tolist() == FUNNEL_COLUMNS
+    assert res.to_frame().equals(res.table)
 
 
 # --------------------------------------------------------------------------- plots
@@ -348,18 +351,18 @@ def test_caterpillar_plot_artists():
 def test_caterpillar_label_top_and_group():
     rng = np.random.default_rng(1)
     est = rng.normal(0, 1, 60)
-    b = pd.DataFrame({"group": "la_code", "level": [f"L{i}" for i in range(60)],
+    b = pd.DataFrame({"component": "la_code", "level": [f"L{i}" for i in range(60)],
                       "estimate": est, "pi_low": est - 0.5, "pi_high": est + 0.5})
     ax = caterpillar_plot(b)
     assert len(ax.get_yticklabels()) == 0  # too many to label by default
     ax = caterpillar_plot(b, label_top=3)
     assert len(ax.get_yticklabels()) == 6
-    two = pd.concat([b, b.assign(group="practitioner")])
+    two = pd.concat([b, b.assign(component="practitioner")])
     with pytest.raises(RpcEvalError, match="choose one"):
         caterpillar_plot(two)
-    ax = caterpillar_plot(two, group="la_code")
+    ax = caterpillar_plot(two, component="la_code")
     assert isinstance(ax, Axes)
     with pytest.raises(RpcEvalError, match="no rows"):
-        caterpillar_plot(two, group="nope")
+        caterpillar_plot(two, component="nope")
     with pytest.raises(RpcEvalError, match="no column"):
         caterpillar_plot(b.drop(columns="pi_low"))

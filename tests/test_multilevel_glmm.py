@@ -76,21 +76,23 @@ def test_blups_match_ranef(fits, name, nagq):
     r = FIXTURE[name][f"nagq{nagq}"]
     b = res.blups().set_index("level").loc[r["blup_level"]]
     assert np.max(np.abs(b["estimate"] - r["blup"])) < 1e-4
-    assert _rel(b["se"], r["blup_se"]) < 1e-4
-    assert list(res.blups().columns) == ["group", "level", "estimate", "se", "pi_low",
-                                         "pi_high"]
+    assert _rel(b["std_error"], r["blup_se"]) < 1e-4
+    assert list(res.blups().columns) == ["component", "level", "estimate", "std_error",
+                                         "pi_low", "pi_high"]
 
 
 def test_result_tables_and_display(fits):
     res = fits["a", 10]
-    assert list(res.fixed_effects.columns) == ["term", "estimate", "std_error", "df",
-                                               "ci_low", "ci_high", "p"]
-    assert res.fixed_effects["df"].isna().all()
-    assert list(res.variance_components.columns) == ["group", "variance", "sd"]
+    assert list(res.fixed_effects.columns) == ["term", "estimate", "std_error", "statistic",
+                                               "p_value", "ci_low", "ci_high"]
+    fe = res.fixed_effects
+    assert np.allclose(fe["statistic"], fe["estimate"] / fe["std_error"])  # z: no df
+    assert list(res.variance_components.columns) == ["component", "variance", "sd"]
     v = res.variance_components["variance"].iloc[0]
     assert res.icc() == pytest.approx(v / (v + np.pi**2 / 3))
-    assert "Log-likelihood" in res.summary()
+    assert "Log-likelihood" in res.summary().as_text()
     assert "<table" in res._repr_html_()
+    assert "\n" not in repr(res) and res.to_frame().equals(res.fixed_effects)
     assert res.n_obs == 2000 and res.n_groups == 40 and res.n_dropped == 0
 
 

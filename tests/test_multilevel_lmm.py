@@ -43,7 +43,7 @@ def _fit(name, kind):
 
 def _vc_map(fit):
     names = {"la": "la", "parent:la": "parent:la", "Residual": "Residual"}
-    return {names[g]: v for g, v in zip(fit.variance_components.group,
+    return {names[g]: v for g, v in zip(fit.variance_components.component,
                                         fit.variance_components.variance, strict=True)}
 
 
@@ -74,11 +74,12 @@ def test_blups_match_ranef_condvar(name):
     exp = EXPECTED[name]["ranef_la"]
     fit = _fit(name, "reml")
     b = fit.blups()
-    assert list(b.columns) == ["group", "level", "estimate", "se", "pi_low", "pi_high"]
+    assert list(b.columns) == ["component", "level", "estimate", "std_error", "pi_low",
+                              "pi_high"]
     assert list(b.level) == exp["level"]
     scale = max(np.abs(exp["estimate"]).max(), 1e-3)
     np.testing.assert_allclose(b.estimate, exp["estimate"], rtol=1e-3, atol=1e-4 * scale)
-    np.testing.assert_allclose(b.se, exp["se"], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(b.std_error, exp["se"], rtol=1e-3, atol=1e-6)
     inner = fit.blups("parent:la")
     assert len(inner) == fit.n_groups["parent:la"]
 
@@ -101,14 +102,18 @@ def test_lr_test_matches_anova(name):
 def test_icc_and_summary():
     fit = _fit("balanced", "reml")
     icc = fit.icc()
-    assert list(icc.group) == ["la", "parent:la", "Residual"]
+    assert list(icc.component) == ["la", "parent:la", "Residual"]
     np.testing.assert_allclose(icc.icc.sum(), 1.0)
     la = icc.iloc[0]
     assert la.mean_cluster_size == pytest.approx(30.0)
     assert la.design_effect == pytest.approx(1 + 29 * la.icc)
     assert icc.within_correlation.iloc[1] == pytest.approx(icc.icc.iloc[0] + icc.icc.iloc[1])
-    assert "Fixed effects" in fit.summary()
-    assert "<table" in fit._repr_html_()
+    summ = fit.summary()
+    assert list(summ.tables) == ["fixed_effects", "variance_components"]
+    assert "fixed_effects" in summ.as_text() and f"Observations: {fit.nobs}" in summ.as_text()
+    assert "<table" in fit._repr_html_() and "<table" in summ.as_html()
+    assert "\n" not in repr(fit) and repr(fit).startswith("<Linear mixed model")
+    assert fit.to_frame().equals(fit.fixed_effects)
 
 
 def test_boundary_warns_and_keeps_fixed_effects():

@@ -54,15 +54,29 @@ def test_bootstrap_table_and_determinism():
     # a Generator works as seed too, and gives the same as the integer seed
     pd.testing.assert_frame_equal(a, fit.bootstrap(n_boot=49, seed=np.random.default_rng(11)))
     # estimates are the fit's variances and icc() shares
-    vc = fit.variance_components.set_index("group")["variance"]
+    vc = fit.variance_components.set_index("component")["variance"]
     assert a.estimate.iloc[0] == pytest.approx(vc["la"])
     assert a.estimate.iloc[1] == pytest.approx(vc["Residual"])
-    icc = fit.icc(ci=True, n_boot=49, seed=11)
+    icc = fit.icc(n_boot=49, seed=11)
     assert {"ci_low", "ci_high", "design_effect_ci_low", "design_effect_ci_high"} <= set(icc)
     assert icc.ci_low.iloc[0] == pytest.approx(a.ci_low.iloc[2])
     assert icc.design_effect_ci_high.iloc[0] == pytest.approx(a.ci_high.iloc[4])
     assert np.isnan(icc.design_effect_ci_low.iloc[1])
     assert "ci_low" not in fit.icc()
+    # ci is a level: another level gives other intervals; a level without replicates,
+    # or the old switch, is refused in words
+    narrow = fit.icc(ci=0.5, n_boot=49, seed=11)
+    assert narrow.ci_high.iloc[0] <= icc.ci_high.iloc[0]
+    with pytest.raises(RpcEvalError, match="n_boot=200"):
+        fit.icc(ci=0.9)
+    with pytest.raises(RpcEvalError, match="not a switch"):
+        fit.icc(ci=True)
+    with pytest.raises(RpcEvalError, match="between 0 and 1"):
+        fit.icc(ci=95, n_boot=49)
+    with pytest.raises(RpcEvalError, match="between 0 and 1"):
+        fit.icc(ci="95%", n_boot=49)
+    with pytest.raises(RpcEvalError, match="whole number"):
+        fit.icc(n_boot="200")
 
 
 def test_bootstrap_nested_two_levels():
@@ -138,13 +152,14 @@ def test_slopes_match_lme4(key, reml):
     np.testing.assert_allclose(fe.std_error, exp["std_error"], rtol=1e-5)
     assert np.isfinite(fe["df"]).all() and (fe["df"] > 1).all()
     vc = fit.variance_components
-    assert list(vc.group) == ["la: Intercept", "la: wave", "la: Intercept x wave", "Residual"]
+    assert list(vc.component) == ["la: Intercept", "la: wave", "la: Intercept x wave", "Residual"]
     np.testing.assert_allclose(vc.variance, exp["vc_vcov"], rtol=1e-5)
     assert fit.loglik == pytest.approx(exp["loglik"], rel=1e-6)
     assert fit.converged and not fit.boundary
     assert not exp["singular"]
-    text = fit.summary()
+    text = fit.summary().as_text()
     assert "Satterthwaite" in text and "la: wave" in text
+    assert "\n" not in repr(fit)
     assert "<table" in fit._repr_html_()
 
 
@@ -158,7 +173,7 @@ def test_slopes_boundary_warns():
     assert fit.boundary
     np.testing.assert_allclose(fit.fixed_effects.estimate, exp["estimate"], rtol=1e-5)
     assert fit.loglik == pytest.approx(exp["loglik"], rel=1e-6)
-    assert "boundary" in fit.summary()
+    assert "Boundary" in fit.summary().as_text()
 
 
 def test_slopes_errors():

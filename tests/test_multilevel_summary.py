@@ -19,13 +19,16 @@ def result():
 def test_tables_and_reference(result):
     data, _, res = result
     fe = res.outcome_model.fixed_effects
-    assert list(fe.columns) == ["term", "estimate", "std_error", "df", "ci_low", "ci_high", "p"]
+    assert list(fe.columns) == ["term", "estimate", "std_error", "statistic", "df", "p_value",
+                                "ci_low", "ci_high"]
+    assert all(t in ("Intercept", "score_baseline") or t.startswith("intervention[T.")
+               for t in fe["term"])
     ref = res.settings["reference"]
     assert ref == data.parents.loc[data.parents["start_date"].notna(),
                                    "intervention"].value_counts().idxmax()
     assert not any(ref in t for t in fe["term"])
-    assert set(res.icc["group"]) == {"la_code", "Residual"}
-    la = res.icc.set_index("group").loc["la_code"]
+    assert set(res.icc["component"]) == {"la_code", "Residual"}
+    la = res.icc.set_index("component").loc["la_code"]
     assert la["ci_low"] <= la["icc"] <= la["ci_high"]
     assert len(res.la_effects) == data.parents["la_code"].nunique()
     assert set(res.completion_funnel.table["unit"]) == set(data.parents["la_code"])

@@ -6,6 +6,9 @@ intercept (ICC and design effect from it); a random-intercept logistic GLMM of
 completion among starters (LA effects as conditional modes with prediction intervals,
 for the caterpillar plot); and funnel-plot limits for LA completion rates. Pure
 analysis: it returns results and writes nothing.
+
+The result is a :class:`~rpc_eval.results.ResultSet`: its one-line ``repr`` lists the
+parts, and Jupyter shows an index of them with each part's own view below.
 """
 
 from __future__ import annotations
@@ -22,26 +25,30 @@ from rpc_eval.instruments import score_responses
 from rpc_eval.multilevel.compare import FunnelResult, funnel_limits
 from rpc_eval.multilevel.glmm import GlmmResult, fit_glmm
 from rpc_eval.multilevel.lmm import LmmResult, fit_lmm
+from rpc_eval.results import ResultSet
 
 __all__ = ["MultilevelResults", "multilevel_analysis"]
 
 
-@dataclass
-class MultilevelResults:
+@dataclass(repr=False)
+class MultilevelResults(ResultSet):
     """What the multilevel section of a report shows.
 
     Attributes
     ----------
     outcome_model : LmmResult or None
-        ``score_end ~ score_baseline + C(intervention) + (1 | la_code)`` (REML); the
-        reference intervention is the one with most starters (as in the engagement
-        models), so the two sections compare against the same intervention.
+        ``score_end ~ score_baseline + intervention + (1 | la_code)`` (REML; terms
+        ``intervention[T.x]``); the reference intervention is the one with most starters
+        (as in the engagement models), so the two sections compare against the same
+        intervention.
     icc : DataFrame or None
-        The outcome model's ICC and design effect with parametric-bootstrap 95% CIs.
+        The outcome model's ICC and design effect (``component, variance, icc, ...``)
+        with parametric-bootstrap 95% CIs.
     completion_model : GlmmResult or None
-        ``completed ~ C(intervention) + (1 | la_code)`` among starters (AGQ, 10 nodes).
+        ``completed ~ intervention + (1 | la_code)`` among starters (AGQ, 10 nodes).
     la_effects : DataFrame or None
-        LA conditional modes (log-odds of completion) with 95% prediction intervals.
+        LA conditional modes (log-odds of completion) with 95% prediction intervals
+        (``component, level, estimate, std_error, pi_low, pi_high``).
     completion_funnel : FunnelResult or None
         LA completion rates among starters against 95% and 99.8% limits.
     notes : list of str
@@ -55,6 +62,19 @@ class MultilevelResults:
     completion_funnel: FunnelResult | None
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def _title(self) -> str:
+        return "Multilevel analysis"
+
+    def _facts(self) -> list[tuple[str, Any]]:
+        s = self.settings
+        return [(k, s[k]) for k in ("instrument", "scale", "groups", "reference")
+                if s.get(k) is not None]
+
+    def _parts(self) -> dict[str, Any]:
+        return {"outcome_model": self.outcome_model, "icc": self.icc,
+                "completion_model": self.completion_model, "la_effects": self.la_effects,
+                "completion_funnel": self.completion_funnel}
 
 
 def _ancova_frame(data: EvaluationData, instrument: str, scale: str,
@@ -84,10 +104,10 @@ def multilevel_analysis(
     instrument: str = "phq9",
     scale: str | None = None,
     waves: tuple[str, str] = ("baseline", "end"),
-    group: str = "la_code",
+    groups: str = "la_code",
     n_boot: int = 200,
     seed: int = 20240601,
-    completion_group: str | None = None,
+    completion_groups: str | None = None,
     n_agq: int = 10,
 ) -> MultilevelResults:
     """Fit the report's multilevel models.
@@ -99,13 +119,15 @@ def multilevel_analysis(
         Outcome questionnaire and scale (default: the instrument's headline scale).
     waves : (str, str)
         Baseline and follow-up waves of the ANCOVA model.
-    group : str
-        Column of ``parents`` identifying the LA.
+    groups : str
+        Column of ``parents`` identifying the LA: the random intercept of the models.
     n_boot, seed : int
         Parametric-bootstrap replicates and seed for the ICC and design-effect
-        intervals (fixed seed: the report is reproducible).
-    completion_group : str, optional
-        Grouping of the completion GLMM and funnel plot (default: ``group``).
+        intervals (fixed seed: the report is reproducible); ``n_boot=0`` for no
+        intervals.
+    completion_groups : str, optional
+        Random intercept of the completion GLMM and unit of the funnel plot (default:
+        ``groups``).
     n_agq : int
         Quadrature nodes of the completion GLMM (1 = Laplace).
 
@@ -126,10 +148,14 @@ def multilevel_analysis(
     >>> data, truth = generate("default", seed=1)
     >>> res = multilevel_analysis(data)
     >>> list(res.outcome_model.fixed_effects.columns)
-    ['term', 'estimate', 'std_error', 'df', 'ci_low', 'ci_high', 'p']
+    ['term', 'estimate', 'std_error', 'statistic', 'df', 'p_value', 'ci_low', 'ci_high']
+    >>> res.outcome_model.fixed_effects["term"].iloc[1]
+    'intervention[T.enhanced_triple_p]'
+    >>> repr(res).startswith("<Multilevel analysis: 5 parts")
+    True
     """
     notes: list[str] = []
-    cgroup = completion_group or group
+    cgroup = completion_groups or groups
     scale = scale or data.instruments.get(instrument).primary_scale
     started = data.parents["start_date"].notna()
     reference = data.parents.loc[started, "intervention"].value_counts().idxmax() \
@@ -141,8 +167,8 @@ def multilevel_analysis(
             frame = _with_reference(_ancova_frame(data, instrument, scale, waves),
                                     "intervention", reference)
             outcome = fit_lmm(frame, "score_end ~ score_baseline + C(intervention)",
-                              groups=group, reml=True)
-            icc = outcome.icc(ci=True, n_boot=n_boot, seed=seed)
+                              groups=groups, reml=True)
+            icc = outcome.icc(n_boot=n_boot, seed=seed)
         except RpcEvalError as exc:
             notes.append(f"Outcome model not fitted: {exc}")
         starters = data.parents[data.parents["start_date"].notna()].copy()
@@ -166,5 +192,5 @@ def multilevel_analysis(
         outcome_model=outcome, icc=icc, completion_model=glmm, la_effects=la_effects,
         completion_funnel=funnel, notes=notes,
         settings={"instrument": instrument, "scale": scale, "waves": list(waves),
-                  "group": group, "reference": reference},
+                  "groups": groups, "reference": reference},
     )

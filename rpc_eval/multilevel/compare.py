@@ -9,8 +9,9 @@ Two complementary views of "is this LA different?":
 * :func:`caterpillar_plot` — LA random effects (conditional modes with prediction
   intervals, from a mixed model's ``.blups()``), sorted, with a zero line.
 
-Accessibility: colours from the Okabe-Ito palette, and colour is never the only cue
-(limits differ by line style, flagged units by marker shape); every axis is labelled.
+Accessibility: the package's figure style (:mod:`rpc_eval.stats.style`): colours from
+the Okabe-Ito palette, and colour is never the only cue (limits differ by line style,
+flagged units by marker shape); every axis is labelled in words.
 
 Examples
 --------
@@ -22,12 +23,12 @@ Examples
 >>> res = funnel_limits(counts, "la", "completed", "started")
 >>> round(res.target, 4)
 0.625
->>> res.table[["unit", "n", "events", "flag"]]
-  unit    n  events         flag
-0    A   50      40    above 95%
-1    B   40      10  below 99.8%
-2    C  100      70       within
-3    D   10       5       within
+>>> res.table[["unit", "n", "n_events", "flag"]]
+  unit    n  n_events         flag
+0    A   50        40    above 95%
+1    B   40        10  below 99.8%
+2    C  100        70       within
+3    D   10         5       within
 """
 
 from __future__ import annotations
@@ -42,15 +43,23 @@ from scipy import stats
 
 from rpc_eval.errors import RpcEvalError
 from rpc_eval.multilevel.formula import complete_rows
+from rpc_eval.results import Result
+from rpc_eval.stats.style import BLACK as _BLACK
+from rpc_eval.stats.style import BLUE as _BLUE
+from rpc_eval.stats.style import FS_LABEL as _FS_LABEL
+from rpc_eval.stats.style import FS_NOTE as _FS_LEGEND
+from rpc_eval.stats.style import FS_TICK as _FS_TICK
+from rpc_eval.stats.style import FS_TITLE as _FS_TITLE
+from rpc_eval.stats.style import GREY as _GREY
+from rpc_eval.stats.style import GRID as _GRID
+from rpc_eval.stats.style import PURPLE as _PURPLE
+from rpc_eval.stats.style import VERMILION as _VERMILION
 
-__all__ = ["FunnelResult", "funnel_limits", "caterpillar_plot", "FLAGS"]
+__all__ = ["FunnelResult", "funnel_limits", "caterpillar_plot", "FLAGS", "FUNNEL_COLUMNS"]
 
-# Okabe-Ito (same palette as rpc_eval.engagement.plots; copied so the modules stay
-# independent).
-_BLUE, _VERMILION, _GREEN, _PURPLE, _ORANGE, _SKY, _BLACK = (
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-_GREY = "#595959"
-_FS_TICK, _FS_LABEL, _FS_TITLE, _FS_LEGEND = 11, 12, 13, 10
+#: Columns of :attr:`FunnelResult.table` with the default limits (95% and 99.8%).
+FUNNEL_COLUMNS = ["unit", "n", "n_events", "rate", "statistic", "lower_95", "upper_95",
+                  "lower_998", "upper_998", "flag"]
 
 #: Flag values of :attr:`FunnelResult.table` (for the default limits), most extreme first.
 #: A unit with no denominator (``n = 0``) is flagged ``"no data"``.
@@ -112,16 +121,18 @@ def _winsorise(z: np.ndarray, winsor: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- result
-@dataclass
-class FunnelResult:
+@dataclass(repr=False)
+class FunnelResult(Result):
     """Funnel-plot comparison of units' proportions (see :func:`funnel_limits`).
 
     Attributes
     ----------
     table : DataFrame
-        One row per unit: ``unit, n, events, rate, z, lower_95, upper_95, lower_998,
-        upper_998, flag`` (limit columns are named after ``limits``). ``z`` is the
-        z-score against the target, using the over-dispersion-adjusted standard error
+        One row per unit: ``unit, n, n_events, rate, statistic, lower_95, upper_95,
+        lower_998, upper_998, flag`` (limit columns are named after ``limits``;
+        :data:`FUNNEL_COLUMNS`). ``n`` is the denominator, ``n_events`` the numerator,
+        ``statistic`` the z-score against the target, using the over-dispersion-adjusted
+        standard error
         when an adjustment was applied. ``flag`` is one of ``"above 99.8%", "above
         95%", "within", "below 95%", "below 99.8%"`` (``"no data"`` when ``n = 0``).
     target : float
@@ -204,22 +215,27 @@ class FunnelResult:
                                "n_grid; round them, or use method='normal'")
         return pd.DataFrame({"n": n, **self._limits_at(n)})
 
-    # -- display
-    def summary(self) -> str:
-        """Plain-text summary for people."""
-        counts = self.table["flag"].value_counts()
-        lines = [
-            "Funnel plot comparison",
-            f"  units: {len(self.table)}   target proportion: {self.target:.4f}",
-            f"  limits: {', '.join(_level_pct(v) for v in self.limits)} "
-            f"({self._method_text()})",
-        ]
+    # -- display (summary(), repr and the HTML view come from rpc_eval.results.Result)
+    def _title(self) -> str:
+        return "Funnel plot comparison"
+
+    def _facts(self) -> list[tuple[str, Any]]:
+        counts = self.table["flag"].value_counts() if "flag" in self.table else {}
+        facts: list[tuple[str, Any]] = [
+            ("Units", len(self.table)), ("Target proportion", self.target),
+            ("Limits", f"{', '.join(_level_pct(v) for v in self.limits)} "
+                       f"({self._method_text()})")]
         if self.overdispersion:
-            lines.append(f"  over-dispersion: phi = {self.phi:.3f}, tau^2 = {self.tau2:.5f}"
-                         f" -> adjustment applied: {self.adjustment}")
-        lines.append("  flags: " + ", ".join(f"{k}: {int(v)}" for k, v in counts.items()))
-        lines += [f"  note: {t}" for t in self.notes]
-        return "\n".join(lines)
+            facts.append(("Over-dispersion", f"phi = {self.phi:.3f}, tau^2 = "
+                                             f"{self.tau2:.5f}; adjustment applied: "
+                                             f"{self.adjustment}"))
+        facts.append(("Flags", ", ".join(f"{k}: {int(v)}" for k, v in counts.items())))
+        if self.n_dropped:
+            facts.append(("Rows left out (missing values)", self.n_dropped))
+        return facts
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"table": self.table}
 
     def _method_text(self) -> str:
         if self.adjustment == "additive":
@@ -229,13 +245,6 @@ class FunnelResult:
         if self.method == "exact":
             return "exact binomial, Spiegelhalter interpolation"
         return "normal approximation"
-
-    def __repr__(self) -> str:
-        return self.summary() + "\n\n" + self.table.to_string(index=False)
-
-    def _repr_html_(self) -> str:
-        head = self.summary().replace("\n", "<br>")
-        return f"<p>{head}</p>" + self.table.to_html(index=False, float_format="%.4f")
 
     # -- plot
     def plot(self, ax: Any = None, label_flagged: bool = True, *,
@@ -290,7 +299,7 @@ class FunnelResult:
         if title:
             ax.set_title(title, fontsize=_FS_TITLE)
         ax.set_ylim(-0.02, 1.02)
-        ax.grid(True, color="#d9d9d9", linewidth=0.6)
+        ax.grid(True, color=_GRID, linewidth=0.6)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
@@ -392,7 +401,7 @@ def funnel_limits(data: pd.DataFrame, unit: str, numerator: str,
     Returns
     -------
     FunnelResult
-        ``.table`` with columns ``unit, n, events, rate, z, lower_95, upper_95,
+        ``.table`` with columns ``unit, n, n_events, rate, statistic, lower_95, upper_95,
         lower_998, upper_998, flag``; ``.target``, ``.phi``, ``.tau2``;
         ``.limits_curve(n_grid)``; ``.plot()``.
 
@@ -456,11 +465,11 @@ def funnel_limits(data: pd.DataFrame, unit: str, numerator: str,
     >>> import pandas as pd
     >>> rows = pd.DataFrame({"la": list("AAAABBBB"), "done": [1, 1, 1, 0, 0, 0, 1, 0]})
     >>> res = funnel_limits(rows, "la", "done", method="normal")
-    >>> res.table[["unit", "n", "events", "rate"]]
-      unit  n  events  rate
-    0    A  4       3  0.75
-    1    B  4       1  0.25
-    >>> float(res.table["z"].iloc[0])
+    >>> res.table[["unit", "n", "n_events", "rate"]]
+      unit  n  n_events  rate
+    0    A  4         3  0.75
+    1    B  4         1  0.25
+    >>> float(res.table["statistic"].iloc[0])
     1.0
     """
     if method not in ("exact", "normal"):
@@ -554,14 +563,15 @@ def funnel_limits(data: pd.DataFrame, unit: str, numerator: str,
     if (n == 0).any():
         notes.append(f"{int((n == 0).sum())} unit(s) with n = 0 shown as 'no data'")
     table = pd.DataFrame({"unit": counts["unit"].to_numpy(), "n": counts["n"],
-                          "events": counts["events"], "rate": rate, "z": z, **lims,
+                          "n_events": counts["events"], "rate": rate, "statistic": z,
+                          **lims,
                           "flag": flag})
     res.table = table.reset_index(drop=True)
     return res
 
 
 # --------------------------------------------------------------------------- caterpillar
-def caterpillar_plot(blups: pd.DataFrame, ax: Any = None, *, group: str | None = None,
+def caterpillar_plot(data: pd.DataFrame, ax: Any = None, *, component: str | None = None,
                      sort: bool = True, label_top: int | None = None,
                      xlabel: str = "Estimated effect (difference from average)",
                      ylabel: str = "Local authority", title: str | None = None) -> Any:
@@ -569,13 +579,15 @@ def caterpillar_plot(blups: pd.DataFrame, ax: Any = None, *, group: str | None =
 
     Parameters
     ----------
-    blups : DataFrame
+    data : DataFrame
         Columns ``level, estimate, pi_low, pi_high`` (e.g. a mixed model's
-        ``.blups()``). If it also has a ``group`` column naming the grouping factor
-        and that column holds more than one factor, choose one with ``group=``.
+        ``.blups()``, whose columns are
+        :data:`rpc_eval.multilevel.lmm.BLUP_COLUMNS`). If it also has a ``component`` column
+        naming the grouping factor and that column holds more than one factor, choose
+        one with ``component=``.
     ax : matplotlib Axes, optional
-    group : str, optional
-        Value of the ``group`` column to draw.
+    component : str, optional
+        Value of the ``component`` column to draw (e.g. ``"la_code"``).
     sort : bool
         Sort levels by their estimate (default) or keep the input order.
     label_top : int, optional
@@ -601,35 +613,37 @@ def caterpillar_plot(blups: pd.DataFrame, ax: Any = None, *, group: str | None =
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['C', 'B', 'A']
     """
-    if not isinstance(blups, pd.DataFrame):
-        raise RpcEvalError(f"blups must be a pandas DataFrame, not {type(blups).__name__}")
+    if not isinstance(data, pd.DataFrame):
+        raise RpcEvalError(f"data must be a pandas DataFrame of random effects, not "
+                           f"{type(data).__name__}")
     cols = ["level", "estimate", "pi_low", "pi_high"]
-    missing = [c for c in cols if c not in blups.columns]
+    missing = [c for c in cols if c not in data.columns]
     if missing:
-        raise RpcEvalError(f"blups has no column(s) {', '.join(map(repr, missing))}; its "
-                           f"columns are {', '.join(map(str, blups.columns))}")
-    tab = blups
-    if group is not None:
-        if "group" not in tab.columns:
-            raise RpcEvalError("group= was given but blups has no 'group' column")
-        tab = tab.loc[tab["group"] == group]
+        raise RpcEvalError(f"data has no column(s) {', '.join(map(repr, missing))}; its "
+                           f"columns are {', '.join(map(str, data.columns))}")
+    tab = data
+    if component is not None:
+        if "component" not in tab.columns:
+            raise RpcEvalError("component= was given but data has no 'component' column")
+        tab = tab.loc[tab["component"] == component]
         if tab.empty:
-            raise RpcEvalError(f"blups has no rows for group {group!r}; groups are "
-                               f"{', '.join(map(str, pd.unique(blups['group'])))}")
-    elif "group" in tab.columns and tab["group"].nunique() > 1:
-        raise RpcEvalError("blups holds several grouping factors ("
-                           f"{', '.join(map(str, pd.unique(tab['group'])))}); choose one "
-                           "with group=")
+            raise RpcEvalError(f"data has no rows for component {component!r}; its "
+                               "components are "
+                               f"{', '.join(map(str, pd.unique(data['component'])))}")
+    elif "component" in tab.columns and tab["component"].nunique() > 1:
+        raise RpcEvalError("data holds several grouping factors ("
+                           f"{', '.join(map(str, pd.unique(tab['component'])))}); choose "
+                           "one with component=")
     if "term" in tab.columns and tab["term"].nunique() > 1:
-        raise RpcEvalError("blups holds several random-effect terms; filter to one term "
+        raise RpcEvalError("data holds several random-effect terms; filter to one term "
                            "(e.g. the intercept) before plotting")
     if tab.empty:
-        raise RpcEvalError("blups is empty: there is nothing to plot")
+        raise RpcEvalError("data is empty: there is nothing to plot")
     tab = tab[cols].copy()
     for c in cols[1:]:
         tab[c] = pd.to_numeric(tab[c], errors="coerce")
     if tab[cols[1:]].isna().any().any():
-        raise RpcEvalError("blups has missing or non-numeric estimates or intervals")
+        raise RpcEvalError("data has missing or non-numeric estimates or intervals")
     if sort:
         tab = tab.sort_values("estimate", kind="mergesort")
     tab = tab.reset_index(drop=True)
@@ -675,7 +689,7 @@ def caterpillar_plot(blups: pd.DataFrame, ax: Any = None, *, group: str | None =
     ax.tick_params(axis="y", labelsize=_FS_TICK if k <= 25 else 10)
     if title:
         ax.set_title(title, fontsize=_FS_TITLE)
-    ax.grid(True, axis="x", color="#d9d9d9", linewidth=0.6)
+    ax.grid(True, axis="x", color=_GRID, linewidth=0.6)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

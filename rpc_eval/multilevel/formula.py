@@ -4,11 +4,17 @@ grouping factors coded the way lme4 codes nesting.
 ``groups=[outer, inner]`` means ``(1 | outer/inner)``: an inner label that repeats
 under two outer groups is two different groups (the inner factor is the interaction
 ``outer:inner``, as lme4 expands it).
+
+Term labels follow the package's vocabulary (docs/conventions.md): a level of a
+categorical column is ``column[T.level]`` whether the formula names the column plainly
+or wraps it in ``C(...)`` (:func:`term_labels`); the design matrix, and so the fit, is
+the same either way.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -17,7 +23,30 @@ import pandas as pd
 
 from rpc_eval.errors import DataQualityWarning, RpcEvalError
 
-__all__ = ["Design", "build_design", "complete_rows", "formula_columns"]
+__all__ = ["Design", "build_design", "complete_rows", "formula_columns", "term_labels"]
+
+#: patsy's name of a ``C(column, ...)`` factor, when a level (``[T.x]``) follows
+_C_FACTOR = re.compile(r"C\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,[^\[\]]*)?\)(?=\[)")
+
+
+def term_labels(names) -> list[str]:
+    """Design-matrix column names as the package labels terms: ``column[T.level]``.
+
+    patsy names a level of ``C(intervention)`` ``C(intervention)[T.x]`` (and of
+    ``C(x, Treatment("a"))`` ``C(x, Treatment("a"))[T.b]``); the label drops the
+    ``C(...)`` wrapper, so a term reads the same whether or not the formula wrapped the
+    column. Interactions keep their ``:``. When dropping the wrappers would make two
+    labels equal (``x`` and ``C(x)`` in one formula), patsy's names are kept.
+
+    Examples
+    --------
+    >>> term_labels(["Intercept", "C(intervention)[T.b]", "wave[T.end]:C(arm)[T.rpc]",
+    ...              "C(x, Treatment('a'))[T.c]", "age"])
+    ['Intercept', 'intervention[T.b]', 'wave[T.end]:arm[T.rpc]', 'x[T.c]', 'age']
+    """
+    names = [str(n) for n in names]
+    labels = [_C_FACTOR.sub(r"\1", n) for n in names]
+    return labels if len(set(labels)) == len(labels) else names
 
 
 def formula_columns(formula: str, data: pd.DataFrame) -> list[str]:
@@ -97,7 +126,8 @@ class Design:
     y : ndarray (n,)
     X : ndarray (n, p)
     terms : list of str
-        Column names of ``X`` (patsy names, e.g. ``Intercept``, ``wave:arm``).
+        Labels of the columns of ``X`` (``Intercept``, ``age``,
+        ``intervention[T.x]``, ``wave[T.end]:arm[T.rpc]``; see :func:`term_labels`).
     group_names : list of str
         Grouping factors, outermost first (``["la_code", "parent_id:la_code"]``).
     codes : list of ndarray (n,)
@@ -189,5 +219,6 @@ def build_design(data: pd.DataFrame, formula: str, groups) -> Design:
         labels.append(np.asarray(lab, dtype=object))
         outer_codes = c if outer_codes is None else outer_codes
     return Design(y=ydf.to_numpy(dtype=float).ravel(), X=Xdf.to_numpy(dtype=float),
-                  terms=list(Xdf.columns), response=str(ydf.columns[0]), group_names=names,
+                  terms=term_labels(Xdf.columns), response=str(ydf.columns[0]),
+                  group_names=names,
                   codes=codes, labels=labels, n_dropped=n_dropped)

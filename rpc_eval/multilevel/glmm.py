@@ -46,9 +46,9 @@ R equivalent: ``lme4::glmer(y ~ x + arm + (1 | la), family = binomial, nAGQ = 10
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,9 +60,14 @@ from rpc_eval.errors import (
     DataQualityWarning,
     RpcEvalError,
 )
-from rpc_eval.multilevel.formula import complete_rows, formula_columns
+from rpc_eval.multilevel.formula import complete_rows, formula_columns, term_labels
+from rpc_eval.results import Result
 
-__all__ = ["fit_glmm", "GlmmResult"]
+__all__ = ["fit_glmm", "GlmmResult", "GLMM_FIXED_COLUMNS"]
+
+#: Columns of :attr:`GlmmResult.fixed_effects` (Wald z tests, so no ``df``).
+GLMM_FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low",
+                      "ci_high"]
 
 #: sigma below this (log-odds scale) is reported as a variance on the boundary, as
 #: lme4's ``isSingular(tol = 1e-4)`` does for theta.
@@ -269,18 +274,23 @@ class _Problem:
         return ll, np.append(grad_beta, grad_tau)
 
 
-@dataclass
-class GlmmResult:
+@dataclass(repr=False)
+class GlmmResult(Result):
     """Result of :func:`fit_glmm`.
+
+    ``repr`` is one line; ``summary()`` gives the fit's facts and its tables
+    (:class:`~rpc_eval.results.Summary`); ``to_frame()`` is the fixed-effects table.
 
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term, estimate, std_error, df, ci_low, ci_high, p`` (on the link scale:
-        log-odds for binomial, log rate for Poisson; ``df`` is NaN: Wald z intervals and
-        tests).
+        ``term, estimate, std_error, statistic, p_value, ci_low, ci_high``
+        (:data:`GLMM_FIXED_COLUMNS`) on the link scale (log-odds for binomial, log rate
+        for Poisson): Wald z intervals and tests (``statistic`` is z; no ``df``). A
+        level of a categorical column is labelled ``column[T.level]``.
     variance_components : DataFrame
-        ``group, variance, sd`` of the random intercept (link scale).
+        ``component, variance, sd`` of the random intercept (link scale); ``component``
+        names the grouping factor.
     loglik : float
         Marginal log-likelihood (AGQ with ``n_agq`` nodes; Laplace for 1), as
         ``logLik()`` of the glmer fit (with the binomial coefficients or ``log y!``).
@@ -316,10 +326,33 @@ class GlmmResult:
     trials: str | None = None
     optimizer: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        """The tables in the package's vocabulary (docs/conventions.md), whatever names
+        the fitting code gave them: ``p_value``, ``statistic`` (z), no ``df`` (z tests),
+        ``component`` for the grouping factor, ``std_error`` for a BLUP's conditional
+        SD, and ``column[T.level]`` term labels."""
+        fe = self.fixed_effects.rename(columns={"p": "p_value", "z": "statistic"})
+        if "statistic" not in fe:
+            fe["statistic"] = fe["estimate"] / fe["std_error"]
+        fe["term"] = term_labels(fe["term"])
+        self.fixed_effects = fe[GLMM_FIXED_COLUMNS + [c for c in fe.columns
+                                                      if c not in GLMM_FIXED_COLUMNS
+                                                      and c != "df"]]
+        self.variance_components = self.variance_components.rename(
+            columns={"group": "component"})
+        if self._blups is not None:
+            self._blups = self._blups.rename(columns={"group": "component",
+                                                      "se": "std_error"})
+        if isinstance(self.cov_params, pd.DataFrame):
+            labels = term_labels(self.cov_params.index)
+            self.cov_params = self.cov_params.set_axis(labels, axis=0).set_axis(labels,
+                                                                                 axis=1)
+
     def blups(self) -> pd.DataFrame:
-        """Conditional modes of the LA intercepts: ``group, level, estimate, se,
-        pi_low, pi_high`` (``se`` = conditional SD, as ``ranef(condVar = TRUE)``;
-        the interval is ``estimate +/- z se`` at the fit's ``ci`` level)."""
+        """Conditional modes of the LA intercepts: ``component, level, estimate,
+        std_error, pi_low, pi_high`` (``std_error`` = conditional SD, as
+        ``ranef(condVar = TRUE)``; the interval is ``estimate +/- z std_error`` at the
+        fit's ``ci`` level)."""
         return self._blups.copy()
 
     def icc(self) -> float:
@@ -330,43 +363,37 @@ class GlmmResult:
         v = float(self.variance_components["variance"].iloc[0])
         return v / (v + np.pi**2 / 3)
 
+    # -- display (summary(), repr and the HTML view come from rpc_eval.results.Result)
     def _title(self) -> str:
         if self.family == "poisson":
             return "Random-intercept Poisson regression (log link)"
         kind = f"counts of {self.trials}" if self.trials else "0/1 outcome"
         return f"Random-intercept logistic regression (binomial GLMM, logit link; {kind})"
 
-    def summary(self) -> str:
-        """A plain-text summary for people."""
-        fe = self.fixed_effects.copy()
+    def _facts(self) -> list[tuple[str, Any]]:
         method = "Laplace" if self.n_agq == 1 else f"adaptive Gauss-Hermite, {self.n_agq} nodes"
-        vc = self.variance_components.iloc[0]
-        icc = f";  latent ICC {self.icc():.4f}" if self.family == "binomial" else ""
-        scale = "log-odds" if self.family == "binomial" else "log rate"
-        lines = [
-            self._title(),
-            f"Formula: {self.formula} + (1 | {self.group});  likelihood: {method}",
-            f"Observations: {self.n_obs} ({self.n_dropped} dropped for missing values); "
-            f"groups: {self.n_groups}",
-            f"Log-likelihood: {self.loglik:.4f};  converged: {self.converged}",
-            f"Random intercept ({self.group}): variance {vc['variance']:.4g}, "
-            f"SD {vc['sd']:.4g}{icc}",
-            "",
-            f"Fixed effects ({scale}, Wald z):",
-            fe.drop(columns="df").to_string(index=False, float_format=lambda v: f"{v:.4g}"),
-        ]
-        return "\n".join(lines)
+        facts: list[tuple[str, Any]] = [
+            ("Observations", self.n_obs), ("Groups", self.n_groups),
+            ("Log-likelihood", self.loglik),
+            ("Formula", f"{self.formula} + (1 | {self.group})"),
+            ("Likelihood", method),
+            ("Scale", "log-odds" if self.family == "binomial" else "log rate"),
+            ("Converged", self.converged)]
+        if self.family == "binomial":
+            facts.append(("ICC (latent scale)", self.icc()))
+        return facts
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"fixed_effects": self.fixed_effects,
+                "variance_components": self.variance_components}
 
-    def _repr_html_(self) -> str:
-        icc = (f"; ICC (latent) = {self.icc():.4f}" if self.family == "binomial" else "")
-        head = html.escape(
-            f"{self.family.capitalize()} GLMM: {self.formula} + (1 | {self.group}); "
-            f"n = {self.n_obs}, groups = {self.n_groups}; logLik = {self.loglik:.4f}{icc}")
-        return (f"<p>{head}</p>" + self.fixed_effects.to_html(index=False)
-                + self.variance_components.to_html(index=False))
+    def _notes(self) -> list[str]:
+        notes = []
+        if self.n_dropped:
+            notes.append(f"{self.n_dropped} rows with missing values were left out.")
+        if not self.converged:
+            notes.append("The optimum could not be confirmed (see .optimizer).")
+        return notes
 
 
 def _check_separation(X: pd.DataFrame, y: np.ndarray, m: np.ndarray) -> None:

@@ -44,9 +44,9 @@ Crossed effects and more than two levels are outside this module.
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,10 +54,24 @@ from scipy import optimize, sparse, stats
 
 from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
 from rpc_eval.multilevel.formula import build_design
+from rpc_eval.results import Result
 
-__all__ = ["fit_lmm", "LmmResult", "LmmSlopesResult"]
+__all__ = ["fit_lmm", "LmmResult", "LmmSlopesResult", "FIXED_COLUMNS",
+           "VARIANCE_COLUMNS", "ICC_COLUMNS", "BLUP_COLUMNS"]
 
-FIXED_COLUMNS = ["term", "estimate", "std_error", "df", "ci_low", "ci_high", "p"]
+#: Columns of ``fixed_effects`` (t tests with Satterthwaite df).
+FIXED_COLUMNS = ["term", "estimate", "std_error", "statistic", "df", "p_value", "ci_low",
+                 "ci_high"]
+#: Columns of ``variance_components``: ``component`` is the grouping factor of a random
+#: effect (lme4's ``grp``), or ``Residual``.
+VARIANCE_COLUMNS = ["component", "variance", "sd"]
+#: Columns of :meth:`LmmResult.icc` (``ci_low, ci_high, design_effect_ci_low,
+#: design_effect_ci_high`` follow when ``n_boot > 0``).
+ICC_COLUMNS = ["component", "variance", "icc", "within_correlation", "mean_cluster_size",
+               "design_effect"]
+#: Columns of :meth:`LmmResult.blups`: conditional modes with their conditional SDs and
+#: prediction intervals.
+BLUP_COLUMNS = ["component", "level", "estimate", "std_error", "pi_low", "pi_high"]
 BOUNDARY_TOL = 1e-4  # on theta (an SD relative to the residual SD): scale-free, as lme4::isSingular
 
 
@@ -456,18 +470,24 @@ def _refit_theta(eng, k, t0):
     return theta
 
 
-@dataclass
-class LmmResult:
+@dataclass(repr=False)
+class LmmResult(Result):
     """A fitted random-intercept linear mixed model (see :func:`fit_lmm`).
+
+    ``repr`` is one line; ``summary()`` gives the fit's facts and its tables
+    (:class:`~rpc_eval.results.Summary`); ``to_frame()`` is the fixed-effects table.
 
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term, estimate, std_error, df, ci_low, ci_high, p``: Wald t intervals and
-        tests with Satterthwaite df (``summary(lmerTest::lmer(...))$coefficients``).
+        ``term, estimate, std_error, statistic, df, p_value, ci_low, ci_high``
+        (:data:`FIXED_COLUMNS`): Wald t intervals and tests with Satterthwaite df
+        (``summary(lmerTest::lmer(...))$coefficients``); ``statistic`` is t. A level of
+        a categorical column is labelled ``column[T.level]``.
     variance_components : DataFrame
-        ``group, variance, sd``; one row per grouping factor (outermost first, inner
-        factor named ``inner:outer`` as lme4) and ``Residual``.
+        ``component, variance, sd`` (:data:`VARIANCE_COLUMNS`); one row per grouping
+        factor (outermost first, inner factor named ``inner:outer`` as lme4) and
+        ``Residual``.
     loglik : float
         Log REML criterion or log-likelihood, as ``logLik()`` of the lme4 fit.
     reml : bool
@@ -514,41 +534,74 @@ class LmmResult:
     def aic(self) -> float:
         return -2 * self.loglik + 2 * self.npar
 
-    def icc(self, ci: bool = False, n_boot: int = 200, seed=None,
-            level: float | None = None) -> pd.DataFrame:
+    def icc(self, ci: float | None = None, *, n_boot: int = 0, seed=None) -> pd.DataFrame:
         """Share of the total variance at each level and the design effect.
+
+        Intervals come from a parametric bootstrap (:meth:`bootstrap`), which refits the
+        model ``n_boot`` times: ask for them with ``n_boot`` (e.g. ``n_boot=200``). With
+        ``n_boot=0`` (the default) the table has the point estimates only.
 
         Parameters
         ----------
-        ci : bool, default False
-            Add parametric-bootstrap percentile intervals (see :meth:`bootstrap`).
-        n_boot : int, default 200
-            Bootstrap replicates (only with ``ci=True``).
+        ci : float, optional
+            Confidence level of the intervals (between 0 and 1); default the fit's
+            ``ci`` (0.95). Giving a level with ``n_boot=0`` is refused (there would be
+            no interval at that level).
+        n_boot : int, default 0
+            Bootstrap replicates; 0 for no intervals.
         seed : int or numpy Generator, optional
-            Seed of the bootstrap (only with ``ci=True``); the same seed gives the same
-            intervals.
-        level : float, optional
-            Interval level; default the fit's ``ci`` (0.95).
+            Seed of the bootstrap; the same seed gives the same intervals.
 
         Returns
         -------
         DataFrame
-            ``group, variance, icc, within_correlation, mean_cluster_size,
-            design_effect``. ``icc`` is the level's share of the total variance;
-            ``within_correlation`` is the correlation of two observations sharing a
-            group at that level (its share plus the shares of the levels above);
-            ``design_effect = 1 + (m - 1) * within_correlation`` with ``m`` the mean
-            number of observations per group (Kish). The residual row carries its share.
-            With ``ci=True`` also ``ci_low, ci_high`` (of ``icc``) and
-            ``design_effect_ci_low, design_effect_ci_high``.
+            ``component, variance, icc, within_correlation, mean_cluster_size,
+            design_effect`` (:data:`ICC_COLUMNS`). ``icc`` is the level's share of the
+            total variance; ``within_correlation`` is the correlation of two
+            observations sharing a group at that level (its share plus the shares of the
+            levels above); ``design_effect = 1 + (m - 1) * within_correlation`` with
+            ``m`` the mean number of observations per group (Kish). The residual row
+            carries its share. With ``n_boot > 0`` also ``ci_low, ci_high`` (of
+            ``icc``) and ``design_effect_ci_low, design_effect_ci_high``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(1)
+        >>> la = np.repeat(np.arange(20), 30)
+        >>> d = pd.DataFrame({"la": la, "y": rng.normal(0, 0.5, 20)[la]
+        ...                   + rng.normal(size=la.size)})
+        >>> fit = fit_lmm(d, "y ~ 1", groups="la")
+        >>> list(fit.icc().component)
+        ['la', 'Residual']
+        >>> fit.icc(ci=0.9, n_boot=49, seed=1).columns[-2:].tolist()
+        ['design_effect_ci_low', 'design_effect_ci_high']
         """
+        if isinstance(ci, bool):
+            raise RpcEvalError(f"icc(ci={ci!r}): ci is the confidence level of the intervals "
+                               "(e.g. 0.95), not a switch. Ask for parametric-bootstrap "
+                               "intervals with n_boot, e.g. icc(n_boot=200, seed=1); leave "
+                               "n_boot=0 for none.")
+        if ci is not None and not (isinstance(ci, (int, float, np.number)) and 0 < ci < 1):
+            raise RpcEvalError(f"ci is a confidence level between 0 and 1 (e.g. 0.95), got "
+                               f"{ci!r}.")
+        if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) \
+                or n_boot < 0:
+            raise RpcEvalError(f"n_boot must be a whole number of bootstrap replicates "
+                               f"(0 for no intervals, e.g. 200), got {n_boot!r}.")
         out = self._icc_table()
-        if not ci:
+        if n_boot == 0:
+            if ci is not None:
+                raise RpcEvalError(
+                    f"icc(ci={ci!r}) asks for {ci:.0%} intervals, which come from a "
+                    "parametric bootstrap: give the number of replicates too, e.g. "
+                    f"icc(ci={ci!r}, n_boot=200, seed=1). Without n_boot the table has "
+                    "no intervals.")
             return out
-        boot = self.bootstrap(n_boot=n_boot, seed=seed, ci=level).set_index("quantity")
-        out["ci_low"] = [boot.at[f"icc: {g}", "ci_low"] for g in out["group"]]
-        out["ci_high"] = [boot.at[f"icc: {g}", "ci_high"] for g in out["group"]]
-        de = [f"design_effect: {g}" for g in out["group"]]
+        boot = self.bootstrap(n_boot=n_boot, seed=seed, ci=ci).set_index("quantity")
+        out["ci_low"] = [boot.at[f"icc: {g}", "ci_low"] for g in out["component"]]
+        out["ci_high"] = [boot.at[f"icc: {g}", "ci_high"] for g in out["component"]]
+        de = [f"design_effect: {g}" for g in out["component"]]
         out["design_effect_ci_low"] = [boot.at[q, "ci_low"] if q in boot.index else np.nan
                                        for q in de]
         out["design_effect_ci_high"] = [boot.at[q, "ci_high"] if q in boot.index else np.nan
@@ -563,24 +616,25 @@ class LmmResult:
         rows, above = [], 0.0
         for _, r in vc.iterrows():
             share = r["variance"] / total
-            if r["group"] == "Residual":
-                rows.append(dict(group="Residual", variance=r["variance"], icc=share,
+            if r["component"] == "Residual":
+                rows.append(dict(component="Residual", variance=r["variance"], icc=share,
                                  within_correlation=np.nan, mean_cluster_size=np.nan,
                                  design_effect=np.nan))
                 continue
             above += share
-            m = self._cluster_sizes[r["group"]]
-            rows.append(dict(group=r["group"], variance=r["variance"], icc=share,
+            m = self._cluster_sizes[r["component"]]
+            rows.append(dict(component=r["component"], variance=r["variance"], icc=share,
                              within_correlation=above, mean_cluster_size=m,
                              design_effect=1 + (m - 1) * above))
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=ICC_COLUMNS)
 
     def _quantities(self, variances) -> dict:
         """Variances, ICCs and design effects as a flat {name: value} (bootstrap targets)."""
         tab = self._icc_table(variances)
-        out = {f"variance: {g}": v for g, v in zip(tab["group"], tab["variance"], strict=True)}
-        out.update({f"icc: {g}": v for g, v in zip(tab["group"], tab["icc"], strict=True)})
-        for g, v in zip(tab["group"], tab["design_effect"], strict=True):
+        out = {f"variance: {g}": v
+               for g, v in zip(tab["component"], tab["variance"], strict=True)}
+        out.update({f"icc: {g}": v for g, v in zip(tab["component"], tab["icc"], strict=True)})
+        for g, v in zip(tab["component"], tab["design_effect"], strict=True):
             if g != "Residual":
                 out[f"design_effect: {g}"] = v
         return out
@@ -609,8 +663,9 @@ class LmmResult:
         -------
         DataFrame
             ``quantity, estimate, ci_low, ci_high, n_boot, n_failed``; quantities are
-            ``variance: <group>`` (and ``variance: Residual``), ``icc: <group>`` (shares
-            of the total variance, as :meth:`icc`) and ``design_effect: <group>``.
+            ``variance: <component>`` (and ``variance: Residual``), ``icc: <component>``
+            (shares of the total variance, as :meth:`icc`) and
+            ``design_effect: <component>``.
             ``n_failed`` counts replicates whose refit failed (left out).
 
         Notes
@@ -678,29 +733,33 @@ class LmmResult:
                              "ci_low": lo, "ci_high": hi, "n_boot": n_boot,
                              "n_failed": failed})
 
-    def blups(self, group: str | None = None) -> pd.DataFrame:
+    def blups(self, component: str | None = None) -> pd.DataFrame:
         """Conditional modes of the random intercepts and their conditional SDs.
 
-        As ``ranef(fit, condVar = TRUE)``: ``se`` is the SD of the random effect given
-        the data at the estimated ``beta``, ``theta`` and ``sigma`` (the uncertainty of
-        the estimated fixed effects is not included, as in lme4); ``pi_low, pi_high``
-        are ``estimate -/+ z * se`` at the fit's ``ci`` level.
+        As ``ranef(fit, condVar = TRUE)``: ``std_error`` is the SD of the random effect
+        given the data at the estimated ``beta``, ``theta`` and ``sigma`` (the
+        uncertainty of the estimated fixed effects is not included, as in lme4);
+        ``pi_low, pi_high`` are ``estimate -/+ z * std_error`` at the fit's ``ci``
+        level.
 
         Parameters
         ----------
-        group : str, optional
-            Grouping factor (``"la_code"``, or ``"parent_id:la_code"``); default the
-            outermost (the LA).
+        component : str, optional
+            Grouping factor (``"la_code"``, or ``"parent_id:la_code"``), as in the
+            ``component`` column of ``variance_components``; default the outermost
+            (the LA).
 
         Returns
         -------
         DataFrame
-            ``group, level, estimate, se, pi_low, pi_high``.
+            ``component, level, estimate, std_error, pi_low, pi_high``
+            (:data:`BLUP_COLUMNS`).
         """
-        group = self.variance_components["group"].iloc[0] if group is None else group
-        out = self._blups[self._blups["group"] == group]
+        if component is None:
+            component = self.variance_components["component"].iloc[0]
+        out = self._blups[self._blups["component"] == component]
         if out.empty:
-            raise RpcEvalError(f"no grouping factor {group!r}; the model has "
+            raise RpcEvalError(f"no grouping factor {component!r}; the model has "
                                f"{list(self.n_groups)}.")
         return out.reset_index(drop=True)
 
@@ -708,7 +767,7 @@ class LmmResult:
         """Likelihood-ratio test between two nested models fitted by ML (``reml=False``).
 
         Returns a table with one row per model (smaller first): ``model, npar, loglik,
-        deviance, chisq, df, p`` (as ``anova(m0, m1)`` in R). When the models differ by a
+        deviance, chisq, df, p_value`` (as ``anova(m0, m1)`` in R). When the models differ by a
         variance component the chi-squared p-value is conservative (the null value lies
         on the boundary; halving it is the usual correction for one component).
         """
@@ -734,58 +793,58 @@ class LmmResult:
             "deviance": [-2 * small.loglik, -2 * big.loglik],
             "chisq": [np.nan, chisq],
             "df": [np.nan, df],
-            "p": [np.nan, stats.chi2.sf(chisq, df)],
+            "p_value": [np.nan, stats.chi2.sf(chisq, df)],
         })
 
     def _label(self) -> str:
         re = "/".join(self.groups)
         return f"{self.formula} + (1 | {re})"
 
-    def summary(self) -> str:
-        """A plain-text report of the fit."""
+    # -- display (summary(), repr and the HTML view come from rpc_eval.results.Result)
+    def _title(self) -> str:
         crit = "REML" if self.reml else "ML"
-        lines = [f"Linear mixed model fit by {crit} (profiled; Satterthwaite df)",
-                 f"Formula: {self._label()}",
-                 f"Observations: {self.nobs}" + (f" ({self.n_dropped} dropped for missing values)"
-                                                 if self.n_dropped else ""),
-                 "Groups: " + ", ".join(f"{k} {v}" for k, v in self.n_groups.items()),
-                 f"{'REML criterion' if self.reml else 'log-likelihood'}: logLik = {self.loglik:.4f}",
-                 "", "Random effects:",
-                 self.variance_components.to_string(index=False), "",
-                 "Fixed effects:",
-                 self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+        return f"Linear mixed model fit by {crit} (Satterthwaite t tests)"
+
+    def _facts(self) -> list[tuple[str, Any]]:
+        return _lmm_facts(self)
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"fixed_effects": self.fixed_effects,
+                "variance_components": self.variance_components}
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if self.n_dropped:
+            notes.append(f"{self.n_dropped} rows with missing values were left out.")
         if self.boundary:
-            lines += ["", "Note: boundary (singular) fit - a variance component is estimated "
-                          "as zero."]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        crit = "REML" if self.reml else "ML"
-        head = (f"<p><b>Linear mixed model ({crit})</b>: {html.escape(self._label())}; "
-                f"{self.nobs} observations; "
-                + ", ".join(f"{html.escape(k)}: {v}" for k, v in self.n_groups.items())
-                + f"; logLik {self.loglik:.3f}</p>")
-        note = ("<p><i>Boundary (singular) fit: a variance component is estimated as zero."
-                "</i></p>" if self.boundary else "")
-        return (head + self.fixed_effects.to_html(index=False, float_format=lambda v: f"{v:.4g}")
-                + self.variance_components.to_html(index=False) + note)
+            notes.append("Boundary (singular) fit: a variance component is estimated as "
+                         "zero.")
+        if not self.optimizer.get("confirmed", True):
+            notes.append("The optimum could not be confirmed (see .optimizer).")
+        return notes
 
 
-@dataclass
-class LmmSlopesResult:
+def _lmm_facts(res) -> list[tuple[str, Any]]:
+    """Header facts shared by the random-intercept and random-slopes results."""
+    return [("Observations", res.nobs),
+            ("Groups", ", ".join(f"{k} {v}" for k, v in res.n_groups.items())),
+            ("Formula", res._label()),
+            ("REML criterion (logLik)" if res.reml else "Log-likelihood", res.loglik)]
+
+
+@dataclass(repr=False)
+class LmmSlopesResult(Result):
     """A linear mixed model with correlated random intercepts and slopes for one grouping
     factor (see ``fit_lmm(..., re_formula=...)`` and :mod:`rpc_eval.multilevel.slopes`).
 
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term, estimate, std_error, df, ci_low, ci_high, p``: Wald t intervals and
-        tests with Satterthwaite df (``summary(lmerTest::lmer(...))$coefficients``).
+        ``term, estimate, std_error, statistic, df, p_value, ci_low, ci_high``
+        (:data:`FIXED_COLUMNS`): Wald t intervals and tests with Satterthwaite df
+        (``summary(lmerTest::lmer(...))$coefficients``).
     variance_components : DataFrame
-        ``group, variance, sd``: one row per random effect (``la: Intercept``,
+        ``component, variance, sd``: one row per random effect (``la: Intercept``,
         ``la: wave``), one per covariance (``la: Intercept x wave``; ``sd`` NaN,
         ``variance`` is the covariance) and ``Residual``.
     loglik : float
@@ -835,44 +894,41 @@ class LmmSlopesResult:
     def _label(self) -> str:
         return f"{self.formula} + ({self.re_formula.lstrip('~ ').strip()} | {self.groups[0]})"
 
-    def icc(self, *args, **kwargs):
+    def icc(self, ci: float | None = None, *, n_boot: int = 0, seed=None) -> pd.DataFrame:
+        """Not defined with random slopes (same signature as :meth:`LmmResult.icc`):
+        raises :class:`~rpc_eval.errors.RpcEvalError` saying why."""
         raise RpcEvalError("with random slopes the share of variance between groups depends "
                            "on the covariate, so no single ICC exists; fit a random-intercept "
                            "model (re_formula=None) for ICCs.")
 
-    def bootstrap(self, *args, **kwargs):
+    def bootstrap(self, n_boot: int = 200, seed=None, ci: float | None = None) -> pd.DataFrame:
+        """Not available with random slopes (same signature as
+        :meth:`LmmResult.bootstrap`): raises :class:`~rpc_eval.errors.RpcEvalError`."""
         raise RpcEvalError("bootstrap intervals are available for random-intercept fits "
                            "(re_formula=None) only.")
 
-    def summary(self) -> str:
-        """A plain-text report of the fit."""
+    # -- display (summary(), repr and the HTML view come from rpc_eval.results.Result)
+    def _title(self) -> str:
         crit = "REML" if self.reml else "ML"
-        lines = [f"Linear mixed model fit by {crit} (t tests with Satterthwaite df)",
-                 f"Formula: {self._label()}",
-                 f"Observations: {self.nobs}" + (f" ({self.n_dropped} dropped for missing values)"
-                                                 if self.n_dropped else ""),
-                 "Groups: " + ", ".join(f"{k} {v}" for k, v in self.n_groups.items()),
-                 f"logLik = {self.loglik:.4f}", "", "Random effects:",
-                 self.variance_components.to_string(index=False), "", "Fixed effects:",
-                 self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+        return f"Linear mixed model with random slopes fit by {crit} (Satterthwaite t tests)"
+
+    def _facts(self) -> list[tuple[str, Any]]:
+        return _lmm_facts(self)
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"fixed_effects": self.fixed_effects,
+                "variance_components": self.variance_components}
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if self.n_dropped:
+            notes.append(f"{self.n_dropped} rows with missing values were left out.")
         if not self.converged:
-            lines += ["", "Warning: the optimum could not be confirmed."]
+            notes.append("The optimum could not be confirmed (see .optimizer).")
         if self.boundary:
-            lines += ["", "Note: boundary (singular) fit - the random-effects covariance is "
-                          "singular (a variance at zero or a correlation at +/-1)."]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        crit = "REML" if self.reml else "ML"
-        head = (f"<p><b>Linear mixed model ({crit})</b>: "
-                f"{html.escape(self._label())}; {self.nobs} observations; "
-                f"logLik {self.loglik:.3f}</p>")
-        note = ("<p><i>Boundary (singular) fit.</i></p>" if self.boundary else "")
-        return (head + self.fixed_effects.to_html(index=False, float_format=lambda v: f"{v:.4g}")
-                + self.variance_components.to_html(index=False) + note)
+            notes.append("Boundary (singular) fit: the random-effects covariance is singular "
+                         "(a variance at zero or a correlation at +/-1).")
+        return notes
 
 
 
@@ -943,10 +999,11 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     Returns
     -------
     LmmResult or LmmSlopesResult
-        ``.fixed_effects`` (``term, estimate, std_error, df, ci_low, ci_high, p``),
-        ``.variance_components`` (``group, variance, sd``), ``.loglik``, ``.icc()``,
-        ``.bootstrap()``, ``.blups()``, ``.lr_test()``, ``.summary()`` (the last four
-        and ``icc`` for random intercepts only).
+        ``.fixed_effects`` (``term, estimate, std_error, statistic, df, p_value,
+        ci_low, ci_high``; a level of a categorical column is ``column[T.level]``, also
+        when the formula wraps it in ``C(...)``), ``.variance_components``
+        (``component, variance, sd``), ``.loglik``, ``.summary()``, and for random
+        intercepts only ``.icc()``, ``.bootstrap()``, ``.blups()``, ``.lr_test()``.
 
     Warns
     -----
@@ -990,8 +1047,8 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     >>> d["y"] = 1 + 0.5 * d.arm + rng.normal(0, 0.5, 20)[la] + rng.normal(size=la.size)
     >>> fit = fit_lmm(d, "y ~ arm", groups="la")
     >>> list(fit.fixed_effects.columns)
-    ['term', 'estimate', 'std_error', 'df', 'ci_low', 'ci_high', 'p']
-    >>> list(fit.variance_components.group)
+    ['term', 'estimate', 'std_error', 'statistic', 'df', 'p_value', 'ci_low', 'ci_high']
+    >>> list(fit.variance_components.component)
     ['la', 'Residual']
     """
     if not 0 < ci < 1:
@@ -1066,12 +1123,13 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
     A = A * np.outer(J, J)
     tq = stats.t.ppf(0.5 + ci / 2, df)
     tval = beta / se
-    fixed = pd.DataFrame({"term": des.terms, "estimate": beta, "std_error": se, "df": df,
-                          "ci_low": beta - tq * se, "ci_high": beta + tq * se,
-                          "p": 2 * stats.t.sf(np.abs(tval), df)})
+    fixed = pd.DataFrame({"term": des.terms, "estimate": beta, "std_error": se,
+                          "statistic": tval, "df": df,
+                          "p_value": 2 * stats.t.sf(np.abs(tval), df),
+                          "ci_low": beta - tq * se, "ci_high": beta + tq * se})
 
     variances = sigma2 * theta ** 2
-    vc = pd.DataFrame({"group": des.group_names + ["Residual"],
+    vc = pd.DataFrame({"component": des.group_names + ["Residual"],
                        "variance": np.append(variances, sigma2)})
     vc["sd"] = np.sqrt(vc["variance"])
 
@@ -1106,8 +1164,9 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups, reml: bool = True,
         parts = [(t * Rj * d, sigma2 * t * d)]
     for name, labels, (b, v) in zip(des.group_names, des.labels, parts, strict=True):
         sd = np.sqrt(np.clip(v, 0, None))
-        blup_frames.append(pd.DataFrame({"group": name, "level": labels, "estimate": b,
-                                         "se": sd, "pi_low": b - z * sd, "pi_high": b + z * sd}))
+        blup_frames.append(pd.DataFrame({"component": name, "level": labels, "estimate": b,
+                                         "std_error": sd, "pi_low": b - z * sd,
+                                         "pi_high": b + z * sd}))
     sizes = {name: n / n_groups[name] for name in des.group_names}
 
     return LmmResult(

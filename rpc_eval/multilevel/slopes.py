@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
-from rpc_eval.multilevel.formula import complete_rows, formula_columns
+from rpc_eval.multilevel.formula import complete_rows, formula_columns, term_labels
 from rpc_eval.multilevel.lmm import (
     BOUNDARY_TOL,
     LmmSlopesResult,
@@ -279,21 +279,22 @@ def fit_slopes(data: pd.DataFrame, formula: str, groups, reml: bool, ci: float,
     # Satterthwaite on the standardised scale (df are invariant to it)
     _, df = _satterthwaite(eng, theta, sigma / y_scale, T)
     tq = stats.t.ppf(0.5 + ci / 2, df)
-    terms = ["(Intercept)" if t == "Intercept" else t for t in Xdf.columns]
-    fixed = pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": df,
-                          "ci_low": beta - tq * se, "ci_high": beta + tq * se,
-                          "p": 2 * stats.t.sf(np.abs(beta / se), df)})
+    terms = ["(Intercept)" if t == "Intercept" else t for t in term_labels(Xdf.columns)]
+    fixed = pd.DataFrame({"term": terms, "estimate": beta, "std_error": se,
+                          "statistic": beta / se, "df": df,
+                          "p_value": 2 * stats.t.sf(np.abs(beta / se), df),
+                          "ci_low": beta - tq * se, "ci_high": beta + tq * se})
 
     L = _lower_factor(Az @ eng.lam(theta))
     theta_lme4 = L[eng.rows, eng.cols]
     Sigma = sigma2 * (L @ L.T)
-    names = [str(c) for c in Zdf.columns]
+    names = term_labels(Zdf.columns)
     cov_re = pd.DataFrame(Sigma, index=names, columns=names)
-    rows = [dict(group=f"{g}: {a}", variance=Sigma[i, i], sd=np.sqrt(Sigma[i, i]))
+    rows = [dict(component=f"{g}: {a}", variance=Sigma[i, i], sd=np.sqrt(Sigma[i, i]))
             for i, a in enumerate(names)]
-    rows += [dict(group=f"{g}: {names[i]} x {names[j]}", variance=Sigma[i, j], sd=np.nan)
-             for i in range(q) for j in range(i + 1, q)]
-    rows.append(dict(group="Residual", variance=sigma2, sd=sigma))
+    rows += [dict(component=f"{g}: {names[i]} x {names[j]}", variance=Sigma[i, j],
+                  sd=np.nan) for i in range(q) for j in range(i + 1, q)]
+    rows.append(dict(component="Residual", variance=sigma2, sd=sigma))
     boundary = bool(np.any(theta_lme4[eng.diag] < BOUNDARY_TOL))
     if boundary:
         warnings.warn(

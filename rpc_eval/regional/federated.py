@@ -1291,7 +1291,7 @@ def one_stage_comparison(data, plan, outcome: Any) -> pd.DataFrame:
         warnings.simplefilter("ignore", BoundaryFitWarning)
         fit = fit_lmm(ch[["change", "la_code"]], "change ~ 1", groups="la_code")
     fe = fit.fixed_effects.iloc[0]
-    vc = fit.variance_components.set_index("group")
+    vc = fit.variance_components.set_index("component")
     return pd.DataFrame([
         {"method": "two_stage", "estimate": float(row["estimate"]),
          "std_error": float(row["std_error"]), "ci_low": float(row["ci_low"]),

@@ -1,14 +1,23 @@
 """The multilevel section of a report: outcome model by intervention, ICC, LA
-comparisons (caterpillar and funnel plots). Publishes results; computes nothing."""
+comparisons (caterpillar and funnel plots). Publishes results; computes nothing.
+
+The published (v1) tables keep the column names and term labels they were first
+published with, so a rebuilt report is byte-identical: :data:`PUBLISHED_COLUMNS` maps
+the results' names (docs/conventions.md) to the published ones, and a categorical
+term ``intervention[T.x]`` is published as ``C(intervention)[T.x]``
+(:func:`published_v1`). The headers people read come from ``labels.yaml`` as before.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rpc_eval.multilevel.analysis import MultilevelResults  # noqa: E402
@@ -18,7 +27,62 @@ from rpc_eval.report.engagement_section import term_rests_on  # noqa: E402
 from rpc_eval.report.html import esc  # noqa: E402
 from rpc_eval.report.publish import Report, Shown  # noqa: E402
 
-__all__ = ["multilevel_section"]
+__all__ = ["multilevel_section", "published_v1", "PUBLISHED_COLUMNS"]
+
+#: Published table -> its v1 columns, in order, each from a result column
+#: (``published: result``); ``None`` is a column of the v1 table the result no longer
+#: has (``df`` of the z-tested completion model: published empty, as ``[z]``).
+PUBLISHED_COLUMNS: dict[str, dict[str, str | None]] = {
+    "multilevel_outcome_fixed_effects": {
+        "term": "term", "estimate": "estimate", "std_error": "std_error", "df": "df",
+        "ci_low": "ci_low", "ci_high": "ci_high", "p": "p_value"},
+    "multilevel_completion_fixed_effects": {
+        "term": "term", "estimate": "estimate", "std_error": "std_error", "df": None,
+        "ci_low": "ci_low", "ci_high": "ci_high", "p": "p_value"},
+    "multilevel_outcome_variance_components": {
+        "group": "component", "variance": "variance", "sd": "sd"},
+    "multilevel_icc": {
+        "group": "component", "variance": "variance", "icc": "icc",
+        "within_correlation": "within_correlation",
+        "mean_cluster_size": "mean_cluster_size", "design_effect": "design_effect",
+        "ci_low": "ci_low", "ci_high": "ci_high",
+        "design_effect_ci_low": "design_effect_ci_low",
+        "design_effect_ci_high": "design_effect_ci_high"},
+    "multilevel_la_effects": {
+        "group": "component", "level": "level", "estimate": "estimate", "se": "std_error",
+        "pi_low": "pi_low", "pi_high": "pi_high"},
+}
+_LEVEL_TERM = re.compile(r"(^|:)([A-Za-z_][A-Za-z0-9_]*)\[T\.")
+
+
+def published_v1(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (a result table) in the columns and term labels of published table
+    ``name`` (v1): see :data:`PUBLISHED_COLUMNS`; ``column[T.level]`` terms as
+    ``C(column)[T.level]``; the funnel table's ``n_events`` and ``statistic`` as
+    ``events`` and ``z``. Columns the result does not have (e.g. the intervals of an
+    ICC table without a bootstrap) are left out, as before.
+
+    Examples
+    --------
+    >>> fe = pd.DataFrame({"term": ["Intercept", "intervention[T.b]"], "estimate": [1.0, 2.0],
+    ...                    "std_error": [.1, .2], "statistic": [10., 10.], "df": [9., 9.],
+    ...                    "p_value": [.01, .01], "ci_low": [.8, 1.6], "ci_high": [1.2, 2.4]})
+    >>> published_v1("multilevel_outcome_fixed_effects", fe).columns.tolist()
+    ['term', 'estimate', 'std_error', 'df', 'ci_low', 'ci_high', 'p']
+    >>> published_v1("multilevel_outcome_fixed_effects", fe)["term"].tolist()
+    ['Intercept', 'C(intervention)[T.b]']
+    """
+    if name == "multilevel_completion_funnel":
+        return frame.rename(columns={"n_events": "events", "statistic": "z"})
+    out = pd.DataFrame(index=frame.index)
+    for published, column in PUBLISHED_COLUMNS[name].items():
+        if column is None:
+            out[published] = np.nan
+        elif column in frame.columns:
+            out[published] = frame[column]
+    if "term" in out:
+        out["term"] = [_LEVEL_TERM.sub(r"\1C(\2)[T.", str(t)) for t in out["term"]]
+    return out
 
 
 def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
@@ -43,7 +107,8 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
             "LAs (a linear mixed model with a random intercept for each LA; REML, "
             "Satterthwaite degrees of freedom). Each intervention is compared with "
             f'{esc(lab.name("intervention", str(s.get("reference"))))}.</p>')
-        fe = res.outcome_model.fixed_effects
+        fe = published_v1("multilevel_outcome_fixed_effects",
+                          res.outcome_model.fixed_effects)
         paired = _paired_by_intervention(rpt, s)
         out += rpt.table("multilevel_outcome_fixed_effects", fe,
                          "Outcome model: fixed effects",
@@ -51,15 +116,18 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
                                    [c for c in fe.columns if c != "term"],
                                    "paired parents in the term's intervention"))
         out += rpt.table("multilevel_outcome_variance_components",
-                         res.outcome_model.variance_components,
+                         published_v1("multilevel_outcome_variance_components",
+                                      res.outcome_model.variance_components),
                          "Outcome model: variance components")
     if res.icc is not None:
-        out += rpt.table("multilevel_icc", res.icc,
+        icc = published_v1("multilevel_icc", res.icc)
+        out += rpt.table("multilevel_icc", icc,
                          "Intra-class correlation and design effect (share of outcome variance "
                          "between LAs), with 95% parametric-bootstrap intervals",
-                         missing={c: "[z]" for c in res.icc.columns if c != "variance"})
+                         missing={c: "[z]" for c in icc.columns if c != "variance"})
     if res.completion_model is not None:
-        fe = res.completion_model.fixed_effects
+        fe = published_v1("multilevel_completion_fixed_effects",
+                          res.completion_model.fixed_effects)
         out += rpt.table("multilevel_completion_fixed_effects", fe,
                          "Completion among starters: random-intercept logistic model "
                          "(log-odds; adaptive Gauss-Hermite quadrature; z tests, so df is "
@@ -69,10 +137,10 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
                                    "starters, completers or dropouts in the term's "
                                    "intervention"))
     if res.la_effects is not None:
-        la = res.la_effects
+        la = published_v1("multilevel_la_effects", res.la_effects)
         per_la: dict = {}
         if res.completion_funnel is not None:
-            ft = res.completion_funnel.table
+            ft = published_v1("multilevel_completion_funnel", res.completion_funnel.table)
             sizes = pd.concat([ft["n"], ft["events"], ft["n"] - ft["events"]], axis=1)
             per_la = dict(zip(ft.iloc[:, 0].astype(str), sizes.min(axis=1), strict=True))
         shown = rpt.table("multilevel_la_effects", la,
@@ -100,7 +168,7 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
                           caption="Only LAs whose effects are published are drawn.")
         out += shown
     if res.completion_funnel is not None:
-        ftable = res.completion_funnel.table
+        ftable = published_v1("multilevel_completion_funnel", res.completion_funnel.table)
         funit = ftable.columns[0]
         shown = rpt.table(
             "multilevel_completion_funnel", ftable,

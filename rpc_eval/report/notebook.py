@@ -129,8 +129,8 @@ def multilevel_kwargs(plan: Plan) -> dict[str, Any]:
     m = plan["models"]["outcome_model"]
     c = plan["models"].get("completion") or {}
     return {"instrument": m["instrument"], "scale": m["scale"], "waves": _waves(plan),
-            "group": m["group"], "n_boot": m.get("bootstrap", 200), "seed": plan["seed"],
-            "completion_group": c.get("group"), "n_agq": c.get("n_agq", 10)}
+            "groups": m["group"], "n_boot": m.get("bootstrap", 200), "seed": plan["seed"],
+            "completion_groups": c.get("group"), "n_agq": c.get("n_agq", 10)}
 
 
 def monitoring_kwargs(plan: Plan) -> dict[str, Any]:
