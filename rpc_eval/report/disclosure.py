@@ -549,13 +549,13 @@ def _recoverable(st: _Structure, supp: np.ndarray, max_block: int | None = None)
     return sorted(out)
 
 
-def recoverable_cells(frame: pd.DataFrame, suppressed: Any, spec: TableSpec
+def recoverable_cells(data: pd.DataFrame, suppressed: Any, spec: TableSpec
                       ) -> list[tuple[int, str]]:
     """Suppressed cells that the published cells and the spec's sums determine.
 
     Parameters
     ----------
-    frame : DataFrame
+    data : DataFrame
         The table (its values; only which count cells are missing matters, since
         uniqueness of a linear system's solution does not depend on its right-hand side).
     suppressed : DataFrame or array of bool
@@ -579,15 +579,15 @@ def recoverable_cells(frame: pd.DataFrame, suppressed: Any, spec: TableSpec
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"a": [4, 20], "b": [30, 40], "t": [34, 60]})
+    >>> data = pd.DataFrame({"a": [4, 20], "b": [30, 40], "t": [34, 60]})
     >>> spec = TableSpec(counts=("a", "b", "t"), row_total="t", parts=("a", "b"))
-    >>> recoverable_cells(frame, frame == 4, spec)
+    >>> recoverable_cells(data, data == 4, spec)
     [(0, 'a')]
-    >>> recoverable_cells(frame, (frame == 4) | (frame == 30), spec)
+    >>> recoverable_cells(data, (data == 4) | (data == 30), spec)
     []
     """
-    st = _structure(frame, spec, check=False)
-    supp = _mask_array(suppressed, frame, st)
+    st = _structure(data, spec, check=False)
+    supp = _mask_array(suppressed, data, st)
     return [(c // st.k, st.cols[c % st.k]) for c in _recoverable(st, supp)]
 
 
@@ -857,14 +857,14 @@ def _empty_log() -> pd.DataFrame:
                          "reason": pd.Series(dtype=object), "units": pd.Series(dtype=object)})
 
 
-def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
+def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
             name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None,
             forced: Mapping[str, Sequence[bool]] | None = None) -> ProtectedTable:
     """Apply disclosure control to one table.
 
     Parameters
     ----------
-    frame : DataFrame
+    data : DataFrame
         The table as it would be published (one row per published row). Count columns
         hold whole numbers >= 0 (int, float or nullable ``Int64``; missing allowed).
     spec : TableSpec
@@ -907,9 +907,9 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"la": ["A", "B", "C"], "n": [4, 120, 0],
+    >>> data = pd.DataFrame({"la": ["A", "B", "C"], "n": [4, 120, 0],
     ...                       "pct": [3.2, 96.8, 0.0]})
-    >>> out = protect(frame, TableSpec(counts=("n",), derived={"pct": ["n"]}),
+    >>> out = protect(data, TableSpec(counts=("n",), derived={"pct": ["n"]}),
     ...               DisclosureRules(threshold=5, rounding=5), name="t1")
     >>> out.published["n"].tolist(), out.published["pct"].tolist()
     (['[c]', 120, 0], ['[c]', 96.8, 0.0])
@@ -922,8 +922,8 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         raise RpcEvalError(f"rules must be DisclosureRules, got {type(rules).__name__}")
     if not isinstance(spec, TableSpec):
         raise RpcEvalError(f"spec must be a TableSpec, got {type(spec).__name__}")
-    st = _structure(frame, spec, check=spec.units == "people")
-    status = pd.DataFrame("", index=frame.index, columns=frame.columns, dtype=object)
+    st = _structure(data, spec, check=spec.units == "people")
+    status = pd.DataFrame("", index=data.index, columns=data.columns, dtype=object)
     if spec.units != "people":
         log = pd.DataFrame({"table": pd.Series([name], dtype=object),
                             "row": pd.array([pd.NA], dtype="Int64"),
@@ -931,7 +931,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
                             "status": pd.Series(["exempt"], dtype=object),
                             "reason": pd.Series([EXEMPT_REASON], dtype=object),
                             "units": pd.Series([spec.units], dtype=object)})
-        return ProtectedTable(name, frame.copy(), status, log, 0, rules, spec.units)
+        return ProtectedTable(name, data.copy(), status, log, 0, rules, spec.units)
 
     t = rules.threshold
     v = st.values
@@ -941,7 +941,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if col not in st.cols:
             raise RpcEvalError(f"also_suppress names {col!r}, which is not a count column")
         flags = np.asarray(flags, dtype=bool)
-        if flags.shape != (len(frame),):
+        if flags.shape != (len(data),):
             raise RpcEvalError(f"also_suppress[{col!r}] needs one flag per row")
         j = st.cols.index(col)
         implied[:, j] = flags & ~primary[:, j] & (v[:, j] > 0)
@@ -951,7 +951,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if col not in st.cols:
             raise RpcEvalError(f"forced names {col!r}, which is not a count column")
         flags = np.asarray(flags, dtype=bool)
-        if flags.shape != (len(frame),):
+        if flags.shape != (len(data),):
             raise RpcEvalError(f"forced[{col!r}] needs one flag per row")
         j = st.cols.index(col)
         across[:, j] = flags & ~primary[:, j] & (v[:, j] > 0)
@@ -968,7 +968,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if left:  # pragma: no cover - the bridge search and the algebra agree
             raise RuntimeError(f"disclosure control left cells recoverable: {left}")
 
-    n = len(frame)
+    n = len(data)
     cidx = {c: j for j, c in enumerate(st.cols)}
     derived_mask: dict[str, np.ndarray] = {}
     derived_why: dict[str, list[str]] = {}
@@ -980,11 +980,11 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
             hit |= s
             for i in np.flatnonzero(s):
                 why[i].append(r)
-        hit &= frame[col].notna().to_numpy()
+        hit &= data[col].notna().to_numpy()
         derived_mask[col] = hit
         derived_why[col] = [", ".join(dict.fromkeys(w)) for w in why]
 
-    published = frame.copy()
+    published = data.copy()
     st_arr = np.full((n, st.k), "", dtype=object)
     st_arr[primary] = "primary"
     st_arr[secondary] = "secondary"
@@ -993,17 +993,17 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if rules.rounding:
             new = _round_half_up(new, rules.rounding, t)
             st_arr[~supp[:, j] & (v[:, j] > 0), j] = "rounded"
-        published[c] = _publish_column(frame[c], new, supp[:, j]).array
+        published[c] = _publish_column(data[c], new, supp[:, j]).array
         status[c] = st_arr[:, j]
     for col, hit in derived_mask.items():
         if hit.any():
-            old = frame[col].tolist()
+            old = data[col].tolist()
             published[col] = pd.array([MARKER if hit[i] else old[i] for i in range(n)],
                                       dtype=object)
             status[col] = np.where(hit, "derived", "")
 
     records = []
-    col_pos = {c: i for i, c in enumerate(frame.columns)}
+    col_pos = {c: i for i, c in enumerate(data.columns)}
     for j, c in enumerate(st.cols):
         for i in np.flatnonzero(supp[:, j]):
             kind = "primary" if primary[i, j] else "secondary"
