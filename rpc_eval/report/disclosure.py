@@ -123,6 +123,7 @@ __all__ = [
     "ProtectedTable",
     "protect",
     "recoverable_cells",
+    "undeclared_columns",
     "disclosure_log",
     "disclosure_summary",
     "protect_report",
@@ -243,7 +244,15 @@ class TableSpec:
         Columns holding counts of people (whole numbers >= 0; missing allowed).
         ``row_total`` and ``parts`` are counts too (added if not listed).
     derived : mapping of str to sequence of str
-        Column -> the count columns (same row) it rests on, e.g. ``{"pct": ["n"]}``.
+        Column -> the count columns (same row) it rests on, e.g. ``{"pct": ["n"]}``:
+        rates, percentages, means, limits ... of counted people. Suppressed wherever one
+        of its counts is.
+    safe : tuple of str
+        Numeric columns that reveal nothing about the counts and are published as they
+        are: a year, a threshold, a model estimate already protected another way (e.g.
+        by ``Report.table(rests_on=...)``). Every numeric column of a table of people
+        must be a count, derived or safe; see :func:`protect` for what happens to one
+        that is not declared.
     row_total : str or None
         Column equal to the sum of ``parts`` in every row.
     parts : tuple of str
@@ -267,6 +276,7 @@ class TableSpec:
 
     counts: tuple[str, ...] = ()
     derived: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    safe: tuple[str, ...] = ()
     row_total: str | None = None
     parts: tuple[str, ...] = ()
     total_rows: TotalRows | None = None
@@ -280,6 +290,7 @@ class TableSpec:
         object.__setattr__(self, "key_columns", _str_tuple(self.key_columns, "key_columns"))
         object.__setattr__(self, "counts", _str_tuple(self.counts, "counts"))
         object.__setattr__(self, "parts", _str_tuple(self.parts, "parts"))
+        object.__setattr__(self, "safe", _str_tuple(self.safe, "safe"))
         derived = {str(k): _str_tuple(v, f"derived[{k!r}]")
                    for k, v in dict(self.derived or {}).items()}
         object.__setattr__(self, "derived", derived)
@@ -304,6 +315,11 @@ class TableSpec:
             if missing:
                 raise RpcEvalError(f"derived column {col!r} rests on {missing}, which are not "
                                    "count columns of the spec")
+        for col in self.safe:
+            if col in count_set or col in derived:
+                what = "a count" if col in count_set else "derived from counts"
+                raise RpcEvalError(f"column {col!r} is declared safe and also {what}: a "
+                                   "column is one of count, derived or safe")
 
     @property
     def all_counts(self) -> tuple[str, ...]:
@@ -315,8 +331,8 @@ class TableSpec:
     def from_mapping(cls, m: Mapping[str, Any]) -> TableSpec:
         """Spec from a mapping (e.g. YAML); ``total_rows`` may be a mapping too."""
         m = dict(m)
-        unknown = set(m) - {"counts", "derived", "row_total", "parts", "total_rows", "units",
-                            "keys", "key_columns"}
+        unknown = set(m) - {"counts", "derived", "safe", "row_total", "parts", "total_rows",
+                            "units", "keys", "key_columns"}
         if unknown:
             raise RpcEvalError(f"unknown table-spec keys: {sorted(unknown)}")
         return cls(**m)
@@ -857,6 +873,63 @@ def _empty_log() -> pd.DataFrame:
                          "reason": pd.Series(dtype=object), "units": pd.Series(dtype=object)})
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+
+
+def undeclared_columns(data: pd.DataFrame, spec: TableSpec) -> list[str]:
+    """Numeric columns of ``data`` the spec does not declare (count, derived or safe).
+
+    Columns of numbers (any numeric dtype but boolean, or object columns whose values are
+    all numbers) that are not counts, not derived, not safe, and not the columns naming
+    rows (``key_columns``, the total rows' label and grouping columns).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"g": ["a"], "n": [8], "denominator": [16], "rate": [0.5]})
+    >>> undeclared_columns(t, TableSpec(counts=("n",)))
+    ['denominator', 'rate']
+    >>> undeclared_columns(t, TableSpec(counts=("n", "denominator"),
+    ...                                 derived={"rate": ["n", "denominator"]}))
+    []
+    """
+    declared = set(spec.all_counts) | set(spec.derived) | set(spec.safe) | \
+        set(spec.key_columns)
+    if spec.total_rows is not None:
+        declared |= {spec.total_rows.column, *spec.total_rows.within}
+    out = []
+    for c in data.columns:
+        if c in declared:
+            continue
+        s = data[c]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            out.append(c)
+        elif s.dtype == object:
+            vals = [v for v in s.tolist() if v is not None and not pd.isna(v)]
+            if vals and all(_is_number(v) for v in vals):
+                out.append(c)
+    return out
+
+
+def _undeclared_warning(name: str, cols: list[str], has_counts: bool, t: int) -> str:
+    names = ", ".join(repr(str(c)) for c in cols)
+    one = len(cols) == 1
+    done = ("It was published only where no count of its row was suppressed"
+            if one else "They were published only where no count of their row was "
+            "suppressed") if has_counts else \
+        ("The table declares no counts, so nothing could be suppressed with "
+         + ("it" if one else "them"))
+    return (f"table {name!r}: the column{'' if one else 's'} {names} "
+            f"hold{'s' if one else ''} numbers, but the table's TableSpec does not say what "
+            f"{'it is' if one else 'they are'}. {done}, and whole numbers from 1 to {t - 1} "
+            "were suppressed in case they count people. Declare every numeric column in the "
+            "TableSpec: as a count of people (counts=(...)), as worked out from counts "
+            "(derived={'rate': ['n', 'denominator']} for a rate, percentage or mean), or as "
+            "safe to publish whatever the counts (safe=('year',)).")
+
+
 def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
             name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None,
             forced: Mapping[str, Sequence[bool]] | None = None) -> ProtectedTable:
@@ -868,7 +941,8 @@ def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None =
         The table as it would be published (one row per published row). Count columns
         hold whole numbers >= 0 (int, float or nullable ``Int64``; missing allowed).
     spec : TableSpec
-        Which columns are counts, which rest on them, and which sums the table shows.
+        Which columns are counts, which rest on them (``derived``), which are safe, and
+        which sums the table shows. Every numeric column must be declared (see Notes).
     rules : DisclosureRules, optional
         Threshold and rounding (default: threshold 10, no rounding).
     name : str
@@ -899,8 +973,18 @@ def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None =
     same row; rounding of the published counts (derived columns are not recomputed, so
     percentages are those of the unrounded counts, and rounded parts need not add up to
     rounded totals). Missing counts stay missing and count as unknown when checking
-    differencing; they are never suppressed. Columns that are neither counts nor
-    derived are left untouched. Raises :class:`~rpc_eval.errors.RpcEvalError` for a
+    differencing; they are never suppressed. Columns of text and columns declared
+    ``safe`` are left untouched.
+
+    **Undeclared numeric columns.** A rate, a denominator or a mean left out of the spec
+    would let a reader work out a suppressed count (a rate of 0.5 of 16 people is 8), so
+    in a table of people every numeric column must be declared a count, derived or
+    safe. One that is not (:func:`undeclared_columns`) is treated as if it rested on
+    every count of its row, and as if it might count people itself: it is suppressed in
+    every row where a count is suppressed (status ``"derived"``), and where it holds a
+    whole number from 1 to ``threshold - 1`` (status ``"primary"``). A
+    :class:`~rpc_eval.errors.DisclosureWarning` names the columns and says how to
+    declare them. Raises :class:`~rpc_eval.errors.RpcEvalError` for a
     spec naming absent columns, counts that are not whole numbers >= 0, or a group with
     two total rows; warns :class:`~rpc_eval.errors.DisclosureWarning` if a cell could
     not be protected (only possible when every route around it runs through zeros).
@@ -916,6 +1000,15 @@ def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None =
     >>> out.log["reason"].tolist()
     ['count 1-4 (primary)', 'rests on suppressed count n (derived)']
     """
+    return _protect(data, spec, rules, name=name, also_suppress=also_suppress,
+                    forced=forced, warn=True)
+
+
+def _protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None, *,
+             name: str, also_suppress: Mapping[str, Sequence[bool]] | None,
+             forced: Mapping[str, Sequence[bool]] | None, warn: bool) -> ProtectedTable:
+    """:func:`protect`; ``warn=False`` when a table is protected again with the same spec
+    (the report-wide decision), so the warning on undeclared columns is given once."""
     if rules is None:
         rules = DisclosureRules()
     if not isinstance(rules, DisclosureRules):
@@ -984,6 +1077,22 @@ def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None =
         derived_mask[col] = hit
         derived_why[col] = [", ".join(dict.fromkeys(w)) for w in why]
 
+    undeclared = undeclared_columns(data, spec)
+    loose: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+    if undeclared:
+        row_supp = supp.any(axis=1) if st.k else np.zeros(n, dtype=bool)
+        row_why = [", ".join(st.cols[j] for j in np.flatnonzero(supp[i]))
+                   for i in range(n)]
+        for col in undeclared:
+            vals = pd.to_numeric(pd.Series(data[col].tolist(), dtype=object),
+                                 errors="coerce").astype(float).to_numpy()
+            present = ~np.isnan(vals)
+            small = present & (vals >= 1) & (vals <= t - 1) & (vals == np.floor(vals))
+            loose[col] = (small, row_supp & present & ~small, row_why)
+        if warn:
+            warnings.warn(_undeclared_warning(name, undeclared, bool(st.k), t),
+                          DisclosureWarning, stacklevel=3)
+
     published = data.copy()
     st_arr = np.full((n, st.k), "", dtype=object)
     st_arr[primary] = "primary"
@@ -1001,6 +1110,13 @@ def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None =
             published[col] = pd.array([MARKER if hit[i] else old[i] for i in range(n)],
                                       dtype=object)
             status[col] = np.where(hit, "derived", "")
+    for col, (small, rests, _) in loose.items():
+        hit = small | rests
+        if hit.any():
+            old = data[col].tolist()
+            published[col] = pd.array([MARKER if hit[i] else old[i] for i in range(n)],
+                                      dtype=object)
+            status[col] = np.where(small, "primary", np.where(rests, "derived", ""))
 
     records = []
     col_pos = {c: i for i, c in enumerate(data.columns)}
@@ -1017,6 +1133,15 @@ def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None =
         for i in np.flatnonzero(hit):
             records.append((int(i), col_pos[col], col, "derived",
                             f"rests on suppressed count {derived_why[col][i]} (derived)"))
+    for col, (small, rests, why) in loose.items():
+        for i in np.flatnonzero(small):
+            records.append((int(i), col_pos[col], col, "primary",
+                            f"not declared in the table spec: a whole number 1-{t - 1} may "
+                            "count people (primary)"))
+        for i in np.flatnonzero(rests):
+            records.append((int(i), col_pos[col], col, "derived",
+                            f"not declared in the table spec: may rest on suppressed count "
+                            f"{why[i]} (derived)"))
     records.sort()
     log = _empty_log()
     if records:
@@ -1422,8 +1547,9 @@ def protect_report(inputs: Sequence[TableInput], rules: DisclosureRules | None =
             break
         for name in sorted(changed):
             inp = by_name[name]
-            tables[name] = protect(inp.frame, inp.spec, rules, name=name,
-                                   also_suppress=inp.also_suppress, forced=forced[name])
+            tables[name] = _protect(inp.frame, inp.spec, rules, name=name,
+                                    also_suppress=inp.also_suppress, forced=forced[name],
+                                    warn=False)
     if unprotected or rounds >= max_rounds:
         warnings.warn("disclosure audit: these counts could still be narrowed down from the "
                       f"report's published numbers: {unprotected}", DisclosureWarning,

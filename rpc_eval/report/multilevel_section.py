@@ -20,6 +20,13 @@ from rpc_eval.report.publish import Report, Shown  # noqa: E402
 
 __all__ = ["multilevel_section"]
 
+#: The ICC table's numbers are estimates of the model over every LA (variances, ICC,
+#: design effect, the mean LA size) and their intervals: no count of people in a small
+#: group can be worked out from them, so they are published as they are.
+ICC_STATISTICS = ("variance", "icc", "within_correlation", "mean_cluster_size",
+                  "design_effect", "ci_low", "ci_high", "design_effect_ci_low",
+                  "design_effect_ci_high")
+
 
 def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
     """Publish the multilevel tables and figures.
@@ -52,11 +59,13 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
                                    "paired parents in the term's intervention"))
         out += rpt.table("multilevel_outcome_variance_components",
                          res.outcome_model.variance_components,
-                         "Outcome model: variance components")
+                         "Outcome model: variance components",
+                         spec=TableSpec(safe=("variance", "sd")))
     if res.icc is not None:
         out += rpt.table("multilevel_icc", res.icc,
                          "Intra-class correlation and design effect (share of outcome variance "
                          "between LAs), with 95% parametric-bootstrap intervals",
+                         spec=TableSpec(safe=ICC_STATISTICS),
                          missing={c: "[z]" for c in res.icc.columns if c != "variance"})
     if res.completion_model is not None:
         fe = res.completion_model.fixed_effects
