@@ -115,6 +115,7 @@ import scipy.sparse
 import scipy.sparse.csgraph
 
 from rpc_eval.errors import DisclosureWarning, RpcEvalError
+from rpc_eval.results import Result
 
 __all__ = [
     "DisclosureRules",
@@ -338,9 +339,10 @@ class TableSpec:
         return cls(**m)
 
 
-@dataclass
-class ProtectedTable:
-    """A table after disclosure control.
+@dataclass(repr=False)
+class ProtectedTable(Result):
+    """A table after disclosure control (a :class:`~rpc_eval.results.Result`: one-line
+    ``repr``; ``summary()`` shows the published table; ``to_frame()`` is ``published``).
 
     Attributes
     ----------
@@ -371,23 +373,23 @@ class ProtectedTable:
     rules: DisclosureRules = field(default_factory=DisclosureRules)
     units: str = "people"
 
-    def summary(self) -> str:
-        """One line on what was done."""
+    def _title(self) -> str:
+        return f"Protected table {self.name}"
+
+    def _facts(self) -> list[tuple[str, Any]]:
         if self.units != "people":
-            return f"{self.name}: {self.units}, published as it is"
+            return [("Units", f"{self.units}, published as it is")]
         flat = self.status.to_numpy().ravel()
-        parts = [f"{int((flat == s).sum())} {s}" for s in ("primary", "secondary", "derived")]
-        text = (f"{self.name}: threshold {self.rules.threshold}, {self.n_suppressed} cell(s) "
-                f"suppressed ({', '.join(parts)})")
+        facts: list[tuple[str, Any]] = [("Threshold", self.rules.threshold),
+                                        ("Cells suppressed", self.n_suppressed)]
+        facts += [(f"{s.capitalize()}", int((flat == s).sum()))
+                  for s in ("primary", "secondary", "derived")]
         if self.rules.rounding:
-            text += f"; counts rounded to base {self.rules.rounding}"
-        return text
+            facts.append(("Counts rounded to base", self.rules.rounding))
+        return facts
 
-    def __repr__(self) -> str:
-        return f"ProtectedTable({self.summary()})\n{self.published!r}"
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary()}</p>" + self.published.to_html()
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"published": self.published}
 
 
 # ---------------------------------------------------------------------------------------
