@@ -62,7 +62,7 @@ def main() -> None:
     payload: dict = {"grid": {"n_las": LAS, "parents_per_la": PARENTS, **DESIGN}}
     res, frame = _pair("cluster, 500 sims x 16 designs", simulate_power, n_las=LAS,
                        parents_per_la=PARENTS, n_sims=500, seed=SEED, **DESIGN)
-    z = (frame.power - frame.power_analytic) / frame.mc_se.where(frame.mc_se > 0)
+    z = (frame.power - frame.power_analytic) / frame.std_error.where(frame.std_error > 0)
     res["max_abs_diff_power"] = round(float(np.max(np.abs(frame.power
                                                            - frame.power_analytic))), 4)
     res["max_abs_diff_in_mc_se"] = round(float(np.nanmax(np.abs(z))), 2)

@@ -48,8 +48,8 @@ def neutralise_cell(value: Any) -> Any:
     return value
 
 
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells and column names pass through
+def neutralise_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``data`` whose text cells and column names pass through
     :func:`neutralise_cell` (numbers and missing values untouched), for writing as CSV.
 
     Examples
@@ -58,7 +58,7 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     >>> neutralise_frame(f)["la_code"].tolist(), neutralise_frame(f)["n"].tolist()
     (['LA001', "'+cmd|' /C calc'!A0"], [12, -3])
     """
-    out = frame.copy()
+    out = data.copy()
     for c in out.columns:
         s = out[c]
         if s.dtype == object or pd.api.types.is_string_dtype(s) \

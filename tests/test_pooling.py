@@ -34,8 +34,8 @@ DATASETS = REF["datasets"]
 #: metafor name -> MetaAnalysisResult attribute
 FIELDS = {
     "b": "estimate", "se": "std_error", "ci_lb": "ci_low", "ci_ub": "ci_high",
-    "zval": "z_or_t", "pval": "p", "tau2": "tau2", "se_tau2": "tau2_se", "I2": "i2",
-    "H2": "h2", "QE": "q", "QEp": "q_p", "pi_lb": "pred_low", "pi_ub": "pred_high",
+    "zval": "statistic", "pval": "p_value", "tau2": "tau2", "se_tau2": "tau2_se", "I2": "i2",
+    "H2": "h2", "QE": "q", "QEp": "q_p_value", "pi_lb": "pred_low", "pi_ub": "pred_high",
 }
 
 # Tolerances. REML: 1e-6 relative (plus 1e-9 absolute for quantities that are 0 in
@@ -188,9 +188,9 @@ def test_knha_truncation_only_when_asked():
     ({"estimates": [1.0, 2.0, 3.0], "std_errors": [0.1, 0.2, -0.2],
       "labels": ["Leeds", "York", "Hull"]}, "Hull"),
     ({"estimates": [1.0, 2.0], "std_errors": [0.1, np.nan]}, "Study 2"),
-    ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "level": 95}, "level"),
-    ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "level": 1.0}, "level"),
-    ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "level": True}, "level"),
+    ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "ci": 95}, "ci"),
+    ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "ci": 1.0}, "ci"),
+    ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "ci": True}, "ci"),
     ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "method": "PM"}, "method"),
     ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "labels": ["a"]}, "labels"),
     ({"estimates": [1.0, 2.0], "std_errors": [0.1, 0.2], "knha_truncate": True}, "knha"),
@@ -214,13 +214,13 @@ def test_method_is_case_insensitive_and_knha_fe_warns():
 # --------------------------------------------------------------------------- outputs
 def test_result_tables_and_text():
     ds = DATASETS["la_changes"]
-    res = random_effects(ds["yi"], ds["sei"], labels=ds["labels"], knha=True, level=0.9)
+    res = random_effects(ds["yi"], ds["sei"], labels=ds["labels"], knha=True, ci=0.9)
     tab = res.table
     assert list(tab.columns) == TABLE_COLUMNS and len(tab) == 1
     row = tab.iloc[0]
-    assert row["test"] == "t" and row["df"] == 11 and row["level"] == 0.9
-    assert row["estimate"] == res.estimate and row["p_value"] == res.p
-    assert row["q_p_value"] == res.q_p and row["tau"] == pytest.approx(np.sqrt(res.tau2))
+    assert row["test"] == "t" and row["df"] == 11 and row["ci"] == 0.9
+    assert row["estimate"] == res.estimate and row["p_value"] == res.p_value
+    assert row["q_p_value"] == res.q_p_value and row["tau"] == pytest.approx(np.sqrt(res.tau2))
     # CI at level 0.9 from t(11)
     half = stats.t.ppf(0.95, 11) * res.std_error
     assert (res.ci_low, res.ci_high) == pytest.approx((res.estimate - half, res.estimate + half))
@@ -233,12 +233,18 @@ def test_result_tables_and_text():
     z_tab = random_effects(ds["yi"], ds["sei"]).table
     assert z_tab["test"].iloc[0] == "z" and pd.isna(z_tab["df"].iloc[0])
     assert str(z_tab["df"].dtype) == "Int64"
-    text = res.summary()
+    summ = res.summary()
+    text = summ.as_text()
     assert "Hartung-Knapp" in text and "t(11)" in text and "90% CI" in text
     assert "prediction interval" in text and "I^2" in text
-    assert repr(res) == text
+    assert list(summ.tables) == ["pooled", "studies"]
+    pd.testing.assert_frame_equal(summ.tables["studies"], res.studies)
+    pd.testing.assert_frame_equal(res.to_frame(), tab)
+    # one line, not a page of numbers
+    assert "\n" not in repr(res) and repr(res).startswith("<Random-effects")
     assert "<table" in res._repr_html_() and "LA 12" in res._repr_html_()
-    fe_text = random_effects(ds["yi"], ds["sei"], method="FE").summary()
+    assert "LA 12" in summ.as_html()
+    fe_text = random_effects(ds["yi"], ds["sei"], method="FE").summary().as_text()
     assert "Common-effect" in fe_text and "tau^2" not in fe_text
 
 

@@ -28,8 +28,8 @@ REF = json.loads((Path(__file__).parent / "reference" / "metafor_degenerate.json
 DATASETS = REF["datasets"]
 FIELDS = {
     "b": "estimate", "se": "std_error", "ci_lb": "ci_low", "ci_ub": "ci_high",
-    "zval": "z_or_t", "pval": "p", "tau2": "tau2", "se_tau2": "tau2_se", "I2": "i2",
-    "H2": "h2", "QE": "q", "QEp": "q_p", "pi_lb": "pred_low", "pi_ub": "pred_high",
+    "zval": "statistic", "pval": "p_value", "tau2": "tau2", "se_tau2": "tau2_se", "I2": "i2",
+    "H2": "h2", "QE": "q", "QEp": "q_p_value", "pi_lb": "pred_low", "pi_ub": "pred_high",
 }
 CASES = [(d, f) for d in DATASETS for f in DATASETS[d]["fits"]]
 # 1e-6 relative as in test_pooling.py; the absolute part is scaled by the spread of the
@@ -79,10 +79,10 @@ def test_degenerate_cases_match_metafor(dname, fname):
 def test_identical_estimates_with_knha_give_zero_width_and_say_so():
     res = random_effects([0.4, 0.4, 0.4, 0.4], [0.1, 0.12, 0.2, 0.15], knha=True)
     assert res.std_error == 0.0 and res.ci_low == res.ci_high == pytest.approx(0.4)
-    assert res.hk_scale == 0.0 and res.p == 0.0 and res.z_or_t == math.inf
+    assert res.hk_scale == 0.0 and res.p_value == 0.0 and res.statistic == math.inf
     assert any("zero width" in n and "knha_truncate=True" in n for n in res.notes)
     assert any("identical" in n for n in res.notes)
-    assert "Notes:" in res.summary() and "zero width" in res.summary()
+    assert "Notes:" in res.summary().as_text() and "zero width" in str(res.summary())
     # the table, the HTML and the forest plot work on the degenerate result
     assert res.table["std_error"].iloc[0] == 0.0
     assert "<table" in res._repr_html_()
@@ -98,10 +98,10 @@ def test_identical_estimates_with_knha_give_zero_width_and_say_so():
 
 def test_zero_estimate_zero_se_statistic_undefined():
     res = random_effects([0.0, 0.0], [0.1, 0.2], knha=True)
-    assert math.isnan(res.z_or_t) and math.isnan(res.p)
+    assert math.isnan(res.statistic) and math.isnan(res.p_value)
     assert any("undefined" in n for n in res.notes)
     assert any("Only two" in n for n in res.notes)
-    assert "p = NA" in res.summary()
+    assert "p = NA" in res.summary().as_text()
 
 
 def test_notes_for_boundary_and_huge_heterogeneity():

@@ -191,8 +191,8 @@ def test_analytic_agrees_with_simulation(design, allowance):
     assert list(sim.columns) == SIMULATION_COLUMNS
     r = sim.iloc[0]
     assert r.method == "cluster" and r.n_sims == 400
-    assert r.mc_se == pytest.approx(math.sqrt(r.power * (1 - r.power) / 400))
-    assert abs(r.power - r.power_analytic) < 3 * r.mc_se + allowance
+    assert r.std_error == pytest.approx(math.sqrt(r.power * (1 - r.power) / 400))
+    assert abs(r.power - r.power_analytic) < 3 * r.std_error + allowance
 
 
 def test_cluster_test_keeps_its_size_with_unequal_las():
@@ -257,7 +257,7 @@ def test_cli_prepost_table_and_sentence(run, tmp_path):
                          str(out_csv))
     assert code == 0 and out == ""
     saved = pd.read_csv(out_csv)
-    assert {"power", "power_sim_cluster", "mc_se_sim_cluster"} <= set(saved.columns)
+    assert {"power", "power_sim_cluster", "std_error_sim_cluster"} <= set(saved.columns)
     code, out, err = run("--effect-size", "0.3", "--icc", "0.05", "--las", "6", "12",
                          "--parents", "20", "40", "--cv", "0.4", "--completion-rate", "0.6")
     assert code == 0

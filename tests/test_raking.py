@@ -52,10 +52,10 @@ def test_matches_survey(start):
         fixed = weighted_mean(s[v], w).iloc[0]
         raked = weighted_mean(s[v], w, calibration=s[["sector", "la"]], start_weights=s["ws"]).iloc[0]
         assert fixed["estimate"] == pytest.approx(res[v]["mean"], rel=1e-10)
-        assert fixed["se"] == pytest.approx(_se(res[v]["se_fixed"]), rel=1e-9)
-        assert raked["se"] == pytest.approx(_se(res[v]["se_calibrate"]), rel=1e-9)
+        assert fixed["std_error"] == pytest.approx(_se(res[v]["se_fixed"]), rel=1e-9)
+        assert raked["std_error"] == pytest.approx(_se(res[v]["se_calibrate"]), rel=1e-9)
         if start == "unit":  # survey::rake's own variance agrees with unit starting weights
-            assert raked["se"] == pytest.approx(_se(res[v]["se_rake"]), rel=1e-9)
+            assert raked["std_error"] == pytest.approx(_se(res[v]["se_rake"]), rel=1e-9)
     prop = weighted_proportion(s["y"], w, calibration=s[["sector", "la"]], start_weights=s["ws"])
     assert list(prop.columns) == ESTIMATE_COLUMNS
     assert prop["variance_method"].iloc[0].startswith("linearisation, raking")
@@ -69,10 +69,10 @@ def test_kish_and_side_by_side():
     assert out["estimator"].tolist() == ["unweighted", "weighted"]
     # constant weights change nothing
     assert out["estimate"].iloc[0] == pytest.approx(out["estimate"].iloc[1])
-    assert out["se"].iloc[0] == pytest.approx(out["se"].iloc[1])
+    assert out["std_error"].iloc[0] == pytest.approx(out["std_error"].iloc[1])
     y = DATA["x"].to_numpy()
     unw = weighted_vs_unweighted(y, np.ones(y.size)).iloc[0]
-    assert unw["se"] == pytest.approx(y.std(ddof=1) / np.sqrt(y.size))
+    assert unw["std_error"] == pytest.approx(y.std(ddof=1) / np.sqrt(y.size))
     assert weighted_proportion([1, 1], [1, 1])["ci_high"].iloc[0] == 1.0
 
 
@@ -122,4 +122,4 @@ def test_errors():
         weighted_mean([1, 2], [1])
     with pytest.raises(RpcEvalError, match="missing"):
         weighted_mean([1, np.nan], [1, 1])
-    assert np.isnan(weighted_mean([1.0], [2.0])["se"].iloc[0])
+    assert np.isnan(weighted_mean([1.0], [2.0])["std_error"].iloc[0])

@@ -129,7 +129,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
               "pool with --trusted-keys FOLDER (the LAs' .pub files) to prove it.",
               file=sys.stderr)
     if not args.quiet:
-        print(results.summary())
+        print(results.in_words())
         if args.trusted_keys is not None:
             print(f"Every summary's signature was verified with the key of its own LA "
                   f"(keys in {args.trusted_keys}):")

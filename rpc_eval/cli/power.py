@@ -127,7 +127,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     out = table
     if sim is not None:
         wide = sim.pivot_table(index=["n_las", "parents_per_la"], columns="method",
-                               values=["power", "mc_se"]).reset_index()
+                               values=["power", "std_error"]).reset_index()
         wide.columns = [a if not b else f"{a}_sim_{b}" for a, b in wide.columns]
         out = table.merge(wide, on=["n_las", "parents_per_la"], how="left")
     if args.out:
@@ -143,7 +143,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     if sim is not None:
         for meth, rows in sim.groupby("method", sort=True):
             print(f"\nSimulated power, {meth} analysis ({args.sims:,} datasets per design; "
-                  f"Monte-Carlo SE at most {100 * rows['mc_se'].max():.1f} points):")
+                  f"Monte-Carlo SE at most {100 * rows['std_error'].max():.1f} points):")
             print(_grid(rows, "power"))
     print()
     for s in sentences:

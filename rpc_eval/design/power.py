@@ -82,7 +82,7 @@ __all__ = [
 TABLE_COLUMNS = ["n_las", "parents_per_la", "n_referred", "n_analysed", "design_effect",
                  "effective_n", "power"]
 #: Columns of :func:`simulate_power`.
-SIMULATION_COLUMNS = ["n_las", "parents_per_la", "method", "n_sims", "power", "mc_se",
+SIMULATION_COLUMNS = ["n_las", "parents_per_la", "method", "n_sims", "power", "std_error",
                       "power_analytic"]
 _METHODS = ("auto", "cluster", "paired", "multilevel")
 _OUTCOMES = ("prepost", "completion")
@@ -863,9 +863,10 @@ def simulate_power(n_las: int | Sequence[int], parents_per_la: int | Sequence[in
     -------
     DataFrame
         One row per design and method, sorted, with columns ``n_las, parents_per_la,
-        method, n_sims, power`` (share of replicates with ``p < alpha``), ``mc_se``
-        (``sqrt(power (1 - power) / n_sims)``) and ``power_analytic``
-        (:func:`power_prepost` / :func:`power_completion` for the design).
+        method, n_sims, power`` (share of replicates with ``p < alpha``), ``std_error``
+        (the Monte Carlo standard error of ``power``, ``sqrt(power (1 - power) /
+        n_sims)``) and ``power_analytic`` (:func:`power_prepost` /
+        :func:`power_completion` for the design).
 
     Notes
     -----
@@ -899,8 +900,8 @@ def simulate_power(n_las: int | Sequence[int], parents_per_la: int | Sequence[in
     >>> sim = simulate_power(8, 40, effect_size=0.3, icc=0.05, n_sims=200, seed=1,
     ...                      n_jobs=1)
     >>> list(sim.columns)
-    ['n_las', 'parents_per_la', 'method', 'n_sims', 'power', 'mc_se', 'power_analytic']
-    >>> bool(abs(sim.power[0] - sim.power_analytic[0]) < 3 * sim.mc_se[0])
+    ['n_las', 'parents_per_la', 'method', 'n_sims', 'power', 'std_error', 'power_analytic']
+    >>> bool(abs(sim.power[0] - sim.power_analytic[0]) < 3 * sim.std_error[0])
     True
     """
     if outcome not in _OUTCOMES:
@@ -953,7 +954,7 @@ def simulate_power(n_las: int | Sequence[int], parents_per_la: int | Sequence[in
             pw = float(reject[:, col].mean())
             rows.append({"n_las": int(r.n_las), "parents_per_la": int(r.parents_per_la),
                          "method": name, "n_sims": n_sims, "power": pw,
-                         "mc_se": math.sqrt(pw * (1 - pw) / n_sims),
+                         "std_error": math.sqrt(pw * (1 - pw) / n_sims),
                          "power_analytic": float(r.power)})
             col += 1
     out = pd.DataFrame(rows, columns=SIMULATION_COLUMNS)
@@ -1038,7 +1039,8 @@ def simulate_power_synthetic(n_las: int | Sequence[int],
     Returns
     -------
     DataFrame
-        One row per design: ``n_las, parents_per_la, n_sims, power, mc_se`` and the
+        One row per design: ``n_las, parents_per_la, n_sims, power, std_error`` (the
+        Monte Carlo standard error of ``power``) and the
         replicate means ``mean_n_analysed`` (parents with both waves),
         ``mean_change`` and ``mean_d_z`` (mean change / SD of change), from which
         :func:`power_prepost` can be compared. Replicates with fewer than two LAs
@@ -1053,7 +1055,7 @@ def simulate_power_synthetic(n_las: int | Sequence[int],
     --------
     >>> sim = simulate_power_synthetic(4, 60, n_sims=2, seed=3, n_jobs=1)
     >>> list(sim.columns)  # doctest: +NORMALIZE_WHITESPACE
-    ['n_las', 'parents_per_la', 'n_sims', 'power', 'mc_se', 'mean_n_analysed',
+    ['n_las', 'parents_per_la', 'n_sims', 'power', 'std_error', 'mean_n_analysed',
      'mean_change', 'mean_d_z']
     """
     alpha = _check_alpha(alpha)
@@ -1086,7 +1088,7 @@ def simulate_power_synthetic(n_las: int | Sequence[int],
             warnings.simplefilter("ignore", RuntimeWarning)
             rows.append({"n_las": cell["n_las"], "parents_per_la": cell["parents_per_la"],
                          "n_sims": n_sims, "power": pw,
-                         "mc_se": math.sqrt(pw * (1 - pw) / n_sims),
+                         "std_error": math.sqrt(pw * (1 - pw) / n_sims),
                          "mean_n_analysed": float(np.mean(block[:, 1])),
                          "mean_change": float(np.nanmean(block[:, 2])),
                          "mean_d_z": float(np.nanmean(block[:, 3]))})

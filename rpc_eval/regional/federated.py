@@ -81,7 +81,6 @@ R equivalent of the pooling::
 from __future__ import annotations
 
 import hashlib
-import html
 import itertools
 import json
 import math
@@ -95,6 +94,7 @@ import numpy as np
 import pandas as pd
 
 from rpc_eval.errors import BoundaryFitWarning, RpcEvalError
+from rpc_eval.results import ResultSet
 from rpc_eval.signing import normalise_la_code
 
 __all__ = [
@@ -759,9 +759,13 @@ def read_summary(path: str | Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ pooling
-@dataclass
-class PooledResults:
-    """Result of :func:`pool`.
+@dataclass(repr=False)
+class PooledResults(ResultSet):
+    """Result of :func:`pool` (a :class:`~rpc_eval.results.ResultSet`).
+
+    ``repr`` is one line; ``summary()`` gives the tables below (``as_text()``,
+    ``as_html()``, ``tables``, main table ``meta`` first); Jupyter shows an index of the
+    parts; :meth:`in_words` is the plain-English summary ``rpc-eval pool`` prints.
 
     Attributes
     ----------
@@ -815,16 +819,22 @@ class PooledResults:
     def la_codes(self) -> list[str]:
         return list(self.inputs["la_code"])
 
-    def summary(self) -> str:
-        """A plain-English summary for people."""
+    def in_words(self) -> str:
+        """A plain-English summary for people (what ``rpc-eval pool`` prints)."""
         return _plain_summary(self)
 
-    def __repr__(self) -> str:
-        return self.summary()
+    # -- display (rpc_eval.results.ResultSet)
+    def _title(self) -> str:
+        return "Pooled LA summaries"
 
-    def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(self.summary()).replace(chr(10), '<br>')}</p>"
-                + self.meta.to_html(index=False))
+    def _facts(self) -> list[tuple[str, Any]]:
+        return [("LAs", len(self.inputs)), ("Outcomes", len(self.meta)),
+                ("Plan", self.plan.get("name", ""))]
+
+    def _parts(self) -> dict[str, Any]:
+        return {"meta": self.meta, "studies": self.studies, "funnel": self.funnel,
+                "funnel_las": self.funnel_las, "completion": self.completion,
+                "completion_las": self.completion_las, "inputs": self.inputs}
 
     def forest_plots(self) -> dict[str, Any]:
         """One matplotlib Figure per pooled outcome (named by the outcome) and one for
@@ -1037,7 +1047,7 @@ def pool(summaries: Sequence[Any], *, plan=None,
             models[key] = m
             t = m.table.iloc[0]
             row.update(estimate=m.estimate, std_error=m.std_error, ci_low=m.ci_low,
-                       ci_high=m.ci_high, p_value=m.p, tau2=m.tau2, tau=m.tau, i2=m.i2,
+                       ci_high=m.ci_high, p_value=m.p_value, tau2=m.tau2, tau=m.tau, i2=m.i2,
                        q=m.q, q_p_value=float(t["q_p_value"]), pred_low=m.pred_low,
                        pred_high=m.pred_high)
             st = m.studies.set_index("label")

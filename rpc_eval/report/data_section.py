@@ -83,7 +83,8 @@ def data_section(rpt: Report, data: EvaluationData, *, source: str) -> Shown:
                      "read = rows kept + rows excluded)",
                      spec=TableSpec(counts=("rows_read", "rows_kept", "rows_excluded"),
                                     row_total="rows_read", parts=("rows_kept",
-                                                                  "rows_excluded")))
+                                                                  "rows_excluded"),
+                                    safe=("blank_rows_ignored",)))
     problems = problem_counts(data)
     if len(problems):
         out += rpt.table("data_problems", problems,

@@ -115,6 +115,7 @@ import scipy.sparse
 import scipy.sparse.csgraph
 
 from rpc_eval.errors import DisclosureWarning, RpcEvalError
+from rpc_eval.results import Result
 
 __all__ = [
     "DisclosureRules",
@@ -123,6 +124,7 @@ __all__ = [
     "ProtectedTable",
     "protect",
     "recoverable_cells",
+    "undeclared_columns",
     "disclosure_log",
     "disclosure_summary",
     "protect_report",
@@ -243,7 +245,15 @@ class TableSpec:
         Columns holding counts of people (whole numbers >= 0; missing allowed).
         ``row_total`` and ``parts`` are counts too (added if not listed).
     derived : mapping of str to sequence of str
-        Column -> the count columns (same row) it rests on, e.g. ``{"pct": ["n"]}``.
+        Column -> the count columns (same row) it rests on, e.g. ``{"pct": ["n"]}``:
+        rates, percentages, means, limits ... of counted people. Suppressed wherever one
+        of its counts is.
+    safe : tuple of str
+        Numeric columns that reveal nothing about the counts and are published as they
+        are: a year, a threshold, a model estimate already protected another way (e.g.
+        by ``Report.table(rests_on=...)``). Every numeric column of a table of people
+        must be a count, derived or safe; see :func:`protect` for what happens to one
+        that is not declared.
     row_total : str or None
         Column equal to the sum of ``parts`` in every row.
     parts : tuple of str
@@ -267,6 +277,7 @@ class TableSpec:
 
     counts: tuple[str, ...] = ()
     derived: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    safe: tuple[str, ...] = ()
     row_total: str | None = None
     parts: tuple[str, ...] = ()
     total_rows: TotalRows | None = None
@@ -280,6 +291,7 @@ class TableSpec:
         object.__setattr__(self, "key_columns", _str_tuple(self.key_columns, "key_columns"))
         object.__setattr__(self, "counts", _str_tuple(self.counts, "counts"))
         object.__setattr__(self, "parts", _str_tuple(self.parts, "parts"))
+        object.__setattr__(self, "safe", _str_tuple(self.safe, "safe"))
         derived = {str(k): _str_tuple(v, f"derived[{k!r}]")
                    for k, v in dict(self.derived or {}).items()}
         object.__setattr__(self, "derived", derived)
@@ -304,6 +316,11 @@ class TableSpec:
             if missing:
                 raise RpcEvalError(f"derived column {col!r} rests on {missing}, which are not "
                                    "count columns of the spec")
+        for col in self.safe:
+            if col in count_set or col in derived:
+                what = "a count" if col in count_set else "derived from counts"
+                raise RpcEvalError(f"column {col!r} is declared safe and also {what}: a "
+                                   "column is one of count, derived or safe")
 
     @property
     def all_counts(self) -> tuple[str, ...]:
@@ -315,16 +332,17 @@ class TableSpec:
     def from_mapping(cls, m: Mapping[str, Any]) -> TableSpec:
         """Spec from a mapping (e.g. YAML); ``total_rows`` may be a mapping too."""
         m = dict(m)
-        unknown = set(m) - {"counts", "derived", "row_total", "parts", "total_rows", "units",
-                            "keys", "key_columns"}
+        unknown = set(m) - {"counts", "derived", "safe", "row_total", "parts", "total_rows",
+                            "units", "keys", "key_columns"}
         if unknown:
             raise RpcEvalError(f"unknown table-spec keys: {sorted(unknown)}")
         return cls(**m)
 
 
-@dataclass
-class ProtectedTable:
-    """A table after disclosure control.
+@dataclass(repr=False)
+class ProtectedTable(Result):
+    """A table after disclosure control (a :class:`~rpc_eval.results.Result`: one-line
+    ``repr``; ``summary()`` shows the published table; ``to_frame()`` is ``published``).
 
     Attributes
     ----------
@@ -355,23 +373,23 @@ class ProtectedTable:
     rules: DisclosureRules = field(default_factory=DisclosureRules)
     units: str = "people"
 
-    def summary(self) -> str:
-        """One line on what was done."""
+    def _title(self) -> str:
+        return f"Protected table {self.name}"
+
+    def _facts(self) -> list[tuple[str, Any]]:
         if self.units != "people":
-            return f"{self.name}: {self.units}, published as it is"
+            return [("Units", f"{self.units}, published as it is")]
         flat = self.status.to_numpy().ravel()
-        parts = [f"{int((flat == s).sum())} {s}" for s in ("primary", "secondary", "derived")]
-        text = (f"{self.name}: threshold {self.rules.threshold}, {self.n_suppressed} cell(s) "
-                f"suppressed ({', '.join(parts)})")
+        facts: list[tuple[str, Any]] = [("Threshold", self.rules.threshold),
+                                        ("Cells suppressed", self.n_suppressed)]
+        facts += [(f"{s.capitalize()}", int((flat == s).sum()))
+                  for s in ("primary", "secondary", "derived")]
         if self.rules.rounding:
-            text += f"; counts rounded to base {self.rules.rounding}"
-        return text
+            facts.append(("Counts rounded to base", self.rules.rounding))
+        return facts
 
-    def __repr__(self) -> str:
-        return f"ProtectedTable({self.summary()})\n{self.published!r}"
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary()}</p>" + self.published.to_html()
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"published": self.published}
 
 
 # ---------------------------------------------------------------------------------------
@@ -549,13 +567,13 @@ def _recoverable(st: _Structure, supp: np.ndarray, max_block: int | None = None)
     return sorted(out)
 
 
-def recoverable_cells(frame: pd.DataFrame, suppressed: Any, spec: TableSpec
+def recoverable_cells(data: pd.DataFrame, suppressed: Any, spec: TableSpec
                       ) -> list[tuple[int, str]]:
     """Suppressed cells that the published cells and the spec's sums determine.
 
     Parameters
     ----------
-    frame : DataFrame
+    data : DataFrame
         The table (its values; only which count cells are missing matters, since
         uniqueness of a linear system's solution does not depend on its right-hand side).
     suppressed : DataFrame or array of bool
@@ -579,15 +597,15 @@ def recoverable_cells(frame: pd.DataFrame, suppressed: Any, spec: TableSpec
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"a": [4, 20], "b": [30, 40], "t": [34, 60]})
+    >>> data = pd.DataFrame({"a": [4, 20], "b": [30, 40], "t": [34, 60]})
     >>> spec = TableSpec(counts=("a", "b", "t"), row_total="t", parts=("a", "b"))
-    >>> recoverable_cells(frame, frame == 4, spec)
+    >>> recoverable_cells(data, data == 4, spec)
     [(0, 'a')]
-    >>> recoverable_cells(frame, (frame == 4) | (frame == 30), spec)
+    >>> recoverable_cells(data, (data == 4) | (data == 30), spec)
     []
     """
-    st = _structure(frame, spec, check=False)
-    supp = _mask_array(suppressed, frame, st)
+    st = _structure(data, spec, check=False)
+    supp = _mask_array(suppressed, data, st)
     return [(c // st.k, st.cols[c % st.k]) for c in _recoverable(st, supp)]
 
 
@@ -857,18 +875,76 @@ def _empty_log() -> pd.DataFrame:
                          "reason": pd.Series(dtype=object), "units": pd.Series(dtype=object)})
 
 
-def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+
+
+def undeclared_columns(data: pd.DataFrame, spec: TableSpec) -> list[str]:
+    """Numeric columns of ``data`` the spec does not declare (count, derived or safe).
+
+    Columns of numbers (any numeric dtype but boolean, or object columns whose values are
+    all numbers) that are not counts, not derived, not safe, and not the columns naming
+    rows (``key_columns``, the total rows' label and grouping columns).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"g": ["a"], "n": [8], "denominator": [16], "rate": [0.5]})
+    >>> undeclared_columns(t, TableSpec(counts=("n",)))
+    ['denominator', 'rate']
+    >>> undeclared_columns(t, TableSpec(counts=("n", "denominator"),
+    ...                                 derived={"rate": ["n", "denominator"]}))
+    []
+    """
+    declared = set(spec.all_counts) | set(spec.derived) | set(spec.safe) | \
+        set(spec.key_columns)
+    if spec.total_rows is not None:
+        declared |= {spec.total_rows.column, *spec.total_rows.within}
+    out = []
+    for c in data.columns:
+        if c in declared:
+            continue
+        s = data[c]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            out.append(c)
+        elif s.dtype == object:
+            vals = [v for v in s.tolist() if v is not None and not pd.isna(v)]
+            if vals and all(_is_number(v) for v in vals):
+                out.append(c)
+    return out
+
+
+def _undeclared_warning(name: str, cols: list[str], has_counts: bool, t: int) -> str:
+    names = ", ".join(repr(str(c)) for c in cols)
+    one = len(cols) == 1
+    done = ("It was published only where no count of its row was suppressed"
+            if one else "They were published only where no count of their row was "
+            "suppressed") if has_counts else \
+        ("The table declares no counts, so nothing could be suppressed with "
+         + ("it" if one else "them"))
+    return (f"table {name!r}: the column{'' if one else 's'} {names} "
+            f"hold{'s' if one else ''} numbers, but the table's TableSpec does not say what "
+            f"{'it is' if one else 'they are'}. {done}, and whole numbers from 1 to {t - 1} "
+            "were suppressed in case they count people. Declare every numeric column in the "
+            "TableSpec: as a count of people (counts=(...)), as worked out from counts "
+            "(derived={'rate': ['n', 'denominator']} for a rate, percentage or mean), or as "
+            "safe to publish whatever the counts (safe=('year',)).")
+
+
+def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
             name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None,
             forced: Mapping[str, Sequence[bool]] | None = None) -> ProtectedTable:
     """Apply disclosure control to one table.
 
     Parameters
     ----------
-    frame : DataFrame
+    data : DataFrame
         The table as it would be published (one row per published row). Count columns
         hold whole numbers >= 0 (int, float or nullable ``Int64``; missing allowed).
     spec : TableSpec
-        Which columns are counts, which rest on them, and which sums the table shows.
+        Which columns are counts, which rest on them (``derived``), which are safe, and
+        which sums the table shows. Every numeric column must be declared (see Notes).
     rules : DisclosureRules, optional
         Threshold and rounding (default: threshold 10, no rounding).
     name : str
@@ -899,31 +975,50 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
     same row; rounding of the published counts (derived columns are not recomputed, so
     percentages are those of the unrounded counts, and rounded parts need not add up to
     rounded totals). Missing counts stay missing and count as unknown when checking
-    differencing; they are never suppressed. Columns that are neither counts nor
-    derived are left untouched. Raises :class:`~rpc_eval.errors.RpcEvalError` for a
+    differencing; they are never suppressed. Columns of text and columns declared
+    ``safe`` are left untouched.
+
+    **Undeclared numeric columns.** A rate, a denominator or a mean left out of the spec
+    would let a reader work out a suppressed count (a rate of 0.5 of 16 people is 8), so
+    in a table of people every numeric column must be declared a count, derived or
+    safe. One that is not (:func:`undeclared_columns`) is treated as if it rested on
+    every count of its row, and as if it might count people itself: it is suppressed in
+    every row where a count is suppressed (status ``"derived"``), and where it holds a
+    whole number from 1 to ``threshold - 1`` (status ``"primary"``). A
+    :class:`~rpc_eval.errors.DisclosureWarning` names the columns and says how to
+    declare them. Raises :class:`~rpc_eval.errors.RpcEvalError` for a
     spec naming absent columns, counts that are not whole numbers >= 0, or a group with
     two total rows; warns :class:`~rpc_eval.errors.DisclosureWarning` if a cell could
     not be protected (only possible when every route around it runs through zeros).
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"la": ["A", "B", "C"], "n": [4, 120, 0],
+    >>> data = pd.DataFrame({"la": ["A", "B", "C"], "n": [4, 120, 0],
     ...                       "pct": [3.2, 96.8, 0.0]})
-    >>> out = protect(frame, TableSpec(counts=("n",), derived={"pct": ["n"]}),
+    >>> out = protect(data, TableSpec(counts=("n",), derived={"pct": ["n"]}),
     ...               DisclosureRules(threshold=5, rounding=5), name="t1")
     >>> out.published["n"].tolist(), out.published["pct"].tolist()
     (['[c]', 120, 0], ['[c]', 96.8, 0.0])
     >>> out.log["reason"].tolist()
     ['count 1-4 (primary)', 'rests on suppressed count n (derived)']
     """
+    return _protect(data, spec, rules, name=name, also_suppress=also_suppress,
+                    forced=forced, warn=True)
+
+
+def _protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None, *,
+             name: str, also_suppress: Mapping[str, Sequence[bool]] | None,
+             forced: Mapping[str, Sequence[bool]] | None, warn: bool) -> ProtectedTable:
+    """:func:`protect`; ``warn=False`` when a table is protected again with the same spec
+    (the report-wide decision), so the warning on undeclared columns is given once."""
     if rules is None:
         rules = DisclosureRules()
     if not isinstance(rules, DisclosureRules):
         raise RpcEvalError(f"rules must be DisclosureRules, got {type(rules).__name__}")
     if not isinstance(spec, TableSpec):
         raise RpcEvalError(f"spec must be a TableSpec, got {type(spec).__name__}")
-    st = _structure(frame, spec, check=spec.units == "people")
-    status = pd.DataFrame("", index=frame.index, columns=frame.columns, dtype=object)
+    st = _structure(data, spec, check=spec.units == "people")
+    status = pd.DataFrame("", index=data.index, columns=data.columns, dtype=object)
     if spec.units != "people":
         log = pd.DataFrame({"table": pd.Series([name], dtype=object),
                             "row": pd.array([pd.NA], dtype="Int64"),
@@ -931,7 +1026,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
                             "status": pd.Series(["exempt"], dtype=object),
                             "reason": pd.Series([EXEMPT_REASON], dtype=object),
                             "units": pd.Series([spec.units], dtype=object)})
-        return ProtectedTable(name, frame.copy(), status, log, 0, rules, spec.units)
+        return ProtectedTable(name, data.copy(), status, log, 0, rules, spec.units)
 
     t = rules.threshold
     v = st.values
@@ -941,7 +1036,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if col not in st.cols:
             raise RpcEvalError(f"also_suppress names {col!r}, which is not a count column")
         flags = np.asarray(flags, dtype=bool)
-        if flags.shape != (len(frame),):
+        if flags.shape != (len(data),):
             raise RpcEvalError(f"also_suppress[{col!r}] needs one flag per row")
         j = st.cols.index(col)
         implied[:, j] = flags & ~primary[:, j] & (v[:, j] > 0)
@@ -951,7 +1046,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if col not in st.cols:
             raise RpcEvalError(f"forced names {col!r}, which is not a count column")
         flags = np.asarray(flags, dtype=bool)
-        if flags.shape != (len(frame),):
+        if flags.shape != (len(data),):
             raise RpcEvalError(f"forced[{col!r}] needs one flag per row")
         j = st.cols.index(col)
         across[:, j] = flags & ~primary[:, j] & (v[:, j] > 0)
@@ -968,7 +1063,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if left:  # pragma: no cover - the bridge search and the algebra agree
             raise RuntimeError(f"disclosure control left cells recoverable: {left}")
 
-    n = len(frame)
+    n = len(data)
     cidx = {c: j for j, c in enumerate(st.cols)}
     derived_mask: dict[str, np.ndarray] = {}
     derived_why: dict[str, list[str]] = {}
@@ -980,11 +1075,27 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
             hit |= s
             for i in np.flatnonzero(s):
                 why[i].append(r)
-        hit &= frame[col].notna().to_numpy()
+        hit &= data[col].notna().to_numpy()
         derived_mask[col] = hit
         derived_why[col] = [", ".join(dict.fromkeys(w)) for w in why]
 
-    published = frame.copy()
+    undeclared = undeclared_columns(data, spec)
+    loose: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+    if undeclared:
+        row_supp = supp.any(axis=1) if st.k else np.zeros(n, dtype=bool)
+        row_why = [", ".join(st.cols[j] for j in np.flatnonzero(supp[i]))
+                   for i in range(n)]
+        for col in undeclared:
+            vals = pd.to_numeric(pd.Series(data[col].tolist(), dtype=object),
+                                 errors="coerce").astype(float).to_numpy()
+            present = ~np.isnan(vals)
+            small = present & (vals >= 1) & (vals <= t - 1) & (vals == np.floor(vals))
+            loose[col] = (small, row_supp & present & ~small, row_why)
+        if warn:
+            warnings.warn(_undeclared_warning(name, undeclared, bool(st.k), t),
+                          DisclosureWarning, stacklevel=3)
+
+    published = data.copy()
     st_arr = np.full((n, st.k), "", dtype=object)
     st_arr[primary] = "primary"
     st_arr[secondary] = "secondary"
@@ -993,17 +1104,24 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         if rules.rounding:
             new = _round_half_up(new, rules.rounding, t)
             st_arr[~supp[:, j] & (v[:, j] > 0), j] = "rounded"
-        published[c] = _publish_column(frame[c], new, supp[:, j]).array
+        published[c] = _publish_column(data[c], new, supp[:, j]).array
         status[c] = st_arr[:, j]
     for col, hit in derived_mask.items():
         if hit.any():
-            old = frame[col].tolist()
+            old = data[col].tolist()
             published[col] = pd.array([MARKER if hit[i] else old[i] for i in range(n)],
                                       dtype=object)
             status[col] = np.where(hit, "derived", "")
+    for col, (small, rests, _) in loose.items():
+        hit = small | rests
+        if hit.any():
+            old = data[col].tolist()
+            published[col] = pd.array([MARKER if hit[i] else old[i] for i in range(n)],
+                                      dtype=object)
+            status[col] = np.where(small, "primary", np.where(rests, "derived", ""))
 
     records = []
-    col_pos = {c: i for i, c in enumerate(frame.columns)}
+    col_pos = {c: i for i, c in enumerate(data.columns)}
     for j, c in enumerate(st.cols):
         for i in np.flatnonzero(supp[:, j]):
             kind = "primary" if primary[i, j] else "secondary"
@@ -1017,6 +1135,15 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
         for i in np.flatnonzero(hit):
             records.append((int(i), col_pos[col], col, "derived",
                             f"rests on suppressed count {derived_why[col][i]} (derived)"))
+    for col, (small, rests, why) in loose.items():
+        for i in np.flatnonzero(small):
+            records.append((int(i), col_pos[col], col, "primary",
+                            f"not declared in the table spec: a whole number 1-{t - 1} may "
+                            "count people (primary)"))
+        for i in np.flatnonzero(rests):
+            records.append((int(i), col_pos[col], col, "derived",
+                            f"not declared in the table spec: may rest on suppressed count "
+                            f"{why[i]} (derived)"))
     records.sort()
     log = _empty_log()
     if records:
@@ -1422,8 +1549,9 @@ def protect_report(inputs: Sequence[TableInput], rules: DisclosureRules | None =
             break
         for name in sorted(changed):
             inp = by_name[name]
-            tables[name] = protect(inp.frame, inp.spec, rules, name=name,
-                                   also_suppress=inp.also_suppress, forced=forced[name])
+            tables[name] = _protect(inp.frame, inp.spec, rules, name=name,
+                                    also_suppress=inp.also_suppress, forced=forced[name],
+                                    warn=False)
     if unprotected or rounds >= max_rounds:
         warnings.warn("disclosure audit: these counts could still be narrowed down from the "
                       f"report's published numbers: {unprotected}", DisclosureWarning,

@@ -28,6 +28,11 @@ from rpc_eval.report.step_figures import MERGED_CAPTION, draw_published_steps  #
 __all__ = ["engagement_section", "funnel_wide", "coarse_steps", "round_count"]
 
 CAUSE_LABELS = {1: "Dropped out", 2: "Completed"}
+#: Numbers of the published survival steps (coarse_steps: every step rests on at least
+#: threshold events, numbers at risk rounded to the threshold): safe as they are.
+STEP_COLUMNS = ("cause", "time", "n_risk_rounded", "survival", "cif", "ci_low", "ci_high")
+#: Tests across every group (log-rank, Gray): the cause code and the test's numbers.
+TEST_STATISTICS = ("cause", "statistic", "df", "p", "p_value")
 ALL_ANALYSES = ("funnel", "retention", "cumulative_incidence", "cox", "fine_gray",
                 "session_hazard")
 
@@ -185,6 +190,7 @@ def engagement_section(rpt: Report, res: EngagementResults,
             "engagement_retention_km", km,
             f"Kaplan-Meier retention by {label}: share not yet dropped out by sessions "
             "attended (completion and ongoing parents censored)",
+            spec=TableSpec(safe=STEP_COLUMNS),
             description=[
                 f"Published in steps of at least {thr} dropouts: a step merges sessions "
                 f"until {thr} or more parents have dropped out since the last step, and "
@@ -220,7 +226,8 @@ def engagement_section(rpt: Report, res: EngagementResults,
         out += shown
         if len(res.logrank):
             out += rpt.table("engagement_logrank", res.logrank,
-                             "Log-rank test of equal dropout across groups")
+                             "Log-rank test of equal dropout across groups",
+                             spec=TableSpec(safe=TEST_STATISTICS))
     if "cumulative_incidence" in analyses:
         cif = coarse_steps(res.cumulative_incidence.table, ["group", "cause"], "n_event",
                            thr, ["cif", "ci_low", "ci_high"])
@@ -229,6 +236,7 @@ def engagement_section(rpt: Report, res: EngagementResults,
             "engagement_cumulative_incidence", cif,
             f"Cumulative incidence of dropout (cause 1) and completion (cause 2) by {label} "
             "(Aalen-Johansen)",
+            spec=TableSpec(safe=STEP_COLUMNS),
             description=[
                 f"Published in steps of at least {thr} exits of the cause: a step merges "
                 f"sessions until {thr} or more parents have left that way since the last "
@@ -265,7 +273,7 @@ def engagement_section(rpt: Report, res: EngagementResults,
         if len(res.gray):
             out += rpt.table("engagement_gray_test", res.gray,
                              "Gray's test of equal cumulative incidence (cause 1 = dropout, "
-                             "2 = completion)")
+                             "2 = completion)", spec=TableSpec(safe=TEST_STATISTICS))
     if "session_hazard" in analyses:
         haz = res.session_hazard.copy()
         haz["n_at_risk"] = round_count(haz["n_at_risk"], thr).astype("int64")
@@ -281,7 +289,8 @@ def engagement_section(rpt: Report, res: EngagementResults,
             "dropped out at that session (95% intervals)",
             spec=TableSpec(counts=("n_events",),
                            derived={c: ("n_events",) for c in
-                                    ("hazard", "ci_low", "ci_high")}),
+                                    ("hazard", "ci_low", "ci_high")},
+                           safe=("session", "n_at_risk_rounded")),
             description=[f"Numbers at risk and of dropouts are rounded to the nearest {thr} "
                          "and hazards to 2 decimals, so that differences between sessions "
                          "reveal no small number of parents."],

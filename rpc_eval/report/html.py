@@ -21,9 +21,9 @@ th{background:#f3f2f1}td.num{text-align:right;font-variant-numeric:tabular-nums}
 """
 
 
-def table_html(frame: pd.DataFrame, caption: str, max_rows: int | None = None) -> str:
+def table_html(data: pd.DataFrame, caption: str, max_rows: int | None = None) -> str:
     """An HTML table with a caption, header cells with scope, numbers right-aligned."""
-    shown = frame if max_rows is None else frame.head(max_rows)
+    shown = data if max_rows is None else data.head(max_rows)
     head = "".join(f'<th scope="col">{esc(str(c))}</th>' for c in shown.columns)
     body = []
     for row in shown.itertuples(index=False):
@@ -34,8 +34,8 @@ def table_html(frame: pd.DataFrame, caption: str, max_rows: int | None = None) -
             cells.append(f'<td class="num">{esc(text)}</td>' if is_num else f"<td>{esc(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
-    if max_rows is not None and len(frame) > max_rows:
-        more = (f'<p class="note">Showing the first {max_rows:,} of {len(frame):,} rows; the '
+    if max_rows is not None and len(data) > max_rows:
+        more = (f'<p class="note">Showing the first {max_rows:,} of {len(data):,} rows; the '
                 "CSV file has them all.</p>")
     return (f"<table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>{more}")

@@ -220,7 +220,7 @@ class Labels:
         return sorted(codes, key=lambda c: (rank.get(str(c), len(rank)), codes.index(c)))
 
     # -- whole tables ---------------------------------------------------------------
-    def readable(self, frame: pd.DataFrame, *, references: Mapping[str, str] | None = None,
+    def readable(self, data: pd.DataFrame, *, references: Mapping[str, str] | None = None,
                  digits: int = 3) -> pd.DataFrame:
         """A table for people: headers in words, codes as names, proportions as
         percentages (one decimal), p-values as "<0.001", true/false as Yes/No.
@@ -230,10 +230,10 @@ class Labels:
         change. ``references`` maps a factor (``intervention``) to its reference level so
         model terms read "B vs A".
         """
-        out = pd.DataFrame(index=frame.index)
+        out = pd.DataFrame(index=data.index)
         refs = dict(references or {})
-        for col, header, fmt in self.columns(frame):
-            values = frame[col]
+        for col, header, fmt in self.columns(data):
+            values = data[col]
             if col == "term":
                 new = values.map(lambda v, r=refs: self._term_cell(v, r))
             elif self.kind_of(col) is not None or col in ("scale", "standardised_estimator"):
@@ -256,15 +256,15 @@ class Labels:
             out[header] = new
         return out
 
-    def columns(self, frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    def columns(self, data: pd.DataFrame) -> list[tuple[str, str, str]]:
         """``(column, header, format)`` of each column :meth:`readable` shows, in order:
         headers unique within the table; a ``name`` column beside ``intervention`` is
         left out (the intervention column already shows the name)."""
         used: set[str] = set()
         out = []
-        on_percent = bool(set(map(str, frame.columns)) & set(_spec()["percent_estimates"]))
-        for col in frame.columns:
-            if col == "name" and "intervention" in frame.columns:
+        on_percent = bool(set(map(str, data.columns)) & set(_spec()["percent_estimates"]))
+        for col in data.columns:
+            if col == "name" and "intervention" in data.columns:
                 continue
             fmt = self.format_of(col)
             if on_percent and col in ("ci_low", "ci_high", "lower_bound_one_sided"):

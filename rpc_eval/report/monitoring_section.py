@@ -36,12 +36,12 @@ _TABLES = {
     "parent_satisfaction_target": (
         "Parents satisfied against the target (exact one-sided binomial test)",
         TableSpec(counts=("n", "successes"), derived={c: ("n", "successes") for c in
-                                                      _TARGET[2:]}),
+                                                      _TARGET[2:]}, safe=("target",)),
         ["intervention", *_TARGET], None),
     "training_satisfaction_target": (
         "Practitioners satisfied with the training against the target",
         TableSpec(counts=("n", "successes"), derived={c: ("n", "successes") for c in
-                                                      _TARGET[2:]}),
+                                                      _TARGET[2:]}, safe=("target",)),
         list(_TARGET), None),
     "training_pre_post": (
         "Practitioners' self-ratings before and after training (paired; Wilcoxon "

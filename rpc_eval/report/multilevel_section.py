@@ -84,6 +84,13 @@ def published_v1(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         out["term"] = [_LEVEL_TERM.sub(r"\1C(\2)[T.", str(t)) for t in out["term"]]
     return out
 
+#: The ICC table's numbers are estimates of the model over every LA (variances, ICC,
+#: design effect, the mean LA size) and their intervals: no count of people in a small
+#: group can be worked out from them, so they are published as they are.
+ICC_STATISTICS = ("variance", "icc", "within_correlation", "mean_cluster_size",
+                  "design_effect", "ci_low", "ci_high", "design_effect_ci_low",
+                  "design_effect_ci_high")
+
 
 def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
     """Publish the multilevel tables and figures.
@@ -118,12 +125,14 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
         out += rpt.table("multilevel_outcome_variance_components",
                          published_v1("multilevel_outcome_variance_components",
                                       res.outcome_model.variance_components),
-                         "Outcome model: variance components")
+                         "Outcome model: variance components",
+                         spec=TableSpec(safe=("variance", "sd")))
     if res.icc is not None:
         icc = published_v1("multilevel_icc", res.icc)
         out += rpt.table("multilevel_icc", icc,
                          "Intra-class correlation and design effect (share of outcome variance "
                          "between LAs), with 95% parametric-bootstrap intervals",
+                         spec=TableSpec(safe=ICC_STATISTICS),
                          missing={c: "[z]" for c in icc.columns if c != "variance"})
     if res.completion_model is not None:
         fe = published_v1("multilevel_completion_fixed_effects",

@@ -123,7 +123,7 @@ def attrition_section(rpt: Report, res: dict) -> Shown:
         "normal-draw imputation, Rubin's rules); the standardised change is the change "
         "over the baseline SD",
         spec=TableSpec(counts=("n_used", "n_missing_post"),
-                       derived={c: ("n_used",) for c in stats}),
+                       derived={c: ("n_used",) for c in stats}, safe=("m",)),
         missing={"m": "[z]", "fmi": "[z]"},
         columns=[by, "method", "estimand", "estimate", "ci_low", "ci_high", "n_used",
                  "n_missing_post"], max_rows=12)

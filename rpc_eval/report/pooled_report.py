@@ -141,10 +141,11 @@ def write_pooled_report(results: PooledResults, out_dir: str | Path) -> Path:
     shown += rpt.table("meta", meta,
                        "Pooled mean change by outcome (random-effects meta-analysis)",
                        spec=TableSpec(counts=("n_parents",),
-                                      derived={c: ("n_parents",) for c in stats}),
+                                      derived={c: ("n_parents",) for c in stats},
+                                      safe=("k",)),
                        columns=[c for c in meta.columns if c != "outcome"])
     study_stats = [c for c in ("mean_change", "sd_change", "se_change", "d_z", "se_d_z",
-                               "weight") if c in results.studies]
+                               "ci_low", "ci_high", "weight") if c in results.studies]
     shown += rpt.table("studies", _nullable(results.studies), "Each LA's change by outcome",
                        spec=TableSpec(counts=("n_paired",),
                                       derived={c: ("n_paired",) for c in study_stats}),
@@ -176,12 +177,18 @@ def write_pooled_report(results: PooledResults, out_dir: str | Path) -> Path:
     shown += Shown("<h2>Referrals and completion</h2>")
     shown += rpt.table("funnel", _nullable(results.funnel),
                        "Funnel totals over LAs (lower bounds where an LA suppressed a count)",
-                       spec=TableSpec(counts=("total",)))
+                       spec=TableSpec(counts=("total",),
+                                      safe=("n_las_reported", "n_las_suppressed")))
     counts = tuple(c for c in FUNNEL_COUNTS if c in results.funnel_las)
     shown += rpt.table("funnel_las", _nullable(results.funnel_las),
                        "Each LA's funnel counts ([c]: suppressed)",
                        spec=TableSpec(counts=counts), missing={c: "[c]" for c in counts})
-    shown += rpt.table("completion", _nullable(results.completion), "Pooled completion")
+    comp_stats = ("estimate", "ci_low", "ci_high", "tau2", "i2", "pred_low", "pred_high")
+    shown += rpt.table("completion", _nullable(results.completion), "Pooled completion",
+                       spec=TableSpec(counts=("n_started", "n_completed"),
+                                      derived={c: ("n_started", "n_completed")
+                                               for c in comp_stats},
+                                      safe=("k",)))
     cl_stats = [c for c in ("proportion", "logit", "se_logit") if c in results.completion_las]
     shown += rpt.table("completion_las", _nullable(results.completion_las),
                        "Each LA's completion (logit scale for the meta-analysis)",

@@ -23,7 +23,8 @@ def pooling_section(rpt: Report, comparison: pd.DataFrame) -> Shown:
         "meta-analysis with REML and Hartung-Knapp-Sidik-Jonkman interval) beside one-stage "
         "(multilevel model of the change with a random LA intercept, REML) on the same "
         "parents",
-        spec=TableSpec(counts=("n_parents",), derived={c: ("n_parents",) for c in stats}),
+        spec=TableSpec(counts=("n_parents",), derived={c: ("n_parents",) for c in stats},
+                       safe=("k_las",)),
         close_to={"n_parents": _paired_all(rpt, comparison)},
         description=["Where the parents pooled here and the paired parents of the outcomes "
                      f"table differ by 1 to {rpt.rules.threshold - 1}, the row is "

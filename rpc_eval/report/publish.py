@@ -48,6 +48,11 @@ ORGANISATIONAL_TABLES = frozenset({
     "data_planning_returns", "monitoring_planning_stages", "monitoring_planning_stage_change",
     *(f"interim_table_{i}" for i in (2, 3, 5, 6, 7))})
 
+#: The report's own disclosure summary (:meth:`Report.disclosure_summary`) counts cells
+#: of tables, not people: its numbers are the rules and how many cells each table lost.
+DISCLOSURE_SUMMARY_SPEC = TableSpec(safe=("threshold", "rounding", "cells", "suppressed",
+                                          "rounded"))
+
 MARKERS = {"[c]": "confidential: suppressed to protect people (disclosure control)",
            "[x]": "not available", "[z]": "not applicable"}
 
@@ -370,8 +375,12 @@ class Report:
         title : str
             The table's title (HTML caption; cell A1 of its ODS sheet).
         spec : TableSpec, optional
-            Which columns are counts of people and what rests on them. Without a spec
-            the table is taken to hold no counts. A table whose spec says its units are
+            Which columns are counts of people, what rests on them and which are safe
+            to publish as they are; every numeric column must be one of these
+            (:func:`~rpc_eval.report.disclosure.protect` warns about, and suppresses
+            conservatively, one that is not). Without a spec the table is taken to hold
+            no counts (numeric columns then draw the warning); the report's own
+            ``disclosure_summary`` table needs none. A table whose spec says its units are
             organisations is published as it is; the plan's
             ``disclosure.organisational_tables`` can only confirm that, never exempt a
             table of people (an error).
@@ -404,6 +413,8 @@ class Report:
         """
         if name in self.tables:
             raise RpcEvalError(f"the report already has a table called {name!r}")
+        if spec is None and name == "disclosure_summary":
+            spec = DISCLOSURE_SUMMARY_SPEC
         spec = spec or TableSpec()
         work = frame.reset_index(drop=True).copy()
         infinite = False
@@ -438,8 +449,12 @@ class Report:
                     derived.setdefault(c, []).append(col)
             desc.append(f"Rows resting on fewer than {self.rules.threshold} {what} are "
                         "suppressed ([c]): an estimate from so few could reveal them.")
-        if counts != list(spec.counts) or derived != spec.derived:
-            spec = replace(spec, counts=tuple(counts), derived=derived)
+        # hidden columns are never published: nothing to declare for them
+        safe = [*spec.safe, *(c for c in hidden if c not in counts and c not in derived
+                               and c not in spec.safe)]
+        if counts != list(spec.counts) or derived != spec.derived or \
+                safe != list(spec.safe):
+            spec = replace(spec, counts=tuple(counts), derived=derived, safe=tuple(safe))
         if name in self.organisational and spec.units == "people":
             raise RpcEvalError(
                 f"the plan lists {name!r} under disclosure.organisational_tables, but that "
@@ -580,8 +595,9 @@ class Report:
                 t.protected.n_suppressed != before[n] for n, t in self.tables.items()):
             t = self.tables["disclosure_summary"]
             fresh = self.disclosure_summary()
-            t.source = TableInput(t.name, fresh, TableSpec())
-            self._set_protected(t.name, protect(fresh, TableSpec(), self.rules, name=t.name))
+            t.source = TableInput(t.name, fresh, DISCLOSURE_SUMMARY_SPEC)
+            self._set_protected(t.name, protect(fresh, DISCLOSURE_SUMMARY_SPEC, self.rules,
+                                                name=t.name))
         self._draw_figures()
         self._refresh_displays()
         tdir = self.out / "tables"

@@ -37,7 +37,6 @@ References
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from rpc_eval.errors import ConvergenceWarning, RpcEvalError, RpcEvalWarning
+from rpc_eval.results import Result
 
 __all__ = [
     "MetaAnalysisResult",
@@ -66,7 +66,7 @@ METHODS = ("REML", "DL", "FE")
 TABLE_COLUMNS = [
     "method", "knha", "k", "estimate", "std_error", "ci_low", "ci_high", "test",
     "statistic", "df", "p_value", "tau2", "tau", "tau2_se", "i2", "h2", "q", "q_df",
-    "q_p_value", "pred_low", "pred_high", "level",
+    "q_p_value", "pred_low", "pred_high", "ci",
 ]
 
 #: Columns of :attr:`MetaAnalysisResult.studies`.
@@ -81,9 +81,12 @@ _EPS = np.finfo(float).eps
 
 
 # --------------------------------------------------------------------------- result
-@dataclass
-class MetaAnalysisResult:
-    """Result of :func:`random_effects`.
+@dataclass(repr=False)
+class MetaAnalysisResult(Result):
+    """Result of :func:`random_effects` (a :class:`~rpc_eval.results.Result`).
+
+    ``repr`` is one line; ``summary()`` gives the pooled row and the per-LA table
+    (``as_text()``, ``as_html()``, ``tables``); ``to_frame()`` is :attr:`table`.
 
     Attributes
     ----------
@@ -91,10 +94,11 @@ class MetaAnalysisResult:
         Pooled estimate ``mu_hat`` and its standard error (Hartung-Knapp adjusted when
         ``knha``).
     ci_low, ci_high : float
-        Confidence interval at ``level``: ``estimate -/+ crit * std_error`` with ``crit``
-        a normal quantile, or a t quantile on ``k - 1`` df when ``knha``.
-    z_or_t, p : float
-        Test statistic ``estimate / std_error`` for H0: mu = 0, and its two-sided p-value.
+        Confidence interval at level ``ci``: ``estimate -/+ crit * std_error`` with
+        ``crit`` a normal quantile, or a t quantile on ``k - 1`` df when ``knha``.
+    statistic, p_value : float
+        Test statistic ``estimate / std_error`` (z, or t when ``knha``) for H0: mu = 0,
+        and its two-sided p-value.
     df : int or None
         Degrees of freedom of the t test (``k - 1``), ``None`` for a z test.
     tau2, tau : float
@@ -107,7 +111,7 @@ class MetaAnalysisResult:
         (Higgins & Thompson 2002). For ``method="FE"``, ``100 max(0, (Q - (k-1)) / Q)``.
     h2 : float
         H^2 = ``(tau2 + v_typ) / v_typ`` (``Q / (k - 1)`` for FE).
-    q, q_df, q_p : float, int, float
+    q, q_df, q_p_value : float, int, float
         Cochran's Q (inverse-variance weights ``1 / v_i``), its df ``k - 1``, and the
         p-value of the chi-square test of homogeneity.
     pred_low, pred_high : float
@@ -121,7 +125,7 @@ class MetaAnalysisResult:
     knha, knha_truncate : bool
         Whether the Hartung-Knapp-Sidik-Jonkman adjustment was used, and whether its
         scaling factor was truncated at 1.
-    level : float
+    ci : float
         Confidence level.
     studies : pandas.DataFrame
         One row per input, columns ``label, estimate, std_error, ci_low, ci_high,
@@ -143,8 +147,8 @@ class MetaAnalysisResult:
     std_error: float
     ci_low: float
     ci_high: float
-    z_or_t: float
-    p: float
+    statistic: float
+    p_value: float
     df: int | None
     tau2: float
     tau: float
@@ -153,13 +157,13 @@ class MetaAnalysisResult:
     h2: float
     q: float
     q_df: int
-    q_p: float
+    q_p_value: float
     pred_low: float
     pred_high: float
     k: int
     method: str
     knha: bool
-    level: float
+    ci: float
     studies: pd.DataFrame = field(repr=False)
     knha_truncate: bool = False
     hk_scale: float = 1.0
@@ -172,25 +176,25 @@ class MetaAnalysisResult:
         """The pooled result as a one-row tidy DataFrame.
 
         Columns: ``method, knha, k, estimate, std_error, ci_low, ci_high, test``
-        (``"z"`` or ``"t"``), ``statistic`` (= :attr:`z_or_t`), ``df`` (nullable
-        integer, missing for z), ``p_value`` (= :attr:`p`), ``tau2, tau, tau2_se, i2``
-        (percent), ``h2, q, q_df, q_p_value, pred_low, pred_high, level``.
+        (``"z"`` or ``"t"``), ``statistic``, ``df`` (nullable integer, missing for z),
+        ``p_value, tau2, tau, tau2_se, i2`` (percent), ``h2, q, q_df, q_p_value,
+        pred_low, pred_high, ci`` (the confidence level).
         """
         row = {
             "method": self.method, "knha": self.knha, "k": self.k,
             "estimate": self.estimate, "std_error": self.std_error,
             "ci_low": self.ci_low, "ci_high": self.ci_high,
-            "test": "t" if self.df is not None else "z", "statistic": self.z_or_t,
-            "df": self.df, "p_value": self.p, "tau2": self.tau2, "tau": self.tau,
+            "test": "t" if self.df is not None else "z", "statistic": self.statistic,
+            "df": self.df, "p_value": self.p_value, "tau2": self.tau2, "tau": self.tau,
             "tau2_se": self.tau2_se, "i2": self.i2, "h2": self.h2, "q": self.q,
-            "q_df": self.q_df, "q_p_value": self.q_p, "pred_low": self.pred_low,
-            "pred_high": self.pred_high, "level": self.level,
+            "q_df": self.q_df, "q_p_value": self.q_p_value, "pred_low": self.pred_low,
+            "pred_high": self.pred_high, "ci": self.ci,
         }
         out = pd.DataFrame([row], columns=TABLE_COLUMNS)
         out["df"] = out["df"].astype("Int64")
         return out
 
-    # -- display
+    # -- display (rpc_eval.results.Result)
     def _title(self) -> str:
         if self.method == "FE":
             name = "Common-effect (fixed-effect) meta-analysis"
@@ -203,42 +207,26 @@ class MetaAnalysisResult:
                 name += " (scale truncated at 1)"
         return name
 
-    def summary(self) -> str:
-        """Plain-text summary for people."""
-        pct = f"{self.level * 100:g}%"
+    def _facts(self) -> list[tuple[str, Any]]:
+        pct = f"{self.ci * 100:g}%"
         test = f"t({self.df})" if self.df is not None else "z"
-        lines = [
-            self._title(),
-            f"  k = {self.k}",
-            "",
-            f"  Pooled estimate {self.estimate:.4f} (SE {self.std_error:.4f}), "
-            f"{pct} CI {self.ci_low:.4f} to {self.ci_high:.4f}",
-            f"  {test} = {self.z_or_t:.3f}, {_p_text(self.p)}",
+        facts: list[tuple[str, Any]] = [
+            ("k", self.k),
+            ("Pooled estimate", f"{self.estimate:.4f} (SE {self.std_error:.4f}), {pct} CI "
+                                f"{self.ci_low:.4f} to {self.ci_high:.4f}"),
+            ("Test", f"{test} = {self.statistic:.3f}, {_p_text(self.p_value)}"),
         ]
         if self.method != "FE":
             se = "" if np.isnan(self.tau2_se) else f" (SE {self.tau2_se:.4g})"
-            lines += [
-                f"  {pct} prediction interval {self.pred_low:.4f} to {self.pred_high:.4f}",
-                "",
-                f"  tau^2 = {self.tau2:.4g}{se}, tau = {self.tau:.4g}",
-            ]
-        else:
-            lines.append("")
-        lines += [
-            f"  I^2 = {self.i2:.1f}%, H^2 = {self.h2:.3f}",
-            f"  Q({self.q_df}) = {self.q:.3f}, {_p_text(self.q_p)}",
-        ]
-        if self.notes:
-            lines += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
-        return "\n".join(lines)
+            facts += [(f"{pct} prediction interval",
+                       f"{self.pred_low:.4f} to {self.pred_high:.4f}"),
+                      ("tau^2", f"{self.tau2:.4g}{se}, tau = {self.tau:.4g}")]
+        facts += [("I^2", f"{self.i2:.1f}%, H^2 = {self.h2:.3f}"),
+                  (f"Q({self.q_df})", f"{self.q:.3f}, {_p_text(self.q_p_value)}")]
+        return facts
 
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = html.escape(self.summary()).replace("\n", "<br>")
-        return (f"<p style='font-family:monospace'>{head}</p>"
-                + self.studies.to_html(index=False, float_format="%.4f"))
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"pooled": self.table, "studies": self.studies}
 
     # -- figure
     def forest_plot(self, ax: Any = None, *, xlabel: str = "Estimate",
@@ -317,7 +305,7 @@ class MetaAnalysisResult:
         if refline is not None:
             ax.axvline(refline, color=_GREY, linestyle=":", linewidth=1.0, zorder=1)
 
-        pct = f"{self.level * 100:g}%"
+        pct = f"{self.ci * 100:g}%"
         pooled_name = "Pooled (common effect)" if self.method == "FE" else "Pooled (random effects)"
         yticks = list(y_st) + [y_pool] + ([y_pi] if show_pi else [])
         ylabels = [str(v) for v in st["label"]] + [pooled_name] + (
@@ -357,7 +345,7 @@ class MetaAnalysisResult:
 
         tau_txt = "" if self.method == "FE" else f"\u03c4\u00b2 = {self.tau2:.3g}, "
         het = (f"I\u00b2 = {self.i2:.0f}%, {tau_txt}"
-               f"Q({self.q_df}) = {self.q:.2f}, {_p_text(self.q_p)}")
+               f"Q({self.q_df}) = {self.q:.2f}, {_p_text(self.q_p_value)}")
         if self.knha:
             het += f"; CI: Hartung-Knapp t({self.df})"
         ax.set_xlabel(f"{xlabel}\n{het}", fontsize=_FS_LABEL)
@@ -434,7 +422,7 @@ def _check_inputs(estimates, std_errors, labels, level, method):
         raise RpcEvalError(f"standard errors must be finite and greater than 0; not so for: "
                            f"{', '.join(bad)}")
     if isinstance(level, bool) or not isinstance(level, Real) or not 0.0 < float(level) < 1.0:
-        raise RpcEvalError(f"level must be a confidence level between 0 and 1 (e.g. 0.95), "
+        raise RpcEvalError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), "
                            f"not {level!r}")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise RpcEvalError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -475,7 +463,7 @@ def _reml_score(y: np.ndarray, v: np.ndarray, tau2: float) -> float:
     return ypy - tr_p
 
 
-def _tau2_reml(y: np.ndarray, v: np.ndarray, tol: float, maxiter: int) -> tuple[float, int]:
+def _tau2_reml(y: np.ndarray, v: np.ndarray, tol: float, max_iter: int) -> tuple[float, int]:
     """REML tau^2 by Fisher scoring with step halving at the boundary, as metafor.
 
     Start: the Hedges (HE) estimate truncated at 0. Step:
@@ -496,7 +484,7 @@ def _tau2_reml(y: np.ndarray, v: np.ndarray, tol: float, maxiter: int) -> tuple[
     converged = False
     it = 0
     prev: tuple[float, float] | None = None       # (tau2, score) of the last iterate
-    while it < maxiter:
+    while it < max_iter:
         it += 1
         ypy, tr_p, tr_pp = _reml_parts(y, v, tau2)
         score = ypy - tr_p
@@ -599,8 +587,8 @@ def _degenerate_notes(y: np.ndarray, k: int, method: str, tau2: float, i2: float
 
 # --------------------------------------------------------------------------- main
 def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = False,
-                   level: float = 0.95, labels=None, knha_truncate: bool = False,
-                   tol: float = 1e-12, maxiter: int = 1000) -> MetaAnalysisResult:
+                   ci: float = 0.95, labels=None, knha_truncate: bool = False,
+                   tol: float = 1e-12, max_iter: int = 1000) -> MetaAnalysisResult:
     """Random-effects (or common-effect) meta-analysis of estimates with standard errors.
 
     Parameters
@@ -618,8 +606,8 @@ def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = 
         ``k - 1`` df and variance multiplied by
         ``q_HK = sum w_i (y_i - mu_hat)^2 / (k - 1)``, as metafor's ``test="knha"``
         (recommended when k is small; IntHout et al. 2014).
-    level : float
-        Confidence level of the confidence and prediction intervals (0 < level < 1).
+    ci : float
+        Confidence level of the confidence and prediction intervals (0 < ci < 1).
     labels : sequence of str, optional
         Names of the LAs/studies (used in messages, :attr:`~MetaAnalysisResult.studies`
         and the forest plot). Defaults to the index of ``estimates`` when it is a
@@ -628,7 +616,7 @@ def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = 
         Use ``max(1, q_HK)`` instead of ``q_HK`` (the "ad hoc" variant, metafor's
         ``test="adhoc"``), so the HKSJ interval is never narrower than the z interval.
         Only with ``knha=True``.
-    tol, maxiter : float, int
+    tol, max_iter : float, int
         REML stopping rule: ``|change in tau^2| <= tol * max(tau^2, mean v_i)``.
 
     Returns
@@ -680,8 +668,7 @@ def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = 
     >>> list(res.studies.columns)
     ['label', 'estimate', 'std_error', 'ci_low', 'ci_high', 'weight']
     """
-    y, se, labels, level, method = _check_inputs(estimates, std_errors, labels, level,
-                                                 method)
+    y, se, labels, level, method = _check_inputs(estimates, std_errors, labels, ci, method)
     if knha_truncate and not knha:
         raise RpcEvalError("knha_truncate=True only applies with knha=True")
     if knha and method == "FE":
@@ -712,7 +699,7 @@ def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = 
         tau2_se = float(np.sqrt((2.0 * q_df + 4.0 * tau2 * tr_p_fe + 2.0 * tau2 ** 2 * sum_pp)
                                 / tr_p_fe ** 2))
     else:
-        tau2, iterations = _tau2_reml(y, v, float(tol), int(maxiter))
+        tau2, iterations = _tau2_reml(y, v, float(tol), int(max_iter))
         tau2_se = float(np.sqrt(2.0 / _reml_parts(y, v, tau2)[2]))
 
     w = 1.0 / (v + tau2)
@@ -759,10 +746,10 @@ def random_effects(estimates, std_errors, *, method: str = "REML", knha: bool = 
     notes = _degenerate_notes(y, k, method, tau2, i2, knha, knha_truncate, hk, stat)
     return MetaAnalysisResult(
         estimate=mu, std_error=se_mu, ci_low=mu - crit * se_mu, ci_high=mu + crit * se_mu,
-        z_or_t=stat, p=p, df=df, tau2=float(tau2), tau=float(np.sqrt(tau2)),
-        tau2_se=float(tau2_se), i2=float(i2), h2=float(h2), q=q, q_df=q_df, q_p=q_p,
+        statistic=stat, p_value=p, df=df, tau2=float(tau2), tau=float(np.sqrt(tau2)),
+        tau2_se=float(tau2_se), i2=float(i2), h2=float(h2), q=q, q_df=q_df, q_p_value=q_p,
         pred_low=float(mu - pi_half), pred_high=float(mu + pi_half), k=k, method=method,
-        knha=bool(knha), level=level, studies=studies, knha_truncate=bool(knha_truncate),
+        knha=bool(knha), ci=level, studies=studies, knha_truncate=bool(knha_truncate),
         hk_scale=float(hk), iterations=iterations, notes=notes,
     )
 
@@ -781,7 +768,7 @@ def pool_estimates(data: pd.DataFrame, estimate: str = "estimate",
     label : str, optional
         Column naming the rows (e.g. ``"la_code"``); by default ``"Study 1"``, ...
     **kwargs
-        Passed to :func:`random_effects` (``method``, ``knha``, ``level`` ...).
+        Passed to :func:`random_effects` (``method``, ``knha``, ``ci`` ...).
 
     Examples
     --------

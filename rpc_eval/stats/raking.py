@@ -27,7 +27,7 @@ __all__ = ["rake", "weighted_mean", "weighted_proportion", "weighted_vs_unweight
 
 #: Columns of :func:`weighted_mean` / :func:`weighted_proportion`.
 ESTIMATE_COLUMNS: list[str] = [
-    "estimate", "se", "ci_low", "ci_high", "n", "sum_weights", "n_eff", "deff_kish",
+    "estimate", "std_error", "ci_low", "ci_high", "n", "sum_weights", "n_eff", "deff_kish",
     "variance_method",
 ]
 
@@ -51,11 +51,11 @@ def _target_series(name: str, margin) -> pd.Series:
     return margin
 
 
-def rake(sample: pd.DataFrame, margins: Mapping, *, weight_col: str | None = None,
+def rake(data: pd.DataFrame, margins: Mapping, *, weight_col: str | None = None,
          max_iter: int = 100, tol: float = 1e-8) -> pd.Series:
     """Rake respondent weights to known population totals (iterative proportional fitting).
 
-    Starting from ``sample[weight_col]`` (or 1 for everyone), each sweep multiplies the
+    Starting from ``data[weight_col]`` (or 1 for everyone), each sweep multiplies the
     weights of the respondents in category ``k`` of margin ``m`` by
     ``T_mk / sum_{i in k} w_i`` for every margin in turn, until every weighted margin
     is within ``tol`` (relative) of its target (Deming & Stephan 1940). The result
@@ -64,7 +64,7 @@ def rake(sample: pd.DataFrame, margins: Mapping, *, weight_col: str | None = Non
 
     Parameters
     ----------
-    sample : DataFrame
+    data : DataFrame
         One row per respondent, with a column per margin.
     margins : dict
         Column name -> population totals by category (a Series or a dict), e.g.
@@ -80,7 +80,7 @@ def rake(sample: pd.DataFrame, margins: Mapping, *, weight_col: str | None = Non
     Returns
     -------
     Series
-        The raked weights, named ``"weight"``, indexed like ``sample``.
+        The raked weights, named ``"weight"``, indexed like ``data``.
 
     Raises
     ------
@@ -111,22 +111,22 @@ def rake(sample: pd.DataFrame, margins: Mapping, *, weight_col: str | None = Non
     >>> [round(v, 4) for v in w]
     [10.0, 15.0, 15.0, 13.3333, 13.3333, 13.3333, 20.0]
     """
-    if not isinstance(sample, pd.DataFrame):
-        raise RpcEvalError("sample must be a pandas DataFrame")
+    if not isinstance(data, pd.DataFrame):
+        raise RpcEvalError("data must be a pandas DataFrame (one row per respondent)")
     if not isinstance(margins, Mapping) or not margins:
         raise RpcEvalError("margins must be a non-empty dict of column -> population totals")
-    if len(sample) == 0:
+    if len(data) == 0:
         raise RpcEvalError("the sample has no respondents")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise RpcEvalError(f"max_iter must be a positive integer; got {max_iter!r}")
     if not tol > 0:
         raise RpcEvalError(f"tol must be positive; got {tol!r}")
     if weight_col is None:
-        w = np.ones(len(sample))
+        w = np.ones(len(data))
     else:
-        if weight_col not in sample.columns:
+        if weight_col not in data.columns:
             raise RpcEvalError(f"weight column {weight_col!r} is not in the sample")
-        w = pd.to_numeric(sample[weight_col], errors="coerce").to_numpy(dtype=float)
+        w = pd.to_numeric(data[weight_col], errors="coerce").to_numpy(dtype=float)
         if not np.all(np.isfinite(w)) or (w <= 0).any():
             raise RpcEvalError(f"starting weights in {weight_col!r} must all be positive numbers")
         w = w.copy()
@@ -134,10 +134,10 @@ def rake(sample: pd.DataFrame, margins: Mapping, *, weight_col: str | None = Non
     prepared = []
     totals = {}
     for name, margin in margins.items():
-        if name not in sample.columns:
+        if name not in data.columns:
             raise RpcEvalError(f"margin {name!r} is not a column of the sample")
         target = _target_series(name, margin)
-        values = sample[name]
+        values = data[name]
         if values.isna().any():
             raise RpcEvalError(f"{int(values.isna().sum())} respondent(s) have no value of "
                                f"{name!r}; rake needs every respondent's category")
@@ -180,7 +180,7 @@ def rake(sample: pd.DataFrame, margins: Mapping, *, weight_col: str | None = Non
             w *= (target / cur)[codes]
         gap, name, label = discrepancy()
         if gap < tol:
-            return pd.Series(w, index=sample.index, name="weight")
+            return pd.Series(w, index=data.index, name="weight")
     raise RpcEvalError(
         f"raking did not converge in {max_iter} sweeps: margin {name!r} (category {label!r}) "
         f"is still {gap:.3g} (relative) from its target. Check for structural zeros -- "
@@ -248,7 +248,7 @@ def _estimate(y, weights, ci, calibration, start_weights, proportion) -> pd.Data
     if proportion:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     neff = kish_effective_n(w)
-    return pd.DataFrame([{"estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "n": n,
+    return pd.DataFrame([{"estimate": est, "std_error": se, "ci_low": lo, "ci_high": hi, "n": n,
                           "sum_weights": float(total), "n_eff": neff, "deff_kish": n / neff,
                           "variance_method": method}], columns=ESTIMATE_COLUMNS)
 
@@ -288,7 +288,7 @@ def weighted_mean(y, weights, *, ci: float = 0.95, calibration=None,
     Returns
     -------
     DataFrame
-        One row, :data:`ESTIMATE_COLUMNS`: ``estimate``, ``se``, ``ci_low``,
+        One row, :data:`ESTIMATE_COLUMNS`: ``estimate``, ``std_error``, ``ci_low``,
         ``ci_high``, ``n``, ``sum_weights``, ``n_eff`` (Kish), ``deff_kish``
         (``n / n_eff``), ``variance_method``.
 
