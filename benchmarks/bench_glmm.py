@@ -66,10 +66,10 @@ def main() -> None:
     d["workless"] = d["workless"].astype(float)
     d = d.drop(columns="exit_reason").dropna().reset_index(drop=True)
 
-    fit_glmm(d, FORMULA, group="la_code", n_agq=10)  # warm-up
+    fit_glmm(d, FORMULA, groups="la_code", n_agq=10)  # warm-up
     times = []
     for _ in range(3):
-        res, sec = timed(fit_glmm, d, FORMULA, group="la_code", n_agq=10)
+        res, sec = timed(fit_glmm, d, FORMULA, groups="la_code", n_agq=10)
         times.append(sec)
     py_sec = statistics.median(times)
     payload = {

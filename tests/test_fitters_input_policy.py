@@ -67,7 +67,7 @@ def _fitters():
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["y", "x", "arm", "la"]),
         ("fit_lmm slopes", lambda d: fit_lmm(d, "y ~ x", groups="la", re_formula="~x"),
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["y", "x", "la"]),
-        ("fit_glmm", lambda d: fit_glmm(d, "yb ~ x + arm", group="la", n_agq=1),
+        ("fit_glmm", lambda d: fit_glmm(d, "yb ~ x + arm", groups="la", n_agq=1),
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["yb", "x", "arm", "la"]),
         ("fit_cox", lambda d: fit_cox(d, "t", "ev", ["x", "arm"], cluster="la"),
          lambda r: r.coefficients["coef"].to_numpy(), ["t", "ev", "x", "arm", "la"]),
