@@ -129,7 +129,8 @@ def test_inner_labels_repeating_across_outer_groups_are_different_groups(fits):
 
 
 def test_sweep_never_below_glmer_without_a_warning():
-    """Random nested designs (binomial and Poisson, some with an SD of 0): our
+    """Random nested designs (binomial and Poisson, some with an SD of 0, some with
+    large SDs): our
     log-likelihood is never below glmer's by more than 1e-6 unless a warning says the
     optimum could not be confirmed; the singular flag agrees with isSingular."""
     sweep = pd.read_csv(REF / "glmm_nested_sweep.csv")
@@ -147,6 +148,7 @@ def test_sweep_never_below_glmer_without_a_warning():
     assert not short, f"below glmer's optimum without a warning: {short}"
     assert {r["family"] for r in FIX["sweep"].values()} == {"binomial", "poisson"}
     assert sum(r["singular"] for r in FIX["sweep"].values()) >= 3
+    assert sum(max(r["theta"]) > 1.5 for r in FIX["sweep"].values()) >= 4   # large SDs
 
 
 def _engine(seed=3, family="binomial"):

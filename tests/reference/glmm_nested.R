@@ -19,6 +19,7 @@
 #              data simulated with no practitioner variance: a singular fit (isSingular,
 #              practitioner SD 0) and a nearly singular one (practitioner SD ~0.06)
 #   sweep    : glmer(y ~ x + (1 | la/practitioner)) per design, binomial or poisson
+#              (designs s01-s12 small with some SDs at 0, l01-l06 with large SDs)
 # Standard errors: vcov(fit) (default use.hessian = TRUE: the beta block of the inverse
 # finite-difference Hessian of the deviance over (theta, beta)); se_rx is
 # vcov(fit, use.hessian = FALSE) (from RX of the final PIRLS, theta held fixed).

@@ -18,7 +18,10 @@ read as lme4 reads it (``practitioner:la``).
   0.06) on the second.
 * ``glmm_nested_sweep.csv``: 12 small random designs (column ``design``), binomial 0/1
   or Poisson (column ``family``), 5-10 LAs, 2-5 practitioners each, 2-12 parents each,
-  SDs drawn from 0-1.5 (LA) and 0-1.2 (practitioner), some at 0.
+  SDs drawn from 0-1.5 (LA) and 0-1.2 (practitioner), some at 0; then 6 designs
+  ``l01``-``l06`` with large SDs on the logit scale (LA 1.5-2.5, practitioner 0.8-2.0;
+  10 LAs, 5-25 parents per practitioner), where a Newton iteration for the modes
+  without step control is most at risk.
 
 Run from the repository root: ``python tests/reference/make_glmm_nested_data.py``;
 then ``Rscript tests/reference/glmm_nested.R``.
@@ -87,6 +90,13 @@ def sweep(seed=20241208, n_designs=12):
         else:
             y = rng.poisson(np.exp(0.5 + 0.3 * x + b))
         out.append(d.assign(design=f"s{k + 1:02d}", family=family, x=x, y=y))
+    rng = np.random.default_rng(seed + 1)
+    for k in range(6):
+        d, b = nested(rng, 10, (2, 6), (5, 25), rng.uniform(1.5, 2.5), rng.uniform(0.8, 2.0))
+        x = np.round(rng.normal(size=len(d)), 3)
+        eta = rng.normal(0, 1) + 0.5 * x + b
+        y = (rng.random(len(d)) < 1 / (1 + np.exp(-eta))).astype(int)
+        out.append(d.assign(design=f"l{k + 1:02d}", family="binomial", x=x, y=y))
     return pd.concat(out, ignore_index=True)[["design", "family", "la", "practitioner",
                                               "x", "y"]]
 
