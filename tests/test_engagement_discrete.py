@@ -388,7 +388,15 @@ def test_missing_values_and_cluster_warnings(pp):
     data.loc[[3, 7], "age"] = np.nan
     with pytest.warns(DataQualityWarning, match="2 of 3,377"):
         res = fit_discrete_hazard(data, "dropout", ["age"])
-    assert res.n_obs == len(pp) - 2
+    assert res.n_obs == len(pp) - 2 and res.n_dropped == 2
+    assert "3,375 (2 left out for missing values)" in res.summary()
+    # a missing outcome or session counts too; a complete table drops nothing
+    more = data.copy()
+    more.loc[[10], "dropout"] = np.nan
+    more.loc[[11, 12], "session"] = np.nan
+    with pytest.warns(DataQualityWarning, match="5 of 3,377"):
+        assert fit_discrete_hazard(more, "dropout", ["age"]).n_dropped == 5
+    assert fit_discrete_hazard(pp, "dropout", ["age"]).n_dropped == 0
     with pytest.warns(DataQualityWarning, match="single cluster"):
         one = fit_discrete_hazard(pp.assign(la_code="LA01"), "dropout", ["age"],
                                   cluster="la_code")

@@ -67,7 +67,7 @@ def _fitters():
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["y", "x", "arm", "la"]),
         ("fit_lmm slopes", lambda d: fit_lmm(d, "y ~ x", groups="la", re_formula="~x"),
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["y", "x", "la"]),
-        ("fit_glmm", lambda d: fit_glmm(d, "yb ~ x + arm", group="la", n_agq=1),
+        ("fit_glmm", lambda d: fit_glmm(d, "yb ~ x + arm", groups="la", n_agq=1),
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["yb", "x", "arm", "la"]),
         ("fit_cox", lambda d: fit_cox(d, "t", "ev", ["x", "arm"], cluster="la"),
          lambda r: r.coefficients["coef"].to_numpy(), ["t", "ev", "x", "arm", "la"]),
@@ -116,9 +116,8 @@ def test_nullable_columns_with_pd_na_dropped_counted_and_warned(plain, case):
     assert expected_drop >= 2
     with pytest.warns(DataQualityWarning, match=f"{expected_drop}"):
         res = call(holed)
-    if name != "fit_discrete_hazard":  # its result has no count yet (see its module)
-        dropped = getattr(res, "n_dropped", None)
-        assert dropped == expected_drop, f"{name}: n_dropped {dropped} != {expected_drop}"
+    dropped = getattr(res, "n_dropped", None)
+    assert dropped == expected_drop, f"{name}: n_dropped {dropped} != {expected_drop}"
     # the same numbers as the complete rows in plain numpy dtypes
     ref = value(_quiet(call, plain.loc[~bad.to_numpy()].reset_index(drop=True)))
     np.testing.assert_allclose(value(res), ref, rtol=1e-10, atol=1e-12, err_msg=name)

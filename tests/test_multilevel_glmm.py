@@ -30,7 +30,7 @@ def fits():
     for name in ("a", "b"):
         d = pd.read_csv(REF / f"glmm_{name}.csv")
         for nagq in (10, 1):
-            out[name, nagq] = fit_glmm(d, FORMULA, group="la", n_agq=nagq)
+            out[name, nagq] = fit_glmm(d, FORMULA, groups="la", n_agq=nagq)
     return out
 
 
@@ -93,14 +93,14 @@ def test_result_tables_and_display(fits):
     assert "Log-likelihood" in res.summary().as_text()
     assert "<table" in res._repr_html_()
     assert "\n" not in repr(res) and res.to_frame().equals(res.fixed_effects)
-    assert res.n_obs == 2000 and res.n_groups == 40 and res.n_dropped == 0
+    assert res.n_obs == 2000 and res.n_groups == {"la": 40} and res.n_dropped == 0
 
 
 def test_missing_rows_are_dropped_and_counted():
     d = pd.read_csv(REF / "glmm_a.csv")
     d.loc[[3, 10, 50], "x"] = np.nan
     with pytest.warns(DataQualityWarning, match="3 of 2,000 rows have missing values"):
-        res = fit_glmm(d, FORMULA, group="la", n_agq=1)
+        res = fit_glmm(d, FORMULA, groups="la", n_agq=1)
     assert res.n_dropped == 3 and res.n_obs == 1997
 
 
@@ -124,7 +124,7 @@ def test_arm_ci_coverage_known_truth():
         d = _simulate(rng)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BoundaryFitWarning)
-            fe = fit_glmm(d, FORMULA, group="la", n_agq=5).fixed_effects.set_index("term")
+            fe = fit_glmm(d, FORMULA, groups="la", n_agq=5).fixed_effects.set_index("term")
         lo, hi = fe.loc["arm[T.rpc]", ["ci_low", "ci_high"]]
         hits += lo <= 0.5 <= hi
     assert 0.85 <= hits / n_sim <= 1.0
@@ -133,20 +133,20 @@ def test_arm_ci_coverage_known_truth():
 def test_one_group_is_an_error():
     d = pd.read_csv(REF / "glmm_a.csv")
     with pytest.raises(RpcEvalError, match="at least two groups"):
-        fit_glmm(d[d.la == "LA01"], FORMULA, group="la")
+        fit_glmm(d[d.la == "LA01"], FORMULA, groups="la")
 
 
 def test_constant_outcome_is_an_error():
     d = pd.read_csv(REF / "glmm_a.csv").assign(y=1)
     with pytest.raises(RpcEvalError, match="constant"):
-        fit_glmm(d, FORMULA, group="la")
+        fit_glmm(d, FORMULA, groups="la")
 
 
 def test_binary_covariate_separation_is_an_error():
     d = pd.read_csv(REF / "glmm_a.csv")
     d.loc[d.arm == "rpc", "y"] = 1
     with pytest.raises(RpcEvalError, match="Perfect separation.*arm"):
-        fit_glmm(d, FORMULA, group="la")
+        fit_glmm(d, FORMULA, groups="la")
 
 
 def test_continuous_covariate_separation_is_an_error():
@@ -155,14 +155,14 @@ def test_continuous_covariate_separation_is_an_error():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(RpcEvalError, match="Perfect separation.*'x'"):
-            fit_glmm(d, FORMULA, group="la")
+            fit_glmm(d, FORMULA, groups="la")
 
 
 def test_group_separation_is_an_error():
     d = pd.read_csv(REF / "glmm_a.csv")
     d["y"] = (d.la <= "LA20").astype(int)
     with pytest.raises(RpcEvalError, match="constant within every group"):
-        fit_glmm(d, FORMULA, group="la")
+        fit_glmm(d, FORMULA, groups="la")
 
 
 def test_zero_variance_warns_boundary_and_matches_glm():
@@ -173,7 +173,7 @@ def test_zero_variance_warns_boundary_and_matches_glm():
                          "y": [0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0]})
     d = pd.concat([base.assign(la=f"LA{i}") for i in range(10)], ignore_index=True)
     with pytest.warns(BoundaryFitWarning, match="boundary"):
-        res = fit_glmm(d, FORMULA, group="la")
+        res = fit_glmm(d, FORMULA, groups="la")
     import statsmodels.formula.api as smf
 
     glm = smf.logit(FORMULA, d).fit(disp=0)
@@ -186,16 +186,16 @@ def test_zero_variance_warns_boundary_and_matches_glm():
 def test_bad_arguments():
     d = pd.read_csv(REF / "glmm_a.csv")
     with pytest.raises(RpcEvalError, match="'binomial' .*'poisson'"):
-        fit_glmm(d, FORMULA, group="la", family="gamma")
+        fit_glmm(d, FORMULA, groups="la", family="gamma")
     with pytest.raises(RpcEvalError, match="trials= is for binomial"):
-        fit_glmm(d, FORMULA, group="la", family="poisson", trials="x")
+        fit_glmm(d, FORMULA, groups="la", family="poisson", trials="x")
     with pytest.raises(RpcEvalError, match="whole numbers >= 0"):
-        fit_glmm(d.assign(y=d.y - 0.5), FORMULA, group="la", family="poisson")
+        fit_glmm(d.assign(y=d.y - 0.5), FORMULA, groups="la", family="poisson")
     with pytest.raises(RpcEvalError, match="whole numbers >= 1"):
-        fit_glmm(d.assign(n=0), FORMULA, group="la", trials="n")
+        fit_glmm(d.assign(n=0), FORMULA, groups="la", trials="n")
     with pytest.raises(RpcEvalError, match="between 0 and 'n'"):
-        fit_glmm(d.assign(n=1, y=d.y * 2), FORMULA, group="la", trials="n")
+        fit_glmm(d.assign(n=1, y=d.y * 2), FORMULA, groups="la", trials="n")
     with pytest.raises(RpcEvalError, match="not in the data"):
-        fit_glmm(d, FORMULA, group="la_code")
+        fit_glmm(d, FORMULA, groups="la_code")
     with pytest.raises(RpcEvalError, match="0/1"):
-        fit_glmm(d.assign(y=d.y * 2), FORMULA, group="la")
+        fit_glmm(d.assign(y=d.y * 2), FORMULA, groups="la")

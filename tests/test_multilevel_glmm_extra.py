@@ -74,7 +74,7 @@ def fits():
         d, formula, group, kw = _data(name)
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
-            out[name, nagq] = fit_glmm(d, formula, group=group, n_agq=nagq, **kw)
+            out[name, nagq] = fit_glmm(d, formula, groups=group, n_agq=nagq, **kw)
     return out
 
 
@@ -152,28 +152,6 @@ def test_unconfirmed_optimum_warns_with_numbers(monkeypatch):
 
     monkeypatch.setattr(glmm._Problem, "modes", lazy)
     with pytest.warns(ConvergenceWarning, match="modes of some groups did not converge"):
-        res = fit_glmm(d, formula, group=group, n_agq=10)
+        res = fit_glmm(d, formula, groups=group, n_agq=10)
     assert not res.converged and not res.optimizer["modes_converged"]
     assert res.optimizer["restarts"] >= 1
-
-
-def test_nested_groups_are_refused_in_words():
-    """Nested random intercepts are not built yet: a list of groups is a plain refusal,
-    never a traceback; a list of one group is that group."""
-    import numpy as np
-    import pandas as pd
-    import pytest
-
-    from rpc_eval.errors import RpcEvalError
-    from rpc_eval.multilevel import fit_glmm
-
-    rng = np.random.default_rng(1)
-    d = pd.DataFrame({"y": rng.integers(0, 2, 200), "la": rng.choice(list("abcd"), 200),
-                      "fam": rng.choice(["x", "y"], 200)})
-    with pytest.raises(RpcEvalError, match="nested groups are not supported"):
-        fit_glmm(d, "y ~ 1", ["la", "fam"])
-    from rpc_eval.errors import BoundaryFitWarning
-
-    with pytest.warns(BoundaryFitWarning):  # pure noise: the LA variance is 0
-        one = fit_glmm(d, "y ~ 1", ["la"])
-    assert list(one.variance_components["component"]) == ["la"]

@@ -64,6 +64,7 @@ from rpc_eval._util import as_list as _as_list
 from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.stats.intervals import wilson_interval
+from rpc_eval.stats.missing import complete_rows
 
 __all__ = [
     "fit_discrete_hazard",
@@ -276,6 +277,9 @@ class DiscreteHazardResult:
         ``"model-based"`` or ``"cluster-robust (CR1: G/(G-1), as sandwich::vcovCL HC0)"``.
     n_obs, n_events, n_clusters : int
         Person-period rows and events used; clusters (``None`` without ``cluster``).
+    n_dropped : int
+        Person-period rows left out because a column the model uses was missing (each
+        such drop is also warned with a :class:`~rpc_eval.errors.DataQualityWarning`).
     loglik, deviance, aic : float
         Of the binomial GLM (rows of separated sessions contribute 0 to the log-likelihood
         at the limit).
@@ -304,6 +308,7 @@ class DiscreteHazardResult:
     aic: float
     converged: bool
     separated_sessions: list[Any]
+    n_dropped: int
     glm_result: Any = field(repr=False)
     _design: _Design = field(repr=False)
     _params: np.ndarray = field(repr=False)
@@ -403,7 +408,9 @@ class DiscreteHazardResult:
             ("Model", f"discrete-time hazard, {self.link} link ({ratio})"),
             ("Outcome", f"{self.outcome} per {self.time} at risk"),
             ("Time effect", self.time_effect),
-            ("Person-periods", f"{self.n_obs:,}"),
+            ("Person-periods", f"{self.n_obs:,}"
+             + (f" ({self.n_dropped:,} left out for missing values)" if self.n_dropped
+                else "")),
             ("Events", f"{self.n_events:,}"),
             ("Standard errors", self.se_type),
         ]
@@ -483,7 +490,8 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
     person_period : pandas.DataFrame
         One row per subject and session at risk (see
         ``rpc_eval.engagement.timetoevent.person_period``). Rows with a missing value in a
-        column used are left out, with a :class:`~rpc_eval.errors.DataQualityWarning`.
+        column used are left out, with a :class:`~rpc_eval.errors.DataQualityWarning`
+        giving the count (also ``n_dropped`` on the result).
     outcome : str
         0/1 (or boolean) column: 1 in the session the event (dropout) happened.
     covariates : str or list of str
@@ -583,16 +591,11 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
     used = [outcome, time] + covs + ([cluster] if cluster is not None else [])
     _check_frame(person_period, used, "person_period")
 
-    data = person_period[list(dict.fromkeys(used))]
-    incomplete = data.isna().any(axis=1)
-    if incomplete.all():
+    if person_period[list(dict.fromkeys(used))].isna().any(axis=1).all():
         raise RpcEvalError("every row has a missing value in the columns used "
                            f"({', '.join(used)})")
-    if incomplete.any():
-        warnings.warn(f"{int(incomplete.sum()):,} of {len(data):,} person-period rows have a "
-                      f"missing value in {', '.join(used)} and were left out",
-                      DataQualityWarning, stacklevel=2)
-        data = data.loc[~incomplete]
+    data, n_dropped = complete_rows(person_period, used, "discrete-time hazard model "
+                                    "(person-period rows)", stacklevel=3)
     data = data.reset_index(drop=True)
     y = _binary(data[outcome], outcome)
     if not pd.api.types.is_numeric_dtype(data[time]) and time_effect != "categorical":
@@ -726,7 +729,7 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
             n for _, n in sep_counts.values()),
         n_events=n_events, n_clusters=n_clusters, loglik=float(result.llf),
         deviance=float(result.deviance), aic=float(result.aic), converged=converged,
-        separated_sessions=separated, glm_result=result, _design=design, _params=params,
+        separated_sessions=separated, n_dropped=int(n_dropped), glm_result=result, _design=design, _params=params,
         _cov=cov, _reference_profile=reference, _separated_counts=sep_counts)
 
 

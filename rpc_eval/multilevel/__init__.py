@@ -4,7 +4,8 @@
   (``groups=[outer, inner]`` = lme4's ``(1 | outer/inner)``), profiled (RE)ML,
   Satterthwaite degrees of freedom, ICCs and BLUPs;
 - :func:`fit_glmm`: random-intercept logistic (0/1 or counts) and Poisson models by
-  adaptive Gauss-Hermite quadrature (``n_agq=1`` is Laplace);
+  adaptive Gauss-Hermite quadrature (``n_agq=1`` is Laplace), and with nested random
+  intercepts (``groups=[outer, inner]``) by the Laplace approximation;
 - :func:`funnel_limits`, :func:`caterpillar_plot`: fair LA comparisons;
 - :func:`multilevel_analysis`: the report's multilevel section.
 """

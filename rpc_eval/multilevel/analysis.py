@@ -177,7 +177,8 @@ def multilevel_analysis(
         if reference is not None:
             starters = _with_reference(starters, "intervention", reference)
         try:
-            glmm = fit_glmm(starters, "completed ~ C(intervention)", cgroup, n_agq=n_agq)
+            glmm = fit_glmm(starters, "completed ~ C(intervention)", groups=cgroup,
+                            n_agq=n_agq)
             la_effects = glmm.blups()
         except RpcEvalError as exc:
             notes.append(f"Completion model not fitted: {exc}")

@@ -42,8 +42,8 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.multilevel.formula import complete_rows
 from rpc_eval.results import Result
+from rpc_eval.stats.missing import complete_rows
 from rpc_eval.stats.style import BLACK as _BLACK
 from rpc_eval.stats.style import BLUE as _BLUE
 from rpc_eval.stats.style import FS_LABEL as _FS_LABEL
