@@ -64,6 +64,9 @@ class Cells:
         """A value per word (array or Series) -> a value per cell (array or Series with
         a fresh 0..n-1 index)."""
         if isinstance(per_word, pd.Series):
+            if per_word.dtype == object:  # (a Series built from an object array of text
+                # would be converted to Arrow text: say the dtype)
+                return pd.Series(per_word.to_numpy()[self.codes], dtype=object, copy=False)
             return per_word.take(self.codes).reset_index(drop=True)
         return np.asarray(per_word)[self.codes]
 
@@ -95,8 +98,14 @@ def _first_appearance(codes: np.ndarray, words: np.ndarray) -> tuple[np.ndarray,
     if not len(codes):
         return codes, words[:0]
     top = np.maximum.accumulate(codes)
-    if codes[0] == 0 and (np.diff(top) <= 1).all():
-        return codes, words[:int(top[-1]) + 1]
+    # how many codes were, when they came, larger than any before them
+    records = 1 + int(np.count_nonzero(np.diff(top)))
+    if codes[0] == 0 and int(top[-1]) + 1 == records:
+        return codes, words[:records]
+    used = np.bincount(codes, minlength=len(words)) > 0
+    if int(used.sum()) == records:  # in order; some words unused (a header line's)
+        remap = np.cumsum(used) - 1
+        return remap[codes], words[used]
     codes, first = pd.factorize(codes)
     return np.asarray(codes), words[np.asarray(first)]
 

@@ -17,7 +17,8 @@ file (or one Arrow refuses) gives ``None`` and is read by
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -113,10 +114,17 @@ def read_encoded_csv(path: Path, delimiter_of) -> tuple[pd.DataFrame, str] | Non
                 column_types={n: pa.string() for n in names}, null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
         chunks: list[list] = [[] for _ in names]
+        # a block is encoded while the next one is parsed; at most two wait
+        pending: deque[list[Future]] = deque()
         with ThreadPoolExecutor(2) as pool:
             for batch in reader:
-                for i, enc in enumerate(pool.map(_encode, batch.columns)):
-                    chunks[i].append(enc)
+                pending.append([pool.submit(_encode, col) for col in batch.columns])
+                while len(pending) > 2 or (pending and not batch.num_rows):
+                    for i, done in enumerate(pending.popleft()):
+                        chunks[i].append(done.result())
+            while pending:
+                for i, done in enumerate(pending.popleft()):
+                    chunks[i].append(done.result())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
         return None
     if not chunks[0]:

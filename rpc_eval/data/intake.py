@@ -488,6 +488,12 @@ class _TableCheck:
             return
         live_idx = np.flatnonzero(live)
         key_ids = self._key_ids(key, live_idx)
+        # sorting finds whether any key repeats (files are mostly in key order, which a
+        # stable sort takes in one pass); only then are the rows sharing one found
+        ordered = np.sort(key_ids, kind="stable")
+        if not (ordered[1:] == ordered[:-1]).any():
+            return
+        del ordered
         shared = pd.Series(key_ids).duplicated(keep=False).to_numpy()
         if not shared.any():
             return
@@ -791,21 +797,31 @@ def _notna(c: _TableCheck, col: str) -> np.ndarray:
 def _pair_index(c: _TableCheck, a: str, b: str, key: pd.MultiIndex) -> np.ndarray:
     """``key.get_indexer`` of the rows' typed (a, b) pairs, looked up once per pair of
     distinct texts (a grid of them when it is small) rather than once per row."""
-    t = c.typed
     if a in c.word_values and b in c.word_values:
         wa, wb = c.word_values[a], c.word_values[b]
-        ca = c.cells[c.columns[a]].codes.astype(np.int64)
-        pair = ca * len(wb) + c.cells[c.columns[b]].codes
         if len(wa) * len(wb) <= 1 << 20:
+            ca = c.cells[c.columns[a]].codes.astype(np.int64)
+            pair = ca * len(wb) + c.cells[c.columns[b]].codes
             grid = pd.MultiIndex.from_arrays([np.repeat(wa.astype(object).to_numpy(), len(wb)),
                                               np.tile(wb.astype(object).to_numpy(), len(wa))])
             return key.get_indexer(grid)[pair]
+    numbers, va, vb = _distinct_pairs(c, a, b)
+    return key.get_indexer(pd.MultiIndex.from_arrays([va, vb]))[numbers]
+
+
+def _distinct_pairs(c: _TableCheck, a: str, b: str
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs of typed values in the rows, found once per pair of
+    distinct texts: a number per row, and the a and b values of each number."""
+    if a in c.word_values and b in c.word_values:
+        wa = c.word_values[a].astype(object).to_numpy()
+        wb = c.word_values[b].astype(object).to_numpy()
+        pair = (c.cells[c.columns[a]].codes.astype(np.int64) * len(wb)
+                + c.cells[c.columns[b]].codes)
         numbers, seen = pd.factorize(pair)
-        firsts = pd.MultiIndex.from_arrays([wa.astype(object).to_numpy()[seen // len(wb)],
-                                            wb.astype(object).to_numpy()[seen % len(wb)]])
-        return key.get_indexer(firsts)[numbers]
-    return key.get_indexer(pd.MultiIndex.from_arrays([t[a].astype(object),
-                                                      t[b].astype(object)]))
+        return np.asarray(numbers), wa[seen // len(wb)], wb[seen % len(wb)]
+    return (np.arange(c.n), c.typed[a].astype(object).to_numpy(),
+            c.typed[b].astype(object).to_numpy())
 
 
 def _answer_labels(c: _TableCheck, registry: Registry) -> None:
@@ -875,8 +891,10 @@ def _training_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
         mask = out & (t["question"] == question).to_numpy()
         c.error(mask, "value", f"value is outside the valid codes of question {question} "
                 f"({lo.get(question, '')} to {hi.get(question, '')})", "check the response code")
+    numbers, questions, waves_given = _distinct_pairs(c, "question", "wave")
     asked = np.array([w in waves.get(qq, [w]) if isinstance(qq, str) and isinstance(w, str)
-                      else True for qq, w in zip(t["question"], t["wave"], strict=True)], bool)
+                      else True for qq, w in zip(questions, waves_given, strict=True)],
+                     bool)[numbers]
     c.error(~asked, "wave", "this question is not asked at this wave",
             "check the wave and question codes (see the training_questions codebook)")
 
@@ -890,8 +908,9 @@ def _planning_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
     c.error(wrong, "section", "the item belongs to another section",
             "use the section given for the item in the planning_tool codebook")
     # an item without a list of responses (e.g. added by a region) takes any response
+    numbers, items, given = _distinct_pairs(c, "item", "response")
     ok = np.array([(r in [str(x) for x in responses[i]]) if i in responses else True
-                   for i, r in zip(t["item"], t["response"], strict=True)], bool)
+                   for i, r in zip(items, given, strict=True)], bool)[numbers]
     for item in pd.unique(t.loc[~ok, "item"]):
         mask = ~ok & (t["item"] == item).to_numpy()
         c.error(mask, "response", f"not a valid response for item {item}",
