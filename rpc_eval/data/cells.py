@@ -100,8 +100,10 @@ def _first_appearance(codes: np.ndarray, words: np.ndarray) -> tuple[np.ndarray,
     top = np.maximum.accumulate(codes)
     # how many codes were, when they came, larger than any before them
     records = 1 + int(np.count_nonzero(np.diff(top)))
-    if codes[0] == 0 and int(top[-1]) + 1 == records:
-        return codes, words[:records]
+    low = int(codes[0])
+    if int(top[-1]) + 1 - low == records and (low == 0 or int(codes.min()) == low):
+        # in order; the words before the first cell's (a header line's) unused
+        return (codes - low if low else codes), words[low:low + records]
     used = np.bincount(codes, minlength=len(words)) > 0
     if int(used.sum()) == records:  # in order; some words unused (a header line's)
         remap = np.cumsum(used) - 1

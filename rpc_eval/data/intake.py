@@ -89,6 +89,10 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     if not len(frame.columns):
         return np.zeros(len(frame), bool)
     if len(frame.columns) <= 200:
+        cat = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+        if any(not _blank_words(frame[c])[:-1].any() and frame[c].array.codes.min() >= 0
+               for c in cat if len(frame)):
+            return np.zeros(len(frame), bool)  # a column with no blank cell: no blank row
         blank = np.ones(len(frame), bool)
         for name in frame.columns:
             blank &= _blank_cells(frame[name])
@@ -101,11 +105,24 @@ def _blank_cells(column: pd.Series) -> np.ndarray:
     """Cells that are empty or white space (a Categorical column: decided once per
     distinct text)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        cat = column.array
-        empty = np.append(pd.Series(np.asarray(cat.categories, dtype=object), dtype="str")
-                          .str.strip().eq("").to_numpy(dtype=bool), True)
-        return empty[np.asarray(cat.codes)]  # code -1 (missing) takes the appended True
+        # code -1 (missing) takes the appended True
+        return _blank_words(column)[np.asarray(column.array.codes)]
     return column.str.strip().eq("").to_numpy(dtype=bool)
+
+
+def _blank_words(column: pd.Series) -> np.ndarray:
+    """Of a Categorical column: which categories are empty or white space, and True
+    appended (for a missing cell)."""
+    cats = column.array.categories
+    return np.append(pd.Series(np.asarray(cats, dtype=object), dtype="str").str.strip()
+                     .eq("").to_numpy(dtype=bool), True)
+
+
+def _spread_any(cells: Cells, per_word: np.ndarray) -> np.ndarray:
+    """A mask per word as a mask per cell (no pass over the cells when no word is in it)."""
+    if not per_word.any():
+        return np.zeros(len(cells), bool)
+    return cells.spread(per_word)
 
 
 def _one(n: int, i: int) -> np.ndarray:
@@ -383,10 +400,11 @@ class _TableCheck:
             cells = self.cells[src]
             words = cells.series()
             if kind in ("id", "code", "date"):
-                multi = (cells.spread((words.str.contains("\n", regex=False)
-                                       | words.str.contains("\r", regex=False)).to_numpy())
+                multi = (_spread_any(cells, (words.str.contains("\n", regex=False)
+                                             | words.str.contains("\r", regex=False))
+                                     .to_numpy())
                          if self.raw.may_span_lines else np.zeros(self.n, bool))
-                long = cells.spread((words.str.len() > MAX_KEY_CHARS).to_numpy())
+                long = _spread_any(cells, (words.str.len() > MAX_KEY_CHARS).to_numpy())
                 for i in np.flatnonzero(multi):
                     cell = cells.text([i])[0]
                     n = cell.count("\n") + cell.replace("\r\n", "\n").count("\r")
@@ -402,7 +420,7 @@ class _TableCheck:
                            f"{col}", "check the cell; a quote mark may be missing or stray",
                            values=_short(cells) if long.any() else None)
             else:
-                long = cells.spread((words.str.len() > MAX_CELL_CHARS).to_numpy())
+                long = _spread_any(cells, (words.str.len() > MAX_CELL_CHARS).to_numpy())
                 self.error(long, col, f"the value is longer than {MAX_CELL_CHARS:,} characters",
                            "shorten the text", values=_short(cells) if long.any() else None)
                 if self.raw.may_span_lines:
@@ -452,11 +470,11 @@ class _TableCheck:
             # every check of a cell depends on its text alone: each distinct text is
             # parsed once and its value and problems carried to its cells
             parsed = parse_column(cells.series(), colspec, col, codes, labels)
-            given = cells.spread(cells.words != "")
             failed = np.zeros(self.n, bool)
             seen = self.flagged.get(self.columns[col])
+            given = cells.spread(cells.words != "") if parsed.errors else None
             for mask, problem, hint in parsed.errors:
-                mask = cells.spread(np.asarray(mask, bool))
+                mask = _spread_any(cells, np.asarray(mask, bool))
                 if seen is not None:  # already reported by the reader, once is enough
                     mask = mask & ~seen
                 self.error(mask, col, problem, hint)
@@ -537,6 +555,7 @@ class _TableCheck:
         only when the product of the numbers of values would overflow)."""
         combined = np.zeros(len(idx), dtype=np.int64)
         size = 1
+        every = len(idx) == self.n  # all rows, in order
         for col in key:
             cells = self.cells[self.columns[col]]
             numbers, uniques = pd.factorize(self.word_values[col], use_na_sentinel=False)
@@ -544,7 +563,9 @@ class _TableCheck:
             if size * k >= 2**62:
                 combined, seen = pd.factorize(combined)
                 combined, size = combined.astype(np.int64), len(seen)
-            combined = combined * k + np.asarray(numbers, dtype=np.int64)[cells.codes[idx]]
+            combined *= k
+            combined += np.asarray(numbers, dtype=np.int64)[
+                cells.codes if every else cells.codes[idx]]
             size *= k
         return combined
 
@@ -772,12 +793,23 @@ def _responses_rules(c: _TableCheck, registry: Registry, today: pd.Timestamp) ->
             c.error(mask, "item", f"not an item of instrument {name}",
                     f"items of {name} are {ids[0]} .. {ids[-1]} (see rpc_eval.instruments.get("
                     f"'{name}').items)")
-    lo = np.where(idx >= 0, items["min"].to_numpy()[idx], np.nan)
-    hi = np.where(idx >= 0, items["max"].to_numpy()[idx], np.nan)
-    v = t["value"].to_numpy(dtype=float, na_value=np.nan)
-    has = ~np.isnan(v) & (idx >= 0)
-    out = has & ((v < lo) | (v > hi) | (v % 1 != 0))
+    # the item's range; an unknown item (index -1) takes the appended NaN
+    lo_of = np.append(items["min"].to_numpy(dtype=float), np.nan)
+    hi_of = np.append(items["max"].to_numpy(dtype=float), np.nan)
+    values = c.word_values.get("value")
+    if values is not None and (len(items) + 1) * len(values) <= 1 << 22:
+        # a function of the item and the value's text: decided once per distinct pair
+        vw = values.to_numpy(dtype=float, na_value=np.nan)
+        grid = _out_of_range(np.repeat(np.arange(-1, len(items)), len(vw)),
+                             np.tile(vw, len(items) + 1), lo_of, hi_of)
+        pair = (idx + 1).astype(np.int64) * len(vw)
+        pair += c.cells[c.columns["value"]].codes
+        out = grid[pair]
+    else:
+        out = _out_of_range(idx, t["value"].to_numpy(dtype=float, na_value=np.nan),
+                            lo_of, hi_of)
     if out.any():
+        lo, hi = lo_of[idx], hi_of[idx]
         for lo_v, hi_v in {(a, b) for a, b in zip(lo[out], hi[out], strict=True)}:
             mask = out & (lo == lo_v) & (hi == hi_v)
             c.error(mask, "value",
@@ -785,6 +817,14 @@ def _responses_rules(c: _TableCheck, registry: Registry, today: pd.Timestamp) ->
                     f"{lo_v:g} to {hi_v:g})",
                     "check the value against the questionnaire's scoring; leave the cell empty "
                     "if the item was not answered")
+
+
+def _out_of_range(idx: np.ndarray, v: np.ndarray, lo_of: np.ndarray, hi_of: np.ndarray
+                  ) -> np.ndarray:
+    """Answers of a known item (``idx`` >= 0) given but not a whole number in its range."""
+    lo, hi = lo_of[idx], hi_of[idx]
+    has = ~np.isnan(v) & (idx >= 0)
+    return has & ((v < lo) | (v > hi) | (v % 1 != 0))
 
 
 def _notna(c: _TableCheck, col: str) -> np.ndarray:
