@@ -17,8 +17,13 @@ parents and their attendance too, with shifted identifiers: a multi-year nationa
 collection) into a temporary folder, loaded in a fresh interpreter (time, processor
 time, peak resident set, swap used) and deleted.
 
+With ``--engines`` (DuckDB installed), the heaviest checks of the answers table (its
+key of five columns unique, its parent_id in the parents table) are timed in DuckDB, from
+the CSV files and from the same text already in memory as Arrow, against this package's
+encoded read and the same checks on its codes: the figures behind the choice of engine.
+
     python benchmarks/bench_intake.py [--data FOLDER] [--label after]
-        [--scale national] [--seed 20240601] [--large] [--keep-previous KEY]
+        [--scale national] [--seed 20240601] [--large] [--keep-previous KEY] [--engines]
 
 Without ``--data`` the national dataset is generated into a temporary folder first.
 Results of each ``--label`` (e.g. ``before`` for the code of an earlier commit put first
@@ -183,6 +188,80 @@ def measure_large(folder: Path, copies: int = 3) -> dict:
     return out
 
 
+def _best(fn, repeat: int = 2) -> dict:
+    """Fastest of ``repeat`` calls: wall and processor seconds, and the result."""
+    best = None
+    for _ in range(repeat):
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        result = fn()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        if best is None or wall < best["seconds"]:
+            best = {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "result": result}
+    return best
+
+
+def compare_engines(folder: Path) -> dict:
+    """The answers table's key and parent reference checks: DuckDB (two threads) from
+    the files and on Arrow text in memory, and this package's encoded read and checks."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from rpc_eval.data.cells import Cells
+    from rpc_eval.data.readers import read_table_file
+
+    answers, parents = folder / "responses.csv", folder / "parents.csv"
+    key = ["parent_id", "respondent", "instrument", "wave", "item"]
+    keys = ", ".join(key)
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    dup = ("SELECT count(*) FROM (SELECT {k}, count(*) AS n FROM {t} GROUP BY ALL "
+           "HAVING n > 1)")
+    ref = "SELECT count(*) FROM {a} AS r ANTI JOIN {p} AS p USING (parent_id)"
+    csv_a = f"read_csv('{answers}', all_varchar = true)"
+    csv_p = f"read_csv('{parents}', all_varchar = true)"
+    out = {"load_average": [round(x, 2) for x in os.getloadavg()],
+           "duckdb": duckdb.__version__, "duckdb_threads": 2}
+    out["duckdb_from_csv_duplicate_keys"] = _best(
+        lambda: con.execute(dup.format(k=keys, t=csv_a)).fetchall()[0][0])
+    out["duckdb_from_csv_parent_reference"] = _best(
+        lambda: con.execute(ref.format(a=csv_a, p=csv_p)).fetchall()[0][0])
+    text = pacsv.read_csv(answers, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in key}))
+    par = pacsv.read_csv(parents, convert_options=pacsv.ConvertOptions(
+        column_types={"parent_id": pa.string()}))
+    con.register("answers_text", text)
+    con.register("parents_text", par)
+    out["duckdb_in_memory_duplicate_keys"] = _best(
+        lambda: con.execute(dup.format(k=keys, t="answers_text")).fetchall()[0][0])
+    out["duckdb_in_memory_parent_reference"] = _best(
+        lambda: con.execute(ref.format(a="answers_text", p="parents_text")).fetchall()[0][0])
+    valid = pd.Index(par.column("parent_id").to_pylist())
+    del text, par
+    con.close()
+    raw = _best(lambda: read_table_file(answers, "responses", encoded=True), repeat=1)
+    frame = raw.pop("result").frame
+    out["rpc_eval_encoded_read"] = raw
+    cells = {c: Cells.of(frame[c]) for c in key}
+
+    def duplicate_keys():
+        folded = np.zeros(len(frame), np.int64)
+        for c in key:
+            folded = folded * (len(cells[c].words) + 1) + cells[c].codes
+        ordered = np.sort(folded, kind="stable")
+        return int((ordered[1:] == ordered[:-1]).sum())
+
+    def parent_reference():
+        ids = cells["parent_id"]
+        known = pd.Series(ids.words, dtype=object).isin(valid).to_numpy()
+        return int((~known[ids.codes]).sum())
+    out["rpc_eval_codes_duplicate_keys"] = _best(duplicate_keys)
+    out["rpc_eval_codes_parent_reference"] = _best(parent_reference)
+    return out
+
+
 def measure(folder: Path) -> dict:
     t_arrow_1, arrow_bytes = arrow_read(folder)
     load_average = os.getloadavg()
@@ -250,10 +329,23 @@ def main() -> None:
                     help="also load the answers three times over in a fresh interpreter")
     ap.add_argument("--keep-previous", metavar="KEY",
                     help="move the run already recorded under --label to KEY first")
+    ap.add_argument("--engines", action="store_true",
+                    help="time the heaviest checks in DuckDB against this package's")
     ap.add_argument("--fresh-load", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.fresh_load is not None:
         print(json.dumps(fresh_load(args.fresh_load)))
+        return
+    if args.engines:
+        if args.data is None:
+            ap.error("--engines needs --data (a dataset folder)")
+        result = compare_engines(args.data)
+        path = RESULTS / f"intake_{args.scale}.json"
+        old = json.loads(path.read_text(encoding="utf-8"))
+        old["engine_comparison"] = {"date": time.strftime("%Y-%m-%d %H:%M"), **result}
+        payload = {k: v for k, v in old.items() if k not in ("benchmark", "date", "machine")}
+        write_result(f"intake_{args.scale}", payload)
+        print(json.dumps(result, indent=1))
         return
     if args.data is not None:
         result = measure(args.data)
