@@ -306,6 +306,10 @@ def measure(folder: Path) -> dict:
         "peak_over_arrow_size": round(fresh["peak_above_start_gib"] * 2**30 / arrow_bytes, 2),
         "meets_target": fresh["peak_above_start_gib"] * 2**30 / arrow_bytes
         <= TARGET_MEMORY_RATIO}
+    # the run's own figure is above the resident set the pyarrow read left, which the
+    # allocator reuses (so it is low): the target is met only if the fresh figure meets it
+    out["memory"]["meets_target"] = (out["memory"]["meets_target"]
+                                     and out["memory"]["fresh_process"]["meets_target"])
     try:
         from rpc_eval.data.cache import use_cache
     except ImportError:  # code from before the cache
