@@ -762,11 +762,19 @@ def _attendance_rules(c: _TableCheck, parents: pd.DataFrame, today: pd.Timestamp
     c.not_future(["session_date"], today)
     ep = parents.set_index("parent_id")[["start_date", "exit_date"]]
     t = c.typed
+    # looked up once per distinct parent_id text, when the column was parsed from text
+    if "parent_id" in c.word_values:
+        ids = c.word_values["parent_id"].to_numpy(dtype=object)
+        spread = c.cells[c.columns["parent_id"]].spread
+    else:
+        ids = t["parent_id"].to_numpy(dtype=object)
+
+        def spread(values):
+            return values
     # reindex, not map: map fails on an empty parents table (pandas casts to float)
-    ids = t["parent_id"].to_numpy(dtype=object)
-    start = pd.Series(ep["start_date"].reindex(ids).to_numpy(), index=t.index)
-    exit_ = pd.Series(ep["exit_date"].reindex(ids).to_numpy(), index=t.index)
-    known = t["parent_id"].isin(ep.index).to_numpy()
+    start = pd.Series(spread(ep["start_date"].reindex(ids).to_numpy()), index=t.index)
+    exit_ = pd.Series(spread(ep["exit_date"].reindex(ids).to_numpy()), index=t.index)
+    known = spread(pd.Series(ids, dtype=object).isin(ep.index).to_numpy())
     never = known & start.isna().to_numpy()
     c.error(never, "parent_id", "attendance is recorded for a parent with no start date",
             "add the parent's start date in the parents table, or delete these rows")
