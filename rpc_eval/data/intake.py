@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from rpc_eval.data.cache import ENV as CACHE_ENV
+from rpc_eval.data.cells import Cells
 from rpc_eval.data.codebooks import Codebook, CodebookError, check_yaml_file, load_codebooks
 from rpc_eval.data.model import (
     DTYPES,
@@ -88,26 +89,40 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     if not len(frame.columns):
         return np.zeros(len(frame), bool)
     if len(frame.columns) <= 200:
-        return frame.apply(lambda c: c.str.strip().eq("")).all(axis=1).to_numpy()
+        cat = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+        if any(not _blank_words(frame[c])[:-1].any() and frame[c].array.codes.min() >= 0
+               for c in cat if len(frame)):
+            return np.zeros(len(frame), bool)  # a column with no blank cell: no blank row
+        blank = np.ones(len(frame), bool)
+        for name in frame.columns:
+            blank &= _blank_cells(frame[name])
+        return blank
     joined = pd.Series(["".join(r) for r in frame.to_numpy(dtype=object)], dtype=object)
     return joined.str.strip().eq("").to_numpy()
 
 
-def _stripped(column: pd.Series) -> pd.Series:
-    """Cell text without surrounding white space. A column of Arrow-backed text none of
-    whose cells starts or ends with white space is returned as it is (no copy: a national
-    table's text is held once, not twice)."""
-    text = column.astype(str)
-    if hasattr(text.array, "__arrow_array__") and len(text):
-        import pyarrow as pa
-        import pyarrow.compute as pc
+def _blank_cells(column: pd.Series) -> np.ndarray:
+    """Cells that are empty or white space (a Categorical column: decided once per
+    distinct text)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # code -1 (missing) takes the appended True
+        return _blank_words(column)[np.asarray(column.array.codes)]
+    return column.str.strip().eq("").to_numpy(dtype=bool)
 
-        arr = pa.array(text.array)
-        ends = [pc.utf8_is_space(pc.utf8_slice_codeunits(arr, 0, 1)),
-                pc.utf8_is_space(pc.utf8_slice_codeunits(arr, -1, None))]
-        if not any(pc.any(e).as_py() for e in ends):
-            return text
-    return text.str.strip()
+
+def _blank_words(column: pd.Series) -> np.ndarray:
+    """Of a Categorical column: which categories are empty or white space, and True
+    appended (for a missing cell)."""
+    cats = column.array.categories
+    return np.append(pd.Series(np.asarray(cats, dtype=object), dtype="str").str.strip()
+                     .eq("").to_numpy(dtype=bool), True)
+
+
+def _spread_any(cells: Cells, per_word: np.ndarray) -> np.ndarray:
+    """A mask per word as a mask per cell (no pass over the cells when no word is in it)."""
+    if not per_word.any():
+        return np.zeros(len(cells), bool)
+    return cells.spread(per_word)
 
 
 def _one(n: int, i: int) -> np.ndarray:
@@ -116,12 +131,14 @@ def _one(n: int, i: int) -> np.ndarray:
     return mask
 
 
-def _short(text: pd.Series, limit: int = 60) -> pd.Series:
+def _short(cells: Cells, limit: int = 60) -> Cells:
     """Cell text cut for a problem list (a swallowed row can be thousands of characters)."""
+    text = cells.series()
     long = text.str.len() > limit
     if not long.any():
-        return text
-    return text.where(~long, text.str.slice(0, limit) + "...")
+        return cells
+    return cells.map_words(text.where(~long, text.str.slice(0, limit) + "...").to_numpy(
+        dtype=object))
 
 
 def _words_agree(a: str, b: str) -> bool:
@@ -199,7 +216,11 @@ class _TableCheck:
         # every column as read; only the columns of the data model are stripped and
         # checked (match_columns), so unread columns cost one pass to see if they hold data
         self.frame = frame.loc[~blank].reset_index(drop=True) if blank.any() else frame
-        self.cells = pd.DataFrame(index=range(len(self.frame)))
+        #: file column -> its cells (stripped), once the columns are matched
+        self.cells: dict[str, Cells] = {}
+        #: schema column -> its typed value per word of its cells (while ``typed`` holds
+        #: those values spread to the rows)
+        self.word_values: dict[str, pd.Series] = {}
         self.rows = raw.rows[~blank]
         self.n = len(self.frame)
         if self.n == 0:
@@ -242,7 +263,7 @@ class _TableCheck:
         }))
 
     def error(self, mask: np.ndarray, column: str, problem: str | np.ndarray, hint: str,
-              values: pd.Series | np.ndarray | None = None) -> None:
+              values: pd.Series | np.ndarray | Cells | None = None) -> None:
         """Exclude the rows in ``mask`` and log one problem per row.
 
         ``problem`` is one text for all rows, or an array with a text per row of the table.
@@ -253,7 +274,9 @@ class _TableCheck:
         idx = np.flatnonzero(mask)
         src = self.columns.get(column)
         if values is None:
-            vals = self.cells[src].to_numpy()[idx] if src else np.full(len(idx), "")
+            vals = self.cells[src].text(idx) if src else np.full(len(idx), "")
+        elif isinstance(values, Cells):
+            vals = values.text(idx)
         else:
             vals = np.asarray(pd.Series(values).astype(object).to_numpy())[idx]
         text = problem if isinstance(problem, str) else np.asarray(problem, dtype=object)[idx]
@@ -269,7 +292,7 @@ class _TableCheck:
             return
         src = self.columns.get(column, column)
         first = int(self.rows[idx[0]])
-        value = self.cells[src].iloc[idx[0]] if src in self.cells else ""
+        value = self.cells[src].text(idx[:1])[0] if src in self.cells else ""
         text = problem if len(idx) == 1 else f"{problem} ({len(idx):,} cells; first at row {first})"
         self._chunk(np.array([first]), src, [value], "warning", text, hint)
 
@@ -328,9 +351,7 @@ class _TableCheck:
         self._unread(
             [e for e in extras if e not in used],
             [c for c in missing if c not in suggestion])
-        self.cells = pd.DataFrame(
-            {name: _stripped(self.frame[name]) for name in present.values()},
-            index=range(self.n))
+        self.cells = {name: Cells.of(self.frame[name]) for name in present.values()}
         return fatal
 
     def _unread(self, extras: list[str], missing: list[str]) -> None:
@@ -376,14 +397,16 @@ class _TableCheck:
         file swallowed the rows after it) or more text than a cell holds."""
         for col, src in self.columns.items():
             kind = self.spec["columns"][col]["type"]
-            text = self.cells[src]
+            cells = self.cells[src]
+            words = cells.series()
             if kind in ("id", "code", "date"):
-                multi = ((text.str.contains("\n", regex=False)
-                          | text.str.contains("\r", regex=False)).to_numpy()
+                multi = (_spread_any(cells, (words.str.contains("\n", regex=False)
+                                             | words.str.contains("\r", regex=False))
+                                     .to_numpy())
                          if self.raw.may_span_lines else np.zeros(self.n, bool))
-                long = (text.str.len() > MAX_KEY_CHARS).to_numpy()
+                long = _spread_any(cells, (words.str.len() > MAX_KEY_CHARS).to_numpy())
                 for i in np.flatnonzero(multi):
-                    cell = text.iat[i]
+                    cell = cells.text([i])[0]
                     n = cell.count("\n") + cell.replace("\r\n", "\n").count("\r")
                     self.error(_one(self.n, i), col,
                                f"the value runs over {n + 1} lines of the file: a quote mark "
@@ -391,28 +414,30 @@ class _TableCheck:
                                "never), so the rows in between were read into this one cell",
                                "remove the stray quote mark from this cell (or close it) and "
                                "save the file again; then check the rows after it",
-                               values=_short(text))
+                               values=_short(cells))
                 self.error(long & ~multi, col,
                            f"the value is {MAX_KEY_CHARS}+ characters long, too long for "
                            f"{col}", "check the cell; a quote mark may be missing or stray",
-                           values=_short(text))
+                           values=_short(cells) if long.any() else None)
             else:
-                long = (text.str.len() > MAX_CELL_CHARS).to_numpy()
+                long = _spread_any(cells, (words.str.len() > MAX_CELL_CHARS).to_numpy())
                 self.error(long, col, f"the value is longer than {MAX_CELL_CHARS:,} characters",
-                           "shorten the text", values=_short(text))
+                           "shorten the text", values=_short(cells) if long.any() else None)
                 if self.raw.may_span_lines:
-                    self._swallowed_rows(col, text)
+                    self._swallowed_rows(col, cells)
 
-    def _swallowed_rows(self, col: str, text: pd.Series) -> None:
+    def _swallowed_rows(self, col: str, cells: Cells) -> None:
         """A text cell whose later lines look like rows of the file (as many separators as
         the header has): a stray quote swallowed them. Line breaks in notes are fine."""
         width = len(self.frame.columns)
         if width < 3:
             return
-        multi = np.flatnonzero((text.str.contains("\n", regex=False)
-                                | text.str.contains("\r", regex=False)).to_numpy())
+        words = cells.series()
+        multi = np.flatnonzero(cells.spread((words.str.contains("\n", regex=False)
+                                             | words.str.contains("\r", regex=False))
+                                            .to_numpy()))
         for i in multi:
-            lines = text.iat[i].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            lines = cells.text([i])[0].replace("\r\n", "\n").replace("\r", "\n").split("\n")
             rows = sum(max(line.count(","), line.count(";"), line.count("\t")) >= width - 1
                        for line in lines[1:])
             if rows:
@@ -422,7 +447,7 @@ class _TableCheck:
                            "cell and closes later (or never), so those rows were read into "
                            "this one cell",
                            "remove the stray quote mark from this cell (or close it) and save "
-                           "the file again; then check the rows after it", values=_short(text))
+                           "the file again; then check the rows after it", values=_short(cells))
 
     def parse(self, books: Mapping[str, Codebook], code_override: Mapping[str, list[str]]) -> None:
         """Parse every column into ``self.typed`` (schema order, schema dtypes)."""
@@ -434,7 +459,7 @@ class _TableCheck:
                 self.typed[col] = pd.Series(np.nan if dtype == "object" else pd.NA,
                                             index=range(self.n), dtype=dtype)
                 continue
-            text = self.cells[self.columns[col]]
+            cells = self.cells[self.columns[col]]
             codes = labels = None
             if colspec["type"] == "code":
                 name = colspec["codebook"]
@@ -442,19 +467,24 @@ class _TableCheck:
                     codes, labels = code_override[name], {}
                 else:
                     codes, labels = books[name].codes, books[name].labels()
-            parsed = parse_column(text, colspec, col, codes, labels)
-            given = (text != "").to_numpy()
+            # every check of a cell depends on its text alone: each distinct text is
+            # parsed once and its value and problems carried to its cells
+            parsed = parse_column(cells.series(), colspec, col, codes, labels)
             failed = np.zeros(self.n, bool)
             seen = self.flagged.get(self.columns[col])
+            given = cells.spread(cells.words != "") if parsed.errors else None
             for mask, problem, hint in parsed.errors:
+                mask = _spread_any(cells, np.asarray(mask, bool))
                 if seen is not None:  # already reported by the reader, once is enough
-                    mask = np.asarray(mask, bool) & ~seen
+                    mask = mask & ~seen
                 self.error(mask, col, problem, hint)
-                failed |= np.asarray(mask, bool) & given
+                failed |= mask & given
             self.failed[col] = failed
             for mask, problem, hint in parsed.warnings:
-                self.warn(mask, col, problem, hint)
-            self.typed[col] = parsed.values.reset_index(drop=True).astype(DTYPES[colspec["type"]])
+                self.warn(cells.spread(np.asarray(mask, bool)), col, problem, hint)
+            per_word = parsed.values.reset_index(drop=True).astype(DTYPES[colspec["type"]])
+            self.word_values[col] = per_word
+            self.typed[col] = cells.spread(per_word)
 
     def not_future(self, columns: Iterable[str], today: pd.Timestamp) -> None:
         for col in columns:
@@ -476,12 +506,19 @@ class _TableCheck:
             return
         live_idx = np.flatnonzero(live)
         key_ids = self._key_ids(key, live_idx)
+        # sorting finds whether any key repeats (files are mostly in key order, which a
+        # stable sort takes in one pass); only then are the rows sharing one found
+        ordered = np.sort(key_ids, kind="stable")
+        if not (ordered[1:] == ordered[:-1]).any():
+            return
+        del ordered
         shared = pd.Series(key_ids).duplicated(keep=False).to_numpy()
         if not shared.any():
             return
         cand = live_idx[shared]
-        sub = self.cells.iloc[cand]
-        whole_row = _whole_row_ids(self.frame.iloc[cand], sub)
+        sub = pd.DataFrame({src: self.cells[src].text(cand) for src in self.columns.values()},
+                           index=cand)
+        whole_row = _whole_row_ids(self.frame.iloc[cand].set_axis(cand), sub)
         copies_local = pd.Series(whole_row).duplicated(keep="first").to_numpy()
         copies = np.zeros(self.n, bool)
         copies[cand[copies_local]] = True
@@ -501,7 +538,7 @@ class _TableCheck:
             groups = rows_of.groupby([keys[c] for c in key]).transform(
                 lambda r: ", ".join(map(str, r)))
             vals = np.full(self.n, "", dtype=object)
-            vals[dup_idx] = self.cells[self.columns[key[0]]].to_numpy()[dup_idx]
+            vals[dup_idx] = self.cells[self.columns[key[0]]].text(dup_idx)
             label = " + ".join(key)
             text = np.full(self.n, "", dtype=object)
             text[dup_idx] = (f"{label} is not unique: rows "
@@ -511,18 +548,26 @@ class _TableCheck:
                        f"keep one row per {label} and correct or delete the others", values=vals)
 
     def _key_ids(self, key: list[str], idx: np.ndarray) -> np.ndarray:
-        """:func:`_row_ids` of the typed ``key`` columns at rows ``idx``, computed from
-        the cell text: a typed value depends only on its cell's text, so the text is
-        factorised (by Arrow, for Arrow-backed text) and each distinct text takes the
-        number of its typed value; equal typed values get equal numbers."""
-        frame = {}
+        """One integer per row ``idx``, equal for rows equal in the typed ``key`` columns
+        (missing equals missing). A typed value depends only on its cell's text, so the
+        typed values of the distinct texts are numbered and each cell takes its text's
+        number; the columns' numbers are folded together arithmetically (re-numbered
+        only when the product of the numbers of values would overflow)."""
+        combined = np.zeros(len(idx), dtype=np.int64)
+        size = 1
+        every = len(idx) == self.n  # all rows, in order
         for col in key:
-            codes, uniques = pd.factorize(self.cells[self.columns[col]], use_na_sentinel=False)
-            first = np.empty(len(uniques), dtype=np.int64)
-            first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-            typed_codes = pd.factorize(self.typed[col].iloc[first], use_na_sentinel=False)[0]
-            frame[col] = np.asarray(typed_codes, dtype=np.int64)[codes[idx]]
-        return _row_ids(pd.DataFrame(frame), key)
+            cells = self.cells[self.columns[col]]
+            numbers, uniques = pd.factorize(self.word_values[col], use_na_sentinel=False)
+            k = len(uniques) + 1
+            if size * k >= 2**62:
+                combined, seen = pd.factorize(combined)
+                combined, size = combined.astype(np.int64), len(seen)
+            combined *= k
+            combined += np.asarray(numbers, dtype=np.int64)[
+                cells.codes if every else cells.codes[idx]]
+            size *= k
+        return combined
 
     def _first_rows(self, sub: pd.DataFrame, row_ids: np.ndarray) -> np.ndarray:
         """For each row of ``sub``: the spreadsheet row of the first identical row (as text)."""
@@ -532,30 +577,35 @@ class _TableCheck:
 
     def check_reference(self, column: str, valid: pd.Index, excluded: Mapping[str, int],
                         target: str) -> None:
-        """Rows whose ``column`` is not a kept key of table ``target`` are excluded."""
+        """Rows whose ``column`` is not a kept key of table ``target`` are excluded.
+
+        Decided once per distinct text of the column (its typed value) and carried to
+        its cells."""
         if column not in self.columns:
             return
-        values = self.typed[column]
+        cells = self.cells[self.columns[column]]
+        values = self.word_values[column]
         ok = values.isin(valid).to_numpy() | values.isna().to_numpy()
         if not ok.all():
-            values = self._match_loosely(column, values, ok, valid, excluded, target)
+            values = self._match_loosely(column, cells, values, ok, valid, excluded, target)
             ok = values.isin(valid).to_numpy() | values.isna().to_numpy()
         was_excluded = values.isin(pd.Index(list(excluded))).to_numpy() & ~ok
         unknown = ~ok & ~was_excluded
-        self.error(unknown, column, f"{column} is not in the {target} table",
+        self.error(cells.spread(unknown), column, f"{column} is not in the {target} table",
                    f"add it to the {target} table or correct the value")
         if was_excluded.any():
             rows = values.map(excluded).to_numpy()
             text = np.array([f"refers to {target} row {int(r)}, which was excluded"
                              if pd.notna(r) else "" for r in rows],
                             dtype=object)
-            self.error(was_excluded, column, text,
+            self.error(cells.spread(was_excluded), column, cells.spread(text),
                        f"fix the problems reported for that row of the {target} table")
 
-    def _match_loosely(self, column: str, values: pd.Series, ok: np.ndarray, valid: pd.Index,
-                       excluded: Mapping[str, int], target: str) -> pd.Series:
+    def _match_loosely(self, column: str, cells: Cells, values: pd.Series, ok: np.ndarray,
+                       valid: pd.Index, excluded: Mapping[str, int], target: str) -> pd.Series:
         """Values that match exactly one key of ``target`` ignoring capitals, spaces and
-        punctuation ('la007' -> 'LA007') are read as that key, with a warning."""
+        punctuation ('la007' -> 'LA007') are read as that key, with a warning.
+        ``values``: the typed value of each word of ``cells``; returned so changed."""
         keys = list(valid) + list(excluded)
         loose: dict[str, set[str]] = {}
         for k in keys:
@@ -568,21 +618,23 @@ class _TableCheck:
         values = values.copy()
         idx = mapped.index[unique.to_numpy()]
         new = mapped[unique].map(lambda m: next(iter(m)))
-        mask = np.zeros(self.n, bool)
+        mask = np.zeros(len(values), bool)
         mask[idx.to_numpy()] = True
         if column in ID_COLUMNS:
             said = "values were read as the identifiers they match"
         else:
+            # words are in order of first appearance: the pairs are as the rows give them
             pairs = pd.DataFrame({"old": values[idx], "to": new}).drop_duplicates()
             said = "values were read as they are written there: " + ", ".join(
                 f"'{a}' as {b}" for a, b in pairs.head(3).itertuples(index=False)) + (
                 ", ..." if len(pairs) > 3 else "")
             said = f"{said};"
-        self.warn(mask, column, f"{column} written with other capitals, spaces or punctuation "
-                  f"than in the {target} table: {said.rstrip(';')}",
+        self.warn(cells.spread(mask), column, f"{column} written with other capitals, spaces "
+                  f"or punctuation than in the {target} table: {said.rstrip(';')}",
                   f"write {column} exactly as in the {target} table")
         values.loc[idx] = new
-        self.typed[column] = values
+        self.word_values[column] = values
+        self.typed[column] = cells.spread(values)
         return values
 
     def kept(self) -> pd.DataFrame:
@@ -594,7 +646,7 @@ class _TableCheck:
     def release_text(self) -> None:
         """Let go of the cell text once every check of the table is done (the typed
         table, the problems and the excluded rows are all that is left to report)."""
-        self.frame = self.cells = self.raw.frame = None
+        self.frame = self.cells = self.word_values = self.raw.frame = None
 
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         kept = self.kept()
@@ -710,11 +762,19 @@ def _attendance_rules(c: _TableCheck, parents: pd.DataFrame, today: pd.Timestamp
     c.not_future(["session_date"], today)
     ep = parents.set_index("parent_id")[["start_date", "exit_date"]]
     t = c.typed
+    # looked up once per distinct parent_id text, when the column was parsed from text
+    if "parent_id" in c.word_values:
+        ids = c.word_values["parent_id"].to_numpy(dtype=object)
+        spread = c.cells[c.columns["parent_id"]].spread
+    else:
+        ids = t["parent_id"].to_numpy(dtype=object)
+
+        def spread(values):
+            return values
     # reindex, not map: map fails on an empty parents table (pandas casts to float)
-    ids = t["parent_id"].to_numpy(dtype=object)
-    start = pd.Series(ep["start_date"].reindex(ids).to_numpy(), index=t.index)
-    exit_ = pd.Series(ep["exit_date"].reindex(ids).to_numpy(), index=t.index)
-    known = t["parent_id"].isin(ep.index).to_numpy()
+    start = pd.Series(spread(ep["start_date"].reindex(ids).to_numpy()), index=t.index)
+    exit_ = pd.Series(spread(ep["exit_date"].reindex(ids).to_numpy()), index=t.index)
+    known = spread(pd.Series(ids, dtype=object).isin(ep.index).to_numpy())
     never = known & start.isna().to_numpy()
     c.error(never, "parent_id", "attendance is recorded for a parent with no start date",
             "add the parent's start date in the parents table, or delete these rows")
@@ -731,10 +791,9 @@ def _responses_rules(c: _TableCheck, registry: Registry, today: pd.Timestamp) ->
     t = c.typed
     items = registry.item_table()
     key = pd.MultiIndex.from_frame(items[["instrument", "item"]])
-    idx = key.get_indexer(pd.MultiIndex.from_arrays([t["instrument"].astype(object),
-                                                      t["item"].astype(object)]))
-    known_instr = t["instrument"].notna().to_numpy()
-    unknown_item = known_instr & (idx < 0) & t["item"].notna().to_numpy()
+    idx = _pair_index(c, "instrument", "item", key)
+    known_instr = _notna(c, "instrument")
+    unknown_item = known_instr & (idx < 0) & _notna(c, "item")
     if unknown_item.any():
         for name in pd.unique(t.loc[unknown_item, "instrument"]):
             mask = unknown_item & (t["instrument"] == name).to_numpy()
@@ -742,12 +801,23 @@ def _responses_rules(c: _TableCheck, registry: Registry, today: pd.Timestamp) ->
             c.error(mask, "item", f"not an item of instrument {name}",
                     f"items of {name} are {ids[0]} .. {ids[-1]} (see rpc_eval.instruments.get("
                     f"'{name}').items)")
-    lo = np.where(idx >= 0, items["min"].to_numpy()[idx], np.nan)
-    hi = np.where(idx >= 0, items["max"].to_numpy()[idx], np.nan)
-    v = t["value"].to_numpy(dtype=float, na_value=np.nan)
-    has = ~np.isnan(v) & (idx >= 0)
-    out = has & ((v < lo) | (v > hi) | (v % 1 != 0))
+    # the item's range; an unknown item (index -1) takes the appended NaN
+    lo_of = np.append(items["min"].to_numpy(dtype=float), np.nan)
+    hi_of = np.append(items["max"].to_numpy(dtype=float), np.nan)
+    values = c.word_values.get("value")
+    if values is not None and (len(items) + 1) * len(values) <= 1 << 22:
+        # a function of the item and the value's text: decided once per distinct pair
+        vw = values.to_numpy(dtype=float, na_value=np.nan)
+        grid = _out_of_range(np.repeat(np.arange(-1, len(items)), len(vw)),
+                             np.tile(vw, len(items) + 1), lo_of, hi_of)
+        pair = (idx + 1).astype(np.int64) * len(vw)
+        pair += c.cells[c.columns["value"]].codes
+        out = grid[pair]
+    else:
+        out = _out_of_range(idx, t["value"].to_numpy(dtype=float, na_value=np.nan),
+                            lo_of, hi_of)
     if out.any():
+        lo, hi = lo_of[idx], hi_of[idx]
         for lo_v, hi_v in {(a, b) for a, b in zip(lo[out], hi[out], strict=True)}:
             mask = out & (lo == lo_v) & (hi == hi_v)
             c.error(mask, "value",
@@ -757,6 +827,51 @@ def _responses_rules(c: _TableCheck, registry: Registry, today: pd.Timestamp) ->
                     "if the item was not answered")
 
 
+def _out_of_range(idx: np.ndarray, v: np.ndarray, lo_of: np.ndarray, hi_of: np.ndarray
+                  ) -> np.ndarray:
+    """Answers of a known item (``idx`` >= 0) given but not a whole number in its range."""
+    lo, hi = lo_of[idx], hi_of[idx]
+    has = ~np.isnan(v) & (idx >= 0)
+    return has & ((v < lo) | (v > hi) | (v % 1 != 0))
+
+
+def _notna(c: _TableCheck, col: str) -> np.ndarray:
+    """Rows whose typed ``col`` is given (decided once per distinct text)."""
+    if col in c.word_values:
+        return c.cells[c.columns[col]].spread(c.word_values[col].notna().to_numpy())
+    return c.typed[col].notna().to_numpy()
+
+
+def _pair_index(c: _TableCheck, a: str, b: str, key: pd.MultiIndex) -> np.ndarray:
+    """``key.get_indexer`` of the rows' typed (a, b) pairs, looked up once per pair of
+    distinct texts (a grid of them when it is small) rather than once per row."""
+    if a in c.word_values and b in c.word_values:
+        wa, wb = c.word_values[a], c.word_values[b]
+        if len(wa) * len(wb) <= 1 << 20:
+            ca = c.cells[c.columns[a]].codes.astype(np.int64)
+            pair = ca * len(wb) + c.cells[c.columns[b]].codes
+            grid = pd.MultiIndex.from_arrays([np.repeat(wa.astype(object).to_numpy(), len(wb)),
+                                              np.tile(wb.astype(object).to_numpy(), len(wa))])
+            return key.get_indexer(grid)[pair]
+    numbers, va, vb = _distinct_pairs(c, a, b)
+    return key.get_indexer(pd.MultiIndex.from_arrays([va, vb]))[numbers]
+
+
+def _distinct_pairs(c: _TableCheck, a: str, b: str
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs of typed values in the rows, found once per pair of
+    distinct texts: a number per row, and the a and b values of each number."""
+    if a in c.word_values and b in c.word_values:
+        wa = c.word_values[a].astype(object).to_numpy()
+        wb = c.word_values[b].astype(object).to_numpy()
+        pair = (c.cells[c.columns[a]].codes.astype(np.int64) * len(wb)
+                + c.cells[c.columns[b]].codes)
+        numbers, seen = pd.factorize(pair)
+        return np.asarray(numbers), wa[seen // len(wb)], wb[seen % len(wb)]
+    return (np.arange(c.n), c.typed[a].astype(object).to_numpy(),
+            c.typed[b].astype(object).to_numpy())
+
+
 def _answer_labels(c: _TableCheck, registry: Registry) -> None:
     """Answers typed as the instrument's wording of a code ('Somewhat true') are read as
     that code, with a warning, where the instrument's definition gives the labels."""
@@ -764,31 +879,37 @@ def _answer_labels(c: _TableCheck, registry: Registry) -> None:
     if not all(k in c.columns for k in need):
         return
     value = c.cells[c.columns["value"]]
-    numeric = value.str.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-    todo = (value != "").to_numpy() & ~numeric.to_numpy(dtype=bool, na_value=False)
+    words = value.series()
+    numeric = words.str.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+    todo = value.spread((words != "").to_numpy()
+                        & ~numeric.to_numpy(dtype=bool, na_value=False))
     if not todo.any():
         return
+    rows = np.flatnonzero(todo)
     instr = c.cells[c.columns["instrument"]]
     item = c.cells[c.columns["item"]]
     cache: dict[tuple[str, str], dict[str, set[str]]] = {}
-    new = value.copy()
-    mapped = np.zeros(c.n, bool)
-    for i in np.flatnonzero(todo):
-        key = (instr.iat[i], item.iat[i])
+    old = value.text(rows)
+    new = old.copy()
+    hit = np.zeros(len(rows), bool)
+    for j, key in enumerate(zip(instr.text(rows), item.text(rows), strict=True)):
         if key not in cache:
             cache[key] = _item_labels(registry, *key)
-        codes = cache[key].get(code_key(value.iat[i]), set())
+        codes = cache[key].get(code_key(old[j]), set())
         if len(codes) == 1:
-            new.iat[i] = next(iter(codes))
-            mapped[i] = True
-    if not mapped.any():
+            new[j] = next(iter(codes))
+            hit[j] = True
+    if not hit.any():
         return
-    for name in pd.unique(instr[mapped]):
-        mask = mapped & (instr == name).to_numpy()
+    names = instr.text(rows[hit])
+    for name in pd.unique(names):
+        first = np.flatnonzero(names == name)[0]
+        mask = np.zeros(c.n, bool)
+        mask[rows[hit][names == name]] = True
         c.warn(mask, "value", f"answers of {name} written as their wording were read as "
-               "their codes (e.g. '" + value[mask].iloc[0] + "' as " + new[mask].iloc[0] + ")",
+               "their codes (e.g. '" + old[hit][first] + "' as " + new[hit][first] + ")",
                "write the number of the answer, as the questionnaire's scoring does")
-    c.cells[c.columns["value"]] = new
+    c.cells[c.columns["value"]] = value.replace(rows[hit], new[hit])
 
 
 def _item_labels(registry: Registry, instrument: str, item: str) -> dict[str, set[str]]:
@@ -818,8 +939,10 @@ def _training_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
         mask = out & (t["question"] == question).to_numpy()
         c.error(mask, "value", f"value is outside the valid codes of question {question} "
                 f"({lo.get(question, '')} to {hi.get(question, '')})", "check the response code")
+    numbers, questions, waves_given = _distinct_pairs(c, "question", "wave")
     asked = np.array([w in waves.get(qq, [w]) if isinstance(qq, str) and isinstance(w, str)
-                      else True for qq, w in zip(t["question"], t["wave"], strict=True)], bool)
+                      else True for qq, w in zip(questions, waves_given, strict=True)],
+                     bool)[numbers]
     c.error(~asked, "wave", "this question is not asked at this wave",
             "check the wave and question codes (see the training_questions codebook)")
 
@@ -833,8 +956,9 @@ def _planning_rules(c: _TableCheck, books: Mapping[str, Codebook]) -> None:
     c.error(wrong, "section", "the item belongs to another section",
             "use the section given for the item in the planning_tool codebook")
     # an item without a list of responses (e.g. added by a region) takes any response
+    numbers, items, given = _distinct_pairs(c, "item", "response")
     ok = np.array([(r in [str(x) for x in responses[i]]) if i in responses else True
-                   for i, r in zip(t["item"], t["response"], strict=True)], bool)
+                   for i, r in zip(items, given, strict=True)], bool)[numbers]
     for item in pd.unique(t.loc[~ok, "item"]):
         mask = ~ok & (t["item"] == item).to_numpy()
         c.error(mask, "response", f"not a valid response for item {item}",
@@ -850,7 +974,9 @@ def _read_source(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], li
                             "table, or one .xlsx workbook with a sheet per table")], None
     if path.is_dir():
         located, problems = locate_tables(path, tables)
-        raws = {t: read_table_file(p, t) for t, p in located.items()}
+        # the tables of the data model as Categorical text (each distinct text once);
+        # a wide questionnaire layout as plain text, for its own conversion
+        raws = {t: read_table_file(p, t, encoded=t in TABLES) for t, p in located.items()}
         return raws, problems, path
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
@@ -859,7 +985,7 @@ def _read_source(path: Path, tables: list[str]) -> tuple[dict[str, RawTable], li
     if suffix in (".csv", ".sav"):
         table = _norm(path.stem)
         if table in tables:
-            return {table: read_table_file(path, table)}, [], path.parent
+            return {table: read_table_file(path, table, encoded=table in TABLES)}, [], path.parent
     if suffix in (".xls", ".ods"):
         return {}, [Problem("", path.name, None, None, None,
                             f"{suffix} workbooks are not read",

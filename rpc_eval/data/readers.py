@@ -179,7 +179,8 @@ def _finish(table: str, file: str, header: list[str], body: pd.DataFrame | list[
         else:
             frame = body
         frame.columns = columns
-        frame = frame.fillna("").astype(str)
+        if not all(isinstance(t, pd.CategoricalDtype) for t in frame.dtypes):
+            frame = frame.fillna("").astype(str)
     rows = np.arange(first_row, first_row + len(frame))
     return RawTable(table, file, frame.reset_index(drop=True), rows, problems)
 
@@ -334,11 +335,22 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def read_table_file(path: Path, table: str) -> RawTable:
-    """Read one table from a ``.csv`` or ``.sav`` file."""
+def read_table_file(path: Path, table: str, encoded: bool = False) -> RawTable:
+    """Read one table from a ``.csv`` or ``.sav`` file.
+
+    ``encoded``: a plain CSV file (see :mod:`rpc_eval.data.encoded_csv`) is read as
+    Categorical text columns, categories in order of first appearance (each distinct
+    text held once); other files are read as text columns whatever ``encoded`` is.
+    """
     file = path.name
     if path.suffix.lower() == ".sav":
         return _read_sav(path, table)
+    if encoded:
+        from rpc_eval.data.encoded_csv import read_encoded_csv
+
+        found = read_encoded_csv(path, _delimiter)
+        if found is not None:
+            return _encoded_table(found[0], found[1], table, file)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -350,6 +362,25 @@ def read_table_file(path: Path, table: str) -> RawTable:
     # the bytes are the text's UTF-8 when it was read as UTF-8 without a byte-order mark
     plain = not enc_problems and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
     return _read_csv_text(text, table, file, problems, data if plain else None)
+
+
+def _encoded_table(frame: pd.DataFrame, delimiter: str, table: str, file: str) -> RawTable:
+    """A RawTable of Categorical text columns (the header line is row 0 of ``frame``):
+    the header found and the title lines above it reported as for any CSV file."""
+    problems: list[Problem] = []
+    if delimiter != ",":
+        name = {";": "semicolons", "\t": "tabs"}[delimiter]
+        problems.append(Problem(table, file, None, None, None,
+                                f"values are separated by {name}; read that way", "", "info"))
+    top = frame.iloc[:HEAD_ROWS_SCANNED + 1].astype(object).to_numpy().tolist()
+    h = header_index(top, table)
+    title = _title_problem(table, file, [(i + 1, r) for i, r in enumerate(top[:h])], h + 1)
+    if title is not None:
+        problems.append(title)
+    raw = _finish(table, file, top[h], frame.iloc[h + 1:], h + 2, problems)
+    raw.header_row = h + 1
+    raw.may_span_lines = False  # no quote marks: no cell holds a line break
+    return raw
 
 
 def _read_sav(path: Path, table: str) -> RawTable:
