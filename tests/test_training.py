@@ -11,7 +11,6 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
 from rpc_eval.errors import RpcEvalError
-from rpc_eval.synthetic import generate
 from rpc_eval.training import (
     APPLICATION_COLUMNS,
     PAIRED_COLUMNS,
@@ -26,8 +25,8 @@ REF = json.loads((Path(__file__).parent / "reference" / "training.json").read_te
 
 
 @pytest.fixture(scope="module")
-def small():
-    return generate("small", seed=1)
+def small(small_data):
+    return small_data
 
 
 def _long(pre, post, question="knowledge", waves=("pre", "post")):
