@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -184,7 +185,7 @@ class _TableCheck:
     def __init__(self, raw: RawTable, spec: Mapping) -> None:
         self.raw, self.spec, self.table, self.file = raw, spec, raw.table, raw.file
         self.problem_chunks: list[pd.DataFrame] = []
-        self.reasons: list[tuple[np.ndarray, str]] = []
+        self.reasons: list[tuple[np.ndarray, str | np.ndarray]] = []
         frame = raw.frame
         blank = _blank_rows(frame)
         # a row the reader flagged (values beyond the last column, a merged or error
@@ -385,7 +386,7 @@ class _TableCheck:
                 for i in np.flatnonzero(multi):
                     cell = text.iat[i]
                     n = cell.count("\n") + cell.replace("\r\n", "\n").count("\r")
-                    self.error(_one(self.n, i), col,
+                    self.error(_one(self.n, int(i)), col,
                                f"the value runs over {n + 1} lines of the file: a quote mark "
                                f"(\") opens in this cell and closes {n} line(s) later (or "
                                "never), so the rows in between were read into this one cell",
@@ -416,7 +417,7 @@ class _TableCheck:
             rows = sum(max(line.count(","), line.count(";"), line.count("\t")) >= width - 1
                        for line in lines[1:])
             if rows:
-                self.error(_one(self.n, i), col,
+                self.error(_one(self.n, int(i)), col,
                            f"the value runs over {len(lines)} lines of the file and {rows} of "
                            "them look like rows of the table: a quote mark (\") opens in this "
                            "cell and closes later (or never), so those rows were read into "
@@ -435,7 +436,8 @@ class _TableCheck:
                                             index=range(self.n), dtype=dtype)
                 continue
             text = self.cells[self.columns[col]]
-            codes = labels = None
+            codes: Any = None
+            labels: Any = None
             if colspec["type"] == "code":
                 name = colspec["codebook"]
                 if name in code_override:

@@ -812,6 +812,8 @@ def _secondary(st: _Structure, primary: np.ndarray) -> tuple[np.ndarray, list[in
             progress = True
         if progress:
             continue
+        # the first bridge of todo was open, so without progress it was unclosable
+        assert first_unclosable is not None
         chain = _cheapest_chain(st, unknown, publishable, first_unclosable)
         if chain:
             supp[chain] = True
@@ -858,8 +860,8 @@ def _empty_log() -> pd.DataFrame:
 
 
 def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
-            name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None,
-            forced: Mapping[str, Sequence[bool]] | None = None) -> ProtectedTable:
+            name: str, also_suppress: Mapping[str, Sequence[bool] | np.ndarray] | None = None,
+            forced: Mapping[str, Sequence[bool] | np.ndarray] | None = None) -> ProtectedTable:
     """Apply disclosure control to one table.
 
     Parameters
@@ -974,7 +976,7 @@ def protect(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None 
     derived_why: dict[str, list[str]] = {}
     for col, rests in spec.derived.items():
         hit = np.zeros(n, dtype=bool)
-        why = [[] for _ in range(n)]
+        why: list[list[str]] = [[] for _ in range(n)]
         for r in rests:
             s = supp[:, cidx[r]]
             hit |= s
@@ -1103,7 +1105,7 @@ class TableInput:
     name: str
     frame: pd.DataFrame
     spec: TableSpec
-    also_suppress: Mapping[str, Sequence[bool]] | None = None
+    also_suppress: Mapping[str, Sequence[bool] | np.ndarray] | None = None
     hidden: tuple[str, ...] = ()
 
 
