@@ -201,6 +201,11 @@ SLOW_TESTS = {
     "test_tampered_rehashed_summary_is_refused_under_trusted_keys",
     "test_hostile_la_codes_publish_no_formula_and_draw",
     "rpc_eval.multilevel.summary.multilevel_analysis",
+    # coverage and variance checked over hundreds of simulated samples
+    "test_cif_and_km_ci_coverage_for_known_exponential_hazards",
+    "test_cluster_robust_variance_by_simulation", "test_coverage_fine_gray_design",
+    "test_known_truth_coverage_logit", "test_ci_coverage_known_truth",
+    "test_d_z_ci_coverage_simulation", "test_overdispersion_simulation_known_tau2",
 }
 
 
