@@ -17,7 +17,7 @@ help:
 	@echo "make test     install (first time) and run the whole test suite"
 	@echo "make test-fast  the suite without the tests marked slow (reports, browser, simulations)"
 	@echo "make bench    time the main workloads (results in benchmarks/results/)"
-	@echo "make lint     run ruff"
+	@echo "make lint     run ruff and mypy (type checks of rpc_eval/)"
 	@echo "make reference  re-run the R scripts in tests/reference/ and fail on drift (needs R)"
 
 $(STAMP): pyproject.toml
@@ -39,8 +39,9 @@ report: $(STAMP) $(DATA)/parents.csv
 test: $(STAMP)
 	$(PY) -m pytest
 
+# two workers on two cores: one BLAS thread each, so they do not compete
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" -n 2
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -m "not slow" -n 2
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/run.py
@@ -50,6 +51,7 @@ reference: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rpc_eval tests benchmarks notebooks
+	$(VENV)/bin/mypy rpc_eval
 
 clean:
 	rm -rf report report-* build *.egg-info .pytest_cache

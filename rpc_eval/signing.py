@@ -251,7 +251,8 @@ def verify_summary(summary: Mapping[str, Any], keys: Mapping[str, PublicKey],
         raise RpcEvalError(f"{where}: the summary is not signed, and with --trusted-keys only "
                            "signed summaries are pooled; ask the LA to run rpc-eval "
                            "summarise again with --sign-key")
-    key = keys.get(sig.get("key_id")) if isinstance(sig.get("key_id"), str) else None
+    key_id = sig.get("key_id")
+    key = keys.get(key_id) if isinstance(key_id, str) else None
     if key is None:
         raise RpcEvalError(f"{where}: the summary is signed with a key that is not among "
                            f"the trusted keys in {folder}")

@@ -1,9 +1,15 @@
-"""Shared fixtures: a tiny valid dataset that tests copy and then corrupt."""
+"""Shared fixtures: a tiny valid dataset that tests copy and then corrupt, and the
+synthetic datasets that many modules read (made once per test process)."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -70,6 +76,107 @@ def base_dataset(tmp_path: Path) -> Path:
     return write_base(tmp_path / "data")
 
 
+# --- shared synthetic datasets --------------------------------------------------------
+def _frame_shape(frame: pd.DataFrame) -> tuple:
+    return (id(frame), frame.shape, tuple(frame.columns), tuple(map(str, frame.dtypes)),
+            repr(frame.attrs))
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    h = hashlib.sha256(repr(_frame_shape(frame)[1:]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+class SyntheticDatasets:
+    """``rpc_eval.synthetic.generate(scale, seed, **overrides)``, made once per test
+    process and shared by every test that asks for the same arguments.
+
+    Calling it returns the shared ``(data, truth)``: read it, never change it (no column
+    added, no cell set, no table replaced, no key of ``truth`` changed). A test that
+    changes the data asks for :meth:`copy`, an independent deep copy. Changes to a
+    shared dataset are caught: its layout after every module and its content at the
+    end of the run are compared with what was generated, and a difference fails.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[str, tuple[Any, dict, dict]] = {}
+        self._named: set[str] = set()
+
+    @staticmethod
+    def _key(scale: str, seed: int, overrides: dict[str, Any]) -> str:
+        return json.dumps([scale, seed, overrides], sort_keys=True)
+
+    def __call__(self, scale: str, seed: int, **overrides: Any):
+        from rpc_eval.synthetic import generate
+
+        key = self._key(scale, seed, overrides)
+        if key not in self._made:
+            data, truth = generate(scale, seed=seed, **overrides)
+            self._made[key] = (data, truth, self._fingerprint(data, truth, content=True))
+        data, truth, _ = self._made[key]
+        return data, truth
+
+    def copy(self, scale: str, seed: int, **overrides: Any):
+        """An independent copy of the shared dataset, for a test that changes it."""
+        data, truth = self(scale, seed, **overrides)
+        frames = {name: frame.copy(deep=True) for name, frame in data.tables().items()}
+        return dataclasses.replace(data, **frames), copy.deepcopy(truth)
+
+    @staticmethod
+    def _fingerprint(data, truth: dict, content: bool) -> dict:
+        out = {"tables": {n: _frame_shape(f) for n, f in data.tables().items()},
+               "truth": json.dumps(truth, sort_keys=True, default=str)}
+        if content:
+            out["content"] = {n: _frame_digest(f) for n, f in data.tables().items()}
+        return out
+
+    def changed(self, content: bool = False) -> list[str]:
+        """The datasets whose layout (or, with ``content``, any value) has changed; a
+        dataset is named once by the layout check (the module that changed it)."""
+        bad = []
+        for key, (data, truth, made) in self._made.items():
+            now = self._fingerprint(data, truth, content)
+            if (content or key not in self._named) and any(now[p] != made[p] for p in now):
+                bad.append(f"generate{tuple(json.loads(key))}")
+                self._named.add(key)
+        return bad
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    """The :class:`SyntheticDatasets` of this test process; checks at the end of the run
+    that no test changed a shared dataset."""
+    made = SyntheticDatasets()
+    yield made
+    changed = made.changed(content=True)
+    assert not changed, (f"a test changed the shared synthetic dataset(s) {changed}; "
+                         "use synthetic.copy(...) in a test that changes the data")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _shared_synthetic_unchanged(synthetic, request):
+    """After each module: no shared synthetic dataset has a table replaced, a column,
+    row, dtype or attribute added or removed, or ``truth`` changed (cheap; the values
+    are compared at the end of the run)."""
+    yield
+    changed = synthetic.changed()
+    assert not changed, (f"{request.module.__name__} changed the shared synthetic "
+                         f"dataset(s) {changed}; use synthetic.copy(...) there")
+
+
+@pytest.fixture(scope="session")
+def small_data(synthetic):
+    """``generate("small", seed=1)``: (data, truth), shared; do not change it."""
+    return synthetic("small", 1)
+
+
+@pytest.fixture(scope="session")
+def default_data(synthetic):
+    """``generate("default", seed=20240601)``: (data, truth), shared; do not change it."""
+    return synthetic("default", 20240601)
+
+
 
 #: Tests that build whole reports, render pages in a browser, fuzz, or check coverage by
 #: simulation: marked ``slow`` here, in one place. ``make test`` (and CI) runs them;
@@ -95,6 +202,11 @@ SLOW_TESTS = {
     "test_tampered_rehashed_summary_is_refused_under_trusted_keys",
     "test_hostile_la_codes_publish_no_formula_and_draw",
     "rpc_eval.multilevel.analysis.multilevel_analysis",
+    # coverage and variance checked over hundreds of simulated samples
+    "test_cif_and_km_ci_coverage_for_known_exponential_hazards",
+    "test_cluster_robust_variance_by_simulation", "test_coverage_fine_gray_design",
+    "test_known_truth_coverage_logit", "test_ci_coverage_known_truth",
+    "test_d_z_ci_coverage_simulation", "test_overdispersion_simulation_known_tau2",
 }
 
 

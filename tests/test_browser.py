@@ -28,7 +28,6 @@ import pytest
 from rpc_eval.cli import main
 from rpc_eval.data.template import write_template
 from rpc_eval.report.runner import run_plan
-from rpc_eval.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = ROOT / "analysis_plans"
@@ -63,7 +62,7 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory) -> dict[str, Path]:
+def pages(tmp_path_factory, synthetic) -> dict[str, Path]:
     """Build every kind of report page once: final, interim and regional reports from
     the small synthetic data, and a pooled report from three LA summaries."""
     small = tmp_path_factory.mktemp("small")
@@ -74,7 +73,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     run_plan(PLANS / "interim_report_v1.yaml", out=out)
     run_plan(PLANS / "regional_evaluation_template_v1.yaml", data=small, out=out)
 
-    data, _ = generate("small", seed=5, n_las=3, n_parents=360)
+    data, _ = synthetic("small", 5, n_las=3, n_parents=360)
     wb = write_template(tmp_path_factory.mktemp("wb") / "filled.xlsx", data=data)
     sums = tmp_path_factory.mktemp("summaries")
     files = []

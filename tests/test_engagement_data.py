@@ -28,7 +28,6 @@ from rpc_eval.engagement.timetoevent import (
     time_to_event,
 )
 from rpc_eval.errors import DataQualityWarning, RpcEvalError, RpcEvalWarning
-from rpc_eval.synthetic import generate
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -99,9 +98,8 @@ def response(pid: str, wave: str, value: float | None = 1.0, respondent: str = "
 
 
 @pytest.fixture(scope="module")
-def small():
-    data, truth = generate("small", seed=1)
-    return data, truth
+def small(small_data):
+    return small_data
 
 
 # ------------------------------------------------------------------- time_to_event

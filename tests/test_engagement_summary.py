@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 from rpc_eval.engagement.analysis import engagement_analysis
-from rpc_eval.synthetic import generate
 
 
 @pytest.fixture(scope="module")
-def result():
-    data, truth = generate("default", seed=20240601)
+def result(default_data):
+    data, truth = default_data
     return data, truth, engagement_analysis(data)
 
 

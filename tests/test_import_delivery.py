@@ -22,7 +22,6 @@ from rpc_eval.data.mapping import MappingError
 from rpc_eval.engagement import engagement_analysis
 from rpc_eval.errors import DataQualityWarning, DataValidationError
 from rpc_eval.instruments import score_responses
-from rpc_eval.synthetic import generate
 from rpc_eval.synthetic.wide import MISSING_CODE, to_wide, write_wide
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +31,8 @@ COUNT_COLUMNS = ["sessions_attended", "first_session_date", "last_session_date"]
 
 
 @pytest.fixture(scope="module")
-def long_data():
-    data, _ = generate("small", seed=11)
+def long_data(synthetic):
+    data, _ = synthetic("small", 11)
     return data
 
 

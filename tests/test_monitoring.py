@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rpc_eval.monitoring import monitoring_analysis
-from rpc_eval.synthetic import generate
 
 
 @pytest.fixture(scope="module")
-def result():
-    data, truth = generate("default", seed=20240601)
+def result(default_data):
+    data, truth = default_data
     return data, truth, monitoring_analysis(data)
 
 

@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 
 from rpc_eval.multilevel import multilevel_analysis
-from rpc_eval.synthetic import generate
 
 
 @pytest.fixture(scope="module")
-def result():
-    data, truth = generate("default", seed=20240601)
+def result(default_data):
+    data, truth = default_data
     return data, truth, multilevel_analysis(data)
 
 

@@ -6,18 +6,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from rpc_eval.change import change_table, outcome_tables
 from rpc_eval.instruments import score_responses
-from rpc_eval.synthetic import generate
-
-
-@pytest.fixture(scope="module")
-def default_data():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return generate("default", seed=20240601)
 
 
 def test_outcome_tables_layout_and_overall_rows(default_data):

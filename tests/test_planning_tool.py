@@ -17,16 +17,14 @@ import pytest
 from rpc_eval.errors import RpcEvalError
 from rpc_eval.monitoring import planning_tool as P
 from rpc_eval.stats.intervals import wilson_interval
-from rpc_eval.synthetic import generate
 
 REF = json.loads((Path(__file__).parent / "reference" / "planning_tool.json").read_text())
 CASES = {c["name"]: c for c in REF["cases"]}
 
 
 @pytest.fixture(scope="module")
-def small():
-    data, truth = generate("small", seed=1)
-    return data, truth
+def small(small_data):
+    return small_data
 
 
 def _book(k=4, items=("e1",), dims=("plan",)):

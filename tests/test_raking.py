@@ -18,7 +18,6 @@ from rpc_eval.stats.raking import (
     weighted_proportion,
     weighted_vs_unweighted,
 )
-from rpc_eval.synthetic import generate
 
 REF = json.loads((Path(__file__).parent / "reference" / "raking.json").read_text())
 DATA = pd.DataFrame(REF["data"])
@@ -76,8 +75,8 @@ def test_kish_and_side_by_side():
     assert weighted_proportion([1, 1], [1, 1])["ci_high"].iloc[0] == 1.0
 
 
-def test_synthetic_followup_raked_to_trained():
-    data, _ = generate("small", seed=1)
+def test_synthetic_followup_raked_to_trained(small_data):
+    data, _ = small_data
     tr, pr = data.training_responses, data.practitioners
     fu = tr[(tr["wave"] == "followup_6m") & (tr["question"] == "actual_use")].merge(
         pr, on="practitioner_id")

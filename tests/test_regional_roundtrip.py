@@ -13,15 +13,14 @@ import pytest
 
 from rpc_eval.cli import main
 from rpc_eval.data.template import write_template
-from rpc_eval.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = str(ROOT / "analysis_plans" / "regional_evaluation_template_v1.yaml")
 
 
 @pytest.fixture(scope="module")
-def workbook(tmp_path_factory) -> Path:
-    data, _ = generate("small", seed=5, n_las=3, n_parents=360)
+def workbook(tmp_path_factory, synthetic) -> Path:
+    data, _ = synthetic("small", 5, n_las=3, n_parents=360)
     return write_template(tmp_path_factory.mktemp("wb") / "filled.xlsx", data=data)
 
 

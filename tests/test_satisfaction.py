@@ -22,10 +22,8 @@ REF = json.loads((Path(__file__).parent / "reference" / "satisfaction.json").rea
 
 
 @pytest.fixture(scope="module")
-def small():
-    from rpc_eval.synthetic import generate
-
-    return generate("small", seed=1)
+def small(small_data):
+    return small_data
 
 
 @pytest.fixture

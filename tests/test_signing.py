@@ -18,7 +18,6 @@ from rpc_eval.errors import RpcEvalError
 from rpc_eval.plan import load_plan
 from rpc_eval.regional import federated as F
 from rpc_eval.signing import generate_keypair, load_private_key, sign_summary
-from rpc_eval.synthetic import generate
 
 PLAN = "analysis_plans/regional_evaluation_template_v1.yaml"
 CODES = ("LA001", "LA002", "LA003")
@@ -30,8 +29,8 @@ def plan():
 
 
 @pytest.fixture(scope="module")
-def summaries(plan):
-    data, _ = generate("small", seed=7, n_las=3, n_parents=320)
+def summaries(plan, synthetic):
+    data, _ = synthetic("small", 7, n_las=3, n_parents=320)
     return {c: F.summarise(data, plan, la_code=c) for c in CODES}
 
 
@@ -170,10 +169,10 @@ def test_trusted_keys_folder_must_hold_keys(tmp_path, summaries, keys):
         F.pool(files, trusted_keys=tmp_path / "nowhere")
 
 
-def test_cli_summarise_signs(tmp_path, keys, capsys):
+def test_cli_summarise_signs(tmp_path, keys, capsys, synthetic):
     from rpc_eval.data import write
 
-    data, _ = generate("small", seed=7, n_las=3, n_parents=320)
+    data, _ = synthetic("small", 7, n_las=3, n_parents=320)
     folder = tmp_path / "data"
     write(data, folder, tables=["las", "interventions", "parents", "attendance",
                                 "responses"])

@@ -16,13 +16,13 @@ SEED = 11
 
 
 @pytest.fixture(scope="module")
-def small():
-    return generate("small", seed=SEED)
+def small(synthetic):
+    return synthetic("small", SEED)
 
 
 @pytest.fixture(scope="module")
-def default():
-    return generate("default")
+def default(default_data):
+    return default_data
 
 
 @pytest.fixture(scope="module")

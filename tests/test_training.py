@@ -20,14 +20,13 @@ from rpc_eval.monitoring.training import (
     response_shift,
     wilcoxon_signed_rank,
 )
-from rpc_eval.synthetic import generate
 
 REF = json.loads((Path(__file__).parent / "reference" / "training.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def small():
-    return generate("small", seed=1)
+def small(small_data):
+    return small_data
 
 
 def _long(pre, post, question="knowledge", waves=("pre", "post")):

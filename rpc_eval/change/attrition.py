@@ -748,7 +748,7 @@ def mi_change(data: pd.DataFrame, outcome_pre: str, outcome_post: str,
         rng = seed
     else:
         rng = np.random.default_rng(seed)
-    settings = {"m": m, "max_iter": max_iter, "method": method, "k_pmm": k_pmm, "ci": ci,
+    settings: dict[str, Any] = {"m": m, "max_iter": max_iter, "method": method, "k_pmm": k_pmm, "ci": ci,
                 "standardised": standardised}
     if not by_cols:
         rows = _change_group(data, outcome_pre, outcome_post, covariates, rng=rng,

@@ -77,7 +77,7 @@ def attrition_analysis(data: EvaluationData, instrument: str, scale: str | None 
     attrition = attrition_comparison(frame, "followed_up", ["pre", *covariates])
     cov = list(covariates)
     notes: list[str] = []
-    parts = []
+    parts: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataQualityWarning)
         _impute_all(frame, cov, by, m, seed, parts, notes)

@@ -316,6 +316,7 @@ class _Importer:
             text = np.full(self.n, cm.value, dtype=object)
             label = f"{cm.table}.{cm.target}"
         else:
+            assert cm.column is not None  # a column map has a column or a value
             label = self.column(cm.column, cm.line)
             text = self.cells(label)
         bad = np.zeros(self.n, bool)
@@ -351,6 +352,7 @@ class _Importer:
             lookup = {str(lab).strip().lower(): code for code, lab in book.labels().items()}
             where = f"the labels of the {book.name} codebook"
         else:
+            assert isinstance(cm.labels, dict)  # called only for maps with labels
             lookup = {k.strip().lower(): v for k, v in cm.labels.items()}
             where = f"the labels given at {self._where(cm.line)}"
         for code in book.codes:

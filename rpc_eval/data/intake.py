@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -201,7 +202,7 @@ class _TableCheck:
     def __init__(self, raw: RawTable, spec: Mapping) -> None:
         self.raw, self.spec, self.table, self.file = raw, spec, raw.table, raw.file
         self.problem_chunks: list[pd.DataFrame] = []
-        self.reasons: list[tuple[np.ndarray, str]] = []
+        self.reasons: list[tuple[np.ndarray, str | np.ndarray]] = []
         frame = raw.frame
         blank = _blank_rows(frame)
         # a row the reader flagged (values beyond the last column, a merged or error
@@ -406,9 +407,9 @@ class _TableCheck:
                          if self.raw.may_span_lines else np.zeros(self.n, bool))
                 long = _spread_any(cells, (words.str.len() > MAX_KEY_CHARS).to_numpy())
                 for i in np.flatnonzero(multi):
-                    cell = cells.text([i])[0]
+                    cell = cells.text(np.array([i]))[0]
                     n = cell.count("\n") + cell.replace("\r\n", "\n").count("\r")
-                    self.error(_one(self.n, i), col,
+                    self.error(_one(self.n, int(i)), col,
                                f"the value runs over {n + 1} lines of the file: a quote mark "
                                f"(\") opens in this cell and closes {n} line(s) later (or "
                                "never), so the rows in between were read into this one cell",
@@ -437,11 +438,11 @@ class _TableCheck:
                                              | words.str.contains("\r", regex=False))
                                             .to_numpy()))
         for i in multi:
-            lines = cells.text([i])[0].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            lines = cells.text(np.array([i]))[0].replace("\r\n", "\n").replace("\r", "\n").split("\n")
             rows = sum(max(line.count(","), line.count(";"), line.count("\t")) >= width - 1
                        for line in lines[1:])
             if rows:
-                self.error(_one(self.n, i), col,
+                self.error(_one(self.n, int(i)), col,
                            f"the value runs over {len(lines)} lines of the file and {rows} of "
                            "them look like rows of the table: a quote mark (\") opens in this "
                            "cell and closes later (or never), so those rows were read into "
@@ -460,7 +461,8 @@ class _TableCheck:
                                             index=range(self.n), dtype=dtype)
                 continue
             cells = self.cells[self.columns[col]]
-            codes = labels = None
+            codes: Any = None
+            labels: Any = None
             if colspec["type"] == "code":
                 name = colspec["codebook"]
                 if name in code_override:
@@ -646,7 +648,7 @@ class _TableCheck:
     def release_text(self) -> None:
         """Let go of the cell text once every check of the table is done (the typed
         table, the problems and the excluded rows are all that is left to report)."""
-        self.frame = self.cells = self.word_values = self.raw.frame = None
+        self.frame = self.cells = self.word_values = self.raw.frame = None  # type: ignore[assignment]  # released: not read again
 
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         kept = self.kept()

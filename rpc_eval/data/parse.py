@@ -182,7 +182,7 @@ def _plain_iso_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     days = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     done = np.zeros(n, bool)
     arr = _arrow(text)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == "string"
+    offsets: np.ndarray = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == "string"
                             else np.int64)[arr.offset:arr.offset + n + 1]
     sel = np.diff(offsets) == 10
     if arr.null_count:
@@ -227,7 +227,7 @@ def _date_trouble(text: str) -> tuple[str, str]:
     if m or iso:
         if m:
             day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        else:
+        elif iso:
             year, month, day = int(iso.group(1)), int(iso.group(2)), int(iso.group(3))
         if m and month > 12 and 1 <= day <= 12:
             return (f"not a valid date: month {month}? dates are read day first "

@@ -28,6 +28,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.parsers import expat
 
 __all__ = ["XlsxError", "SheetInfo", "SheetCells", "CellFlag", "workbook_sheets",
@@ -339,7 +340,7 @@ class Workbook:
         out = SheetCells()
         if sheet.part is None:
             return out
-        st = {"row": 0, "col": -1, "kind": "n", "style": 0, "in_v": False, "in_t": False,
+        st: dict[str, Any] = {"row": 0, "col": -1, "kind": "n", "style": 0, "in_v": False, "in_t": False,
               "has_f": False, "has_v": False, "ref": "", "n": 0, "in_is": False,
               "skip": 0}
         buf: list[str] = []

@@ -174,7 +174,7 @@ def _number(x: Any, name: str) -> float:
 def _count(x: Any, name: str, minimum: int = 1) -> int:
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         if isinstance(x, numbers.Real) and float(x).is_integer():
-            x = int(x)
+            x = int(x)  # type: ignore[call-overload]  # int() takes any numbers.Real
         else:
             raise RpcEvalError(f"{name} must be a whole number, got {x!r}.")
     x = int(x)

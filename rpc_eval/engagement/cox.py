@@ -985,7 +985,7 @@ def fit_cox(
             "with NaN standard errors", ConvergenceWarning, stacklevel=2)
 
     n_clusters = None
-    robust = None
+    robust: np.ndarray | None = None
     if cluster is not None:
         clus = sub[cluster].to_numpy()[S.order]
         ccodes, cuniq = pd.factorize(clus)

@@ -196,6 +196,7 @@ class _Design:
         elif self.time_effect == "linear":
             self.time_terms = ["Intercept", t]
         else:
+            assert self.knots is not None  # a spline design is made with its knots
             n_nonlin = len(self.knots) - 2
             self.time_terms = ["Intercept", t] + [f"{t}{chr(39) * (j + 1)}"
                                                   for j in range(n_nonlin)]
@@ -216,6 +217,7 @@ class _Design:
             tv = t.to_numpy(dtype=float)
             parts = [np.ones((len(frame), 1)), tv[:, None]]
             if self.time_effect == "spline":
+                assert self.knots is not None
                 parts.append(_rcs_basis(tv, self.knots))
         for c in self.covariates:
             if self.kinds[c] == "numeric":

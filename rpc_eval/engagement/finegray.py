@@ -92,7 +92,7 @@ from __future__ import annotations
 
 import html
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -526,7 +526,7 @@ class FineGrayResult:
     def summary(self) -> str:
         """A plain-text report: sample, fit and the coefficient table."""
         table = self.coefficients.copy()
-        fmt = {c: "{:.4f}".format for c in ("coef", "se", "hr", "ci_low", "ci_high", "z")}
+        fmt: dict[str, Callable[[float], str]] = {c: "{:.4f}".format for c in ("coef", "se", "hr", "ci_low", "ci_high", "z")}
         fmt["p"] = lambda v: "<0.0001" if v < 1e-4 else f"{v:.4f}"
         return "\n".join(self._header() + [table.to_string(index=False, formatters=fmt)])
 
@@ -848,7 +848,7 @@ def _check_design(frame: pd.DataFrame, enc: _Encoding, x: np.ndarray,
     rank = np.linalg.matrix_rank(xc)
     if rank < x.shape[1]:
         # name a minimal set of terms that are linear combinations of earlier ones
-        dependent = []
+        dependent: list[str] = []
         for j in range(x.shape[1]):
             if np.linalg.matrix_rank(xc[:, : j + 1]) <= j - len(dependent):
                 dependent.append(enc.terms[j])

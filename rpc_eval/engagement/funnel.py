@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,7 @@ def _group_order(col: str, values: pd.Series, data: EvaluationData) -> list:
     present = list(pd.unique(values.dropna()))
     if book_name and data.codebooks and book_name in data.codebooks:
         codes = data.codebooks[book_name].codes
-        ordered = [c for c in codes if c in present]
+        ordered: list[Any] = [c for c in codes if c in present]
         ordered += sorted((c for c in present if c not in codes), key=str)
     else:
         ordered = sorted(present, key=str)

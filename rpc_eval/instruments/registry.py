@@ -846,7 +846,7 @@ class Registry:
         rows = [
             (inst.name, s.name, s.method,
              len(s.items) if s.items else sum(len(inst.scale(f).items) for f in s.from_scales),
-             s.min_answered, s.range[0], s.range[1], inst.direction, ", ".join(s.bands))
+             s.min_answered, *(s.range or (None, None)), inst.direction, ", ".join(s.bands))
             for inst in self._instruments.values() for s in inst.scales
         ]
         return pd.DataFrame(rows, columns=["instrument", "scale", "method", "n_items",

@@ -344,7 +344,7 @@ def _correlation(x: np.ndarray, names: Sequence[str], what: str) -> tuple[np.nda
     singular correlation matrix."""
     c = np.cov(x, rowvar=False)
     sd = np.sqrt(np.diag(c))
-    flat = [names[i] for i in np.flatnonzero(sd == 0)]
+    flat = [names[int(i)] for i in np.flatnonzero(sd == 0)]
     if flat:
         raise RpcEvalError(
             f"{what}: item(s) {flat} have the same score for every complete respondent; "

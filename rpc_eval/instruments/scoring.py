@@ -249,7 +249,7 @@ def _item_columns(x: np.ndarray, inst: Instrument) -> list[np.ndarray]:
 
 
 def _score_items(scale: Scale, inst: Instrument, x: np.ndarray, cols: list[np.ndarray],
-                 pos: dict[str, int]) -> dict[str, np.ndarray]:
+                 pos: dict[str, int]) -> dict[str, Any]:
     """Score one item-based scale (method sum or mean) for every row."""
     n = x.shape[0]
     m = len(scale.items)
@@ -262,7 +262,8 @@ def _score_items(scale: Scale, inst: Instrument, x: np.ndarray, cols: list[np.nd
         ok = ~np.isnan(col)
         answered += ok
         total += np.where(ok, col, 0.0)
-    enough = answered >= scale.min_answered
+    # no min_answered (a Scale built by hand): every item, as the loader's default
+    enough = answered >= (m if scale.min_answered is None else scale.min_answered)
     raw = np.full(n, np.nan)
     prorated = np.zeros(n, dtype=bool)
     if scale.method == "mean":

@@ -147,7 +147,9 @@ def _returns(planning_tool: pd.DataFrame, sub: pd.DataFrame,
         raise RpcEvalError("planning_tool has more than one response for an LA, year and "
                            f"item, e.g. {dup['la_code']} {dup['return_year']} {dup['item']}")
     if return_year is not None:
-        years = [return_year] if np.ndim(return_year) == 0 else list(return_year)
+        # np.ndim tells one year (int, numpy or text) from a sequence of years
+        years: list[Any] = ([return_year] if np.ndim(return_year) == 0
+                            else list(return_year))  # type: ignore[arg-type]
         have = set(pt["return_year"])
         absent = [y for y in years if int(y) not in have]
         if absent:

@@ -92,8 +92,11 @@ def _ancova_frame(data: EvaluationData, instrument: str, scale: str,
                                     on="parent_id")
 
 
-def _with_reference(frame: pd.DataFrame, column: str, reference: str) -> pd.DataFrame:
-    """``column`` as a categorical whose first category (patsy's reference) is ``reference``."""
+def _with_reference(frame: pd.DataFrame, column: str, reference: str | None) -> pd.DataFrame:
+    """``column`` as a categorical whose first category (patsy's reference) is ``reference``
+    (``frame`` as it is when there is no reference: nobody started)."""
+    if reference is None:
+        return frame
     levels = [reference, *sorted(set(frame[column].dropna()) - {reference})]
     return frame.assign(**{column: pd.Categorical(frame[column], categories=levels)})
 

@@ -734,6 +734,7 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
             eig = float("nan")
             ok = gmax < GRAD_TOL and grad[-1] <= GRAD_TOL
         else:
+            assert H_at is not None  # computed above when not on the boundary
             eig = float(np.max(np.linalg.eigvalsh(H_at)))
             ok = gmax < GRAD_TOL and eig < 0
         ok = bool(ok and modes_ok and np.isfinite(ll))

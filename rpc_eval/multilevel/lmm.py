@@ -314,6 +314,7 @@ def _local(eng, k, polish=True, start=None):
         res = _box_min(f, x0, bounds, opts)
         if best is None or res.fun < best.fun:
             best = res
+    assert best is not None  # one start, so one result
     t = np.clip(best.x, 0.0, None)
     for _ in range(3):
         # components that should sit on the boundary (t tiny; scale-free in theta)
@@ -521,9 +522,9 @@ class LmmResult(Result):
     vcov_varpar: np.ndarray
     optimizer: dict
     _blups: pd.DataFrame = field(repr=False, default=None)
-    _cluster_sizes: dict = field(repr=False, default=None)
-    _X: np.ndarray = field(repr=False, default=None)
-    _codes: list = field(repr=False, default=None)
+    _cluster_sizes: dict | None = field(repr=False, default=None)
+    _X: np.ndarray | None = field(repr=False, default=None)
+    _codes: list | None = field(repr=False, default=None)
 
     @property
     def npar(self) -> int:
@@ -610,6 +611,7 @@ class LmmResult(Result):
 
     def _icc_table(self, variances=None) -> pd.DataFrame:
         vc = self.variance_components
+        assert self._cluster_sizes is not None  # fit_lmm records them
         if variances is not None:
             vc = vc.assign(variance=variances)
         total = vc["variance"].sum()
@@ -880,7 +882,7 @@ class LmmSlopesResult(Result):
     converged: bool
     boundary: bool
     cov_re: pd.DataFrame
-    theta: np.ndarray = None
+    theta: np.ndarray | None = None
     optimizer: dict = field(default_factory=dict)
     vcov: pd.DataFrame = None
 

@@ -333,7 +333,7 @@ def _build_summary(parents: pd.DataFrame, scores: pd.DataFrame, plan, la_code: s
     }
     other = counts["started"] - counts["completed"] - counts["dropped_out"] - counts["ongoing"]
     supp = _funnel_suppression(counts, other, counts["referred"] - counts["started"], t)
-    funnel = {k: (None if k in supp else v) for k, v in counts.items()}
+    funnel: dict[str, Any] = {k: (None if k in supp else v) for k, v in counts.items()}
     funnel["suppressed"] = supp
     completion = {"n_started": funnel["started"], "n_completed": funnel["completed"],
                   "suppressed": [n for n, k in (("n_started", "started"),
@@ -531,8 +531,9 @@ def _validate(summary: Any, where: str) -> dict[str, Any]:
     if isinstance(summary, dict) and _non_finite(summary):
         raise _fail(where, "the summary holds a number that is not finite (NaN or "
                            "infinity), which rpc-eval summarise never writes")
-    if isinstance(summary, dict) and _control_text(summary) is not None:
-        shown = _control_text(summary).encode("unicode_escape").decode("ascii")[:60]
+    control = _control_text(summary) if isinstance(summary, dict) else None
+    if control is not None:
+        shown = control.encode("unicode_escape").decode("ascii")[:60]
         raise _fail(where, f"the summary holds text with control characters ({shown}), "
                            "which rpc-eval summarise never writes")
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:

@@ -830,6 +830,8 @@ def _secondary(st: _Structure, primary: np.ndarray) -> tuple[np.ndarray, list[in
             progress = True
         if progress:
             continue
+        # the first bridge of todo was open, so without progress it was unclosable
+        assert first_unclosable is not None
         chain = _cheapest_chain(st, unknown, publishable, first_unclosable)
         if chain:
             supp[chain] = True
@@ -933,8 +935,9 @@ def _undeclared_warning(name: str, cols: list[str], has_counts: bool, t: int) ->
 
 
 def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None = None, *,
-            name: str, also_suppress: Mapping[str, Sequence[bool]] | None = None,
-            forced: Mapping[str, Sequence[bool]] | None = None) -> ProtectedTable:
+            name: str, also_suppress: Mapping[str, Sequence[bool] | np.ndarray] | None = None,
+            forced: Mapping[str, Sequence[bool] | np.ndarray] | None = None
+            ) -> ProtectedTable:
     """Apply disclosure control to one table.
 
     Parameters
@@ -1007,8 +1010,9 @@ def protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None =
 
 
 def _protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None, *,
-             name: str, also_suppress: Mapping[str, Sequence[bool]] | None,
-             forced: Mapping[str, Sequence[bool]] | None, warn: bool) -> ProtectedTable:
+             name: str, also_suppress: Mapping[str, Sequence[bool] | np.ndarray] | None,
+             forced: Mapping[str, Sequence[bool] | np.ndarray] | None,
+             warn: bool) -> ProtectedTable:
     """:func:`protect`; ``warn=False`` when a table is protected again with the same spec
     (the report-wide decision), so the warning on undeclared columns is given once."""
     if rules is None:
@@ -1069,7 +1073,7 @@ def _protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None,
     derived_why: dict[str, list[str]] = {}
     for col, rests in spec.derived.items():
         hit = np.zeros(n, dtype=bool)
-        why = [[] for _ in range(n)]
+        why: list[list[str]] = [[] for _ in range(n)]
         for r in rests:
             s = supp[:, cidx[r]]
             hit |= s
@@ -1135,7 +1139,7 @@ def _protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None,
         for i in np.flatnonzero(hit):
             records.append((int(i), col_pos[col], col, "derived",
                             f"rests on suppressed count {derived_why[col][i]} (derived)"))
-    for col, (small, rests, why) in loose.items():
+    for col, (small, rests, row_reason) in loose.items():
         for i in np.flatnonzero(small):
             records.append((int(i), col_pos[col], col, "primary",
                             f"not declared in the table spec: a whole number 1-{t - 1} may "
@@ -1143,7 +1147,7 @@ def _protect(data: pd.DataFrame, spec: TableSpec, rules: DisclosureRules | None,
         for i in np.flatnonzero(rests):
             records.append((int(i), col_pos[col], col, "derived",
                             f"not declared in the table spec: may rest on suppressed count "
-                            f"{why[i]} (derived)"))
+                            f"{row_reason[i]} (derived)"))
     records.sort()
     log = _empty_log()
     if records:
@@ -1230,7 +1234,7 @@ class TableInput:
     name: str
     frame: pd.DataFrame
     spec: TableSpec
-    also_suppress: Mapping[str, Sequence[bool]] | None = None
+    also_suppress: Mapping[str, Sequence[bool] | np.ndarray] | None = None
     hidden: tuple[str, ...] = ()
 
 

@@ -199,6 +199,7 @@ def multilevel_section(rpt: Report, res: MultilevelResults) -> Shown:
                 return ("The funnel plot is not drawn: no LA's counts of starters and "
                         "completers could be published.")
             fig, ax = plt.subplots(figsize=(8, 5))
+            assert res.completion_funnel is not None  # drawn only when there is one
             dataclasses.replace(res.completion_funnel, table=published).plot(ax=ax)
             ax.set_xlabel("Parents who started (count)")
             ax.set_ylabel("Completion rate (proportion)")

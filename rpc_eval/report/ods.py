@@ -32,6 +32,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -345,7 +346,7 @@ class _Builder:
     def _cell(c: _Cell):
         from odf import table, teletype, text
 
-        kw = {"valuetype": c.kind}
+        kw: dict[str, Any] = {"valuetype": c.kind}
         if c.kind == "float":
             kw["value"] = c.value
         elif c.kind == "date":

@@ -4,6 +4,8 @@ Publishes results; computes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from rpc_eval.report.disclosure import TableSpec, TotalRows
@@ -54,7 +56,7 @@ def outcomes_section(rpt: Report, outcomes: dict[str, pd.DataFrame], *, by: str,
     # whom each row counts, the same in every outcomes table ("All" is everyone, whatever
     # the grouping), so that one number has one disclosure status across them
     change = change.assign(__population=_population(change, by))
-    keyed = {"keys": {c: f"parents {c[2:]}" for c in ("n_pre", "n_post", "n_paired")},
+    keyed: dict[str, Any] = {"keys": {c: f"parents {c[2:]}" for c in ("n_pre", "n_post", "n_paired")},
              "key_columns": ("__population", *within)}
     out += rpt.table(
         f"outcomes_change{suffix}", change,

@@ -113,7 +113,7 @@ def write_pooled_report(results: PooledResults, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plan = PooledPlan(results)
-    rpt = Report(plan, out)
+    rpt = Report(plan, out)  # type: ignore[arg-type]  # PooledPlan has what Report reads of a plan
     rpt.use_names_from(type("Names", (), {"las": results.inputs[["la_code", "la_name"]]
                                           if "la_name" in results.inputs else None})())
     t = plan.threshold

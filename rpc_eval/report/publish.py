@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ from rpc_eval.report.figures import save_figure
 from rpc_eval.report.html import esc, table_html
 from rpc_eval.report.ods import OdsTable, write_ods
 from rpc_eval.report.safe_text import neutralise_frame
+
+if TYPE_CHECKING:
+    from rpc_eval.report.labels import Labels
 
 __all__ = ["Report", "Shown", "sha256_file"]
 
@@ -309,7 +313,7 @@ class Report:
         self.left_out: dict[str, str] = {}
         #: factor -> its reference level, so model terms read "B vs A"
         self.references: dict[str, str] = {}
-        self._labels = None
+        self._labels: Labels | None = None
         #: what the analyses said (for the analyst), and the sentences shown for them
         self.analysis_notes: list[str] = []
         self._cautions: set[str] = set()

@@ -266,7 +266,7 @@ def add_contents(body: str, summary: Iterable[str] = ()) -> str:
 
     def either(m: re.Match) -> str:
         if m.group(3) is not None:
-            return table(re.match(r"(.*)", m.group(3), re.S))
+            return table(re.match(r"(.*)", m.group(3), re.S))  # type: ignore[arg-type]  # matches any text
         return heading(m)
 
     body = pattern.sub(either, body)
@@ -541,7 +541,7 @@ def _lock_file(fh: Any) -> None:
         import msvcrt
 
         fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # Windows
         return
     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
@@ -553,7 +553,7 @@ def _unlock_file(fh: Any) -> None:
         import msvcrt
 
         fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]  # Windows
         return
     fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 

@@ -16,6 +16,7 @@ Computes no statistics.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -54,7 +55,7 @@ def _segments(ax, times: np.ndarray, values: np.ndarray, colour: str, marker: st
 
 def draw_published_steps(data: pd.DataFrame, *, panel: str | None, line: str,
                          estimate: str, start: float, name: Callable[[str], str],
-                         line_name: Callable[[object], str], ylabel: str,
+                         line_name: Callable[[Any], str], ylabel: str,
                          order: Sequence[object] | None = None) -> plt.Figure:
     """One panel per value of ``panel`` (or one panel), one series per value of
     ``line``, drawn as published points joined solid (adjacent sessions) or dotted

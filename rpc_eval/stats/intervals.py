@@ -7,6 +7,8 @@ package.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.stats import norm
 
@@ -16,7 +18,7 @@ from rpc_eval.errors import RpcEvalError
 __all__ = ["wilson_interval"]
 
 
-def wilson_interval(x, n, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(x, n, ci: float = 0.95) -> tuple[Any, Any]:
     """Wilson score interval for a binomial proportion ``x / n``.
 
     Parameters

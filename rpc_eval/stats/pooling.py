@@ -278,7 +278,8 @@ class MetaAnalysisResult(Result):
             fig, ax = plt.subplots(figsize=(10.0, 1.6 + 0.32 * (n_rows + 1)),
                                    layout="constrained")
             # keep the right-hand 30% of the figure for the text columns
-            fig.get_layout_engine().set(rect=(0.0, 0.0, 0.70, 1.0))
+            # layout="constrained" gives a ConstrainedLayoutEngine, which takes rect
+            fig.get_layout_engine().set(rect=(0.0, 0.0, 0.70, 1.0))  # type: ignore[union-attr,call-arg]
 
         y_st = np.arange(k, 0, -1) + 1.0 + int(show_pi)      # first LA at the top
         y_pool = 1.0 + int(show_pi)
@@ -359,7 +360,7 @@ class MetaAnalysisResult(Result):
             # Lay the figure out once with the text columns outside the layout, then fix
             # it, so that saving with bbox_inches="tight" keeps the columns.
             ax.figure.canvas.draw()
-            ax.figure.set_layout_engine("none")
+            fig.set_layout_engine("none")
             for t in ax.texts:
                 t.set_in_layout(True)
         return ax

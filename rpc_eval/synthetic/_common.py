@@ -41,7 +41,7 @@ def draw_categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((cum < u[:, None]).sum(axis=1), probs.shape[1] - 1)
 
 
-def choice(rng: np.random.Generator, codes: Sequence[str], probs: Sequence[float], n: int):
+def choice(rng: np.random.Generator, codes: Sequence[Any], probs: Sequence[float], n: int):
     """``n`` codes drawn with ``probs`` (normalised) as an object array."""
     p = np.asarray(probs, float)
     idx = rng.choice(len(codes), size=n, p=p / p.sum())

@@ -342,7 +342,7 @@ def generate(scale: str = "default", seed: int = 20240601, **overrides: Any
         scale=scale, seed=int(seed), cfg=cfg, P=P, static=static, sample=sample,
         realised=realised, data=data, models=models,
         version=getattr(rpc_eval, "__version__", "unknown"),
-        wave_parents={w: np.unique(np.concatenate([b[2] for b in sim.blocks if b[0] == w] or [[]]))
+        wave_parents={w: np.unique(np.concatenate([b[2] for b in sim.blocks if b[0] == w] or [np.empty(0)]))
                       for w in waves},
     )
     return data, truth

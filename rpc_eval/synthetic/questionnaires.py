@@ -85,6 +85,8 @@ class OutcomeSimulator:
             if wave == "baseline":
                 theta = self.theta0[name][r]
             else:
+                if completed is None:
+                    raise ValueError(f"wave {wave!r} needs completed=")
                 comp = completed[ok]
                 g = np.where(comp, 1.0, float(qp["dropout_effect_fraction"]))
                 gain = (self.effects[pop.intervention[r]] * qp["wave_multiplier"][wave] * g[:, None]
@@ -114,7 +116,7 @@ class OutcomeSimulator:
             ``parent`` (index), ``instrument``, ``wave``, ``item`` (object arrays of
             codes), ``value`` (float), ``date`` (day numbers).
         """
-        parts = {k: [] for k in ("parent", "wave", "inst", "item", "value", "date")}
+        parts: dict[str, list[Any]] = {k: [] for k in ("parent", "wave", "inst", "item", "value", "date")}
         item_codes: list[str] = []
         item_offset = {}
         for name in instrument_order:
