@@ -72,7 +72,7 @@ def write_answers_csv(answers: dict, path: Path) -> Path:
     return path
 
 
-def write_csv(frame: pd.DataFrame, table: str, path: Path) -> Path:
+def write_csv(data: pd.DataFrame, table: str, path: Path) -> Path:
     """Write one table as :func:`rpc_eval.data.write` does (same text, byte for byte),
     fast: cells are dictionary-encoded and written by pyarrow. Tables with a cell that
     needs quoting (a comma, quote or line break) are written by pandas instead."""
@@ -82,7 +82,7 @@ def write_csv(frame: pd.DataFrame, table: str, path: Path) -> Path:
     from rpc_eval.data.write import to_text_frame
 
     cols = schema()[table]["columns"]
-    arrays = {c: _arrow_text(frame[c], spec["type"]) for c, spec in cols.items()}
+    arrays = {c: _arrow_text(data[c], spec["type"]) for c, spec in cols.items()}
     header = ",".join(cols)
     try:
         if any(ch in name for name in cols for ch in ',"\r\n'):
@@ -92,6 +92,6 @@ def write_csv(frame: pd.DataFrame, table: str, path: Path) -> Path:
             pacsv.write_csv(pa.table(arrays), fh, write_options=pacsv.WriteOptions(
                 quoting_style="none", include_header=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        to_text_frame(frame, table).to_csv(path, index=False, encoding="utf-8",
+        to_text_frame(data, table).to_csv(path, index=False, encoding="utf-8",
                                            lineterminator="\n")
     return path

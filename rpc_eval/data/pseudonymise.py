@@ -64,9 +64,9 @@ class Pseudonymiser:
         out[present] = values[present].map(mapping)
         return out
 
-    def frame(self, frame: pd.DataFrame, columns: Iterable[str] = ID_COLUMNS) -> pd.DataFrame:
-        """A copy of ``frame`` with its identifier columns pseudonymised."""
-        out = frame.copy()
+    def frame(self, data: pd.DataFrame, columns: Iterable[str] = ID_COLUMNS) -> pd.DataFrame:
+        """A copy of ``data`` with its identifier columns pseudonymised."""
+        out = data.copy()
         for col in columns:
             if col in out.columns:
                 out[col] = self.series(out[col])

@@ -17,12 +17,12 @@ from rpc_eval.errors import RpcEvalError
 __all__ = ["write", "to_text_frame"]
 
 
-def to_text_frame(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+def to_text_frame(data: pd.DataFrame, table: str) -> pd.DataFrame:
     """The table with every cell as the text that is written to a file ("" = missing)."""
     cols = schema()[table]["columns"]
     out = {}
     for col, spec in cols.items():
-        s = frame[col]
+        s = data[col]
         kind = spec["type"]
         if kind == "date":
             text = s.dt.strftime("%Y-%m-%d")
