@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from rpc_eval.change.reliable_change import classify_reliable_change, reliable_change_summary
@@ -32,11 +33,43 @@ def score_responses(responses: pd.DataFrame, registry: Registry,
     """
     names = sorted(pd.unique(responses["instrument"].dropna())) if instruments is None \
         else list(instruments)
-    frames = [score(responses_to_wide(responses, n, registry=registry), n, registry=registry)
-              for n in names]
+    frames = [score(responses_to_wide(part, n, registry=registry), n, registry=registry)
+              for n, part in zip(names, _by_instrument(responses, names), strict=True)]
     if not frames:
         raise RpcEvalError("the responses table has no questionnaire answers to score")
     return pd.concat(frames, ignore_index=True)
+
+
+def _by_instrument(responses: pd.DataFrame, names: Sequence[str]) -> list[pd.DataFrame]:
+    """The rows of each named instrument (in the table's order), split in one pass, so
+    each instrument's answers are found once rather than by a scan of the whole table
+    per instrument. A table lacking a column :func:`responses_to_wide` needs is passed
+    on whole (it says what is missing)."""
+    needed = ["parent_id", "respondent", "wave", "instrument", "item", "value"]
+    if len(names) < 2 or any(c not in responses.columns for c in needed):
+        return [responses] * len(names)
+    codes, uniques = pd.factorize(responses["instrument"])
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    where = {u: i for i, u in enumerate(uniques)}
+    cols = responses[needed]
+    out = []
+    for n in names:
+        i = where.get(n)
+        rows = order[starts[i]:starts[i + 1]] if i is not None else order[:0]
+        out.append(cols.take(rows))
+    return out
+
+
+def _keep_pairs(scores: pd.DataFrame, keep: set[tuple[str, str]]) -> np.ndarray:
+    """Whether each row's (instrument, scale) is in ``keep``: one test per distinct pair."""
+    ic, iu = pd.factorize(scores["instrument"])
+    sc, su = pd.factorize(scores["scale"])
+    allowed = np.array([(i, s) in keep for i in iu for s in su], dtype=bool)
+    known = (ic >= 0) & (sc >= 0)
+    out = np.zeros(len(scores), dtype=bool)
+    out[known] = allowed[ic[known] * len(su) + sc[known]]
+    return out
 
 
 def _classify(data: EvaluationData, sub: pd.DataFrame, inst: str, scale: str,
@@ -124,12 +157,10 @@ def outcome_tables(
     scores = score_responses(data.responses, reg)
     if outcomes is not None:
         keep = {(str(i), str(sc)) for i, sc in outcomes}
-        scores = scores[[(i, sc) in keep for i, sc in zip(scores["instrument"],
-                                                           scores["scale"], strict=True)]]
+        scores = scores[_keep_pairs(scores, keep)]
     elif scales == "primary":
         keep = {(n, reg.get(n).primary_scale) for n in pd.unique(scores["instrument"])}
-        scores = scores[[(i, s) in keep for i, s in zip(scores["instrument"], scores["scale"],
-                                                         strict=True)]]
+        scores = scores[_keep_pairs(scores, keep)]
     elif scales != "all":
         raise RpcEvalError("scales must be 'primary' or 'all'")
     valid = scores[scores["valid"].fillna(False).astype(bool) & scores["wave"].isin(waves)]
