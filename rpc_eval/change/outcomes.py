@@ -33,11 +33,69 @@ def score_responses(responses: pd.DataFrame, registry: Registry,
     """
     names = sorted(pd.unique(responses["instrument"].dropna())) if instruments is None \
         else list(instruments)
-    frames = [score(responses_to_wide(part, n, registry=registry), n, registry=registry)
-              for n, part in zip(names, _by_instrument(responses, names), strict=True)]
+    kept = _kept_scores(responses)
+    defs = {n: _definition(n, registry) for n in names}
+    todo = [n for n in dict.fromkeys(names)
+            if defs[n] is None or kept.get(n, (None,))[0] is not defs[n]]
+    for n, part in zip(todo, _by_instrument(responses, todo), strict=True):
+        scored = score(responses_to_wide(part, n, registry=registry), n, registry=registry)
+        if defs[n] is not None:
+            kept[n] = (defs[n], scored)
+    frames = [kept[n][1] for n in names]
     if not frames:
         raise RpcEvalError("the responses table has no questionnaire answers to score")
     return pd.concat(frames, ignore_index=True)
+
+
+#: The scores of the responses table scored last, by instrument (see _kept_scores).
+_KEPT: list[tuple[tuple, tuple, pd.DataFrame, dict]] = []
+
+
+def _fingerprint(frame: pd.DataFrame) -> tuple[tuple, tuple] | None:
+    """What identifies a table's content without reading it: its length, column names
+    and the arrays holding its columns (and which columns each holds); with the arrays
+    themselves, which the caller keeps so that their identities stay theirs."""
+    try:
+        blocks = frame._mgr.blocks
+        arrays = tuple(b.values for b in blocks)
+        return (len(frame), tuple(map(str, frame.columns)),
+                tuple((id(a), tuple(b.mgr_locs.as_array.tolist()))
+                      for a, b in zip(arrays, blocks, strict=True))), arrays
+    except AttributeError:  # pragma: no cover - another pandas layout: nothing is kept
+        return None
+
+
+def _kept_scores(responses: pd.DataFrame) -> dict:
+    """Instrument -> (its definition, its scores) already computed from this very
+    ``responses`` table, as a dict to add to (an empty one that is not kept when the
+    table cannot be recognised).
+
+    One table's scores are kept: the report's analyses score the same table several
+    times (outcomes, subgroups, attrition, pooling). The table is recognised by the
+    arrays holding its columns; a shallow copy of it is kept with the scores, so a
+    change made to the table in place afterwards copies the changed column first
+    (pandas copy-on-write) and the table is then no longer recognised: its scores are
+    computed afresh, never taken from before the change."""
+    found = _fingerprint(responses)
+    if found is None:
+        return {}
+    fp, arrays = found
+    if _KEPT and _KEPT[0][0] == fp:
+        return _KEPT[0][3]
+    scores: dict = {}
+    _KEPT[:] = [(fp, arrays, responses.copy(deep=False), scores)]
+    return scores
+
+
+def _definition(name: str, registry: Registry | None):
+    """The definition scoring uses for ``name`` (None when there is none: scoring then
+    says so)."""
+    from rpc_eval.instruments import default_registry
+
+    try:
+        return (registry or default_registry()).get(name)
+    except RpcEvalError:
+        return None
 
 
 def _by_instrument(responses: pd.DataFrame, names: Sequence[str]) -> list[pd.DataFrame]:
