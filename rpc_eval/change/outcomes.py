@@ -38,9 +38,10 @@ def score_responses(responses: pd.DataFrame, registry: Registry,
     todo = [n for n in dict.fromkeys(names)
             if defs[n] is None or kept.get(n, (None,))[0] is not defs[n]]
     for n, part in zip(todo, _by_instrument(responses, todo), strict=True):
-        scored = score(responses_to_wide(part, n, registry=registry), n, registry=registry)
+        wide = responses_to_wide(part, n, registry=registry)
+        scored = score(wide, n, registry=registry)
         if defs[n] is not None:
-            kept[n] = (defs[n], scored)
+            kept[n] = (defs[n], scored, wide)
     frames = [kept[n][1] for n in names]
     if not frames:
         raise RpcEvalError("the responses table has no questionnaire answers to score")
@@ -98,6 +99,15 @@ def _definition(name: str, registry: Registry | None):
         return None
 
 
+def _wide(responses: pd.DataFrame, name: str, registry: Registry | None) -> pd.DataFrame:
+    """:func:`responses_to_wide` of one instrument, taken from what
+    :func:`score_responses` kept when it scored this very table."""
+    hit = _kept_scores(responses).get(name)
+    if hit is not None and hit[0] is _definition(name, registry):
+        return hit[2]
+    return responses_to_wide(responses, name, registry=registry)
+
+
 def _by_instrument(responses: pd.DataFrame, names: Sequence[str]) -> list[pd.DataFrame]:
     """The rows of each named instrument (in the table's order), split in one pass, so
     each instrument's answers are found once rather than by a scan of the whole table
@@ -149,7 +159,7 @@ def _classify(data: EvaluationData, sub: pd.DataFrame, inst: str, scale: str,
         except RpcEvalError as exc:
             msg = str(exc)
             if "no reliability" in msg and "reliability" not in kwargs:
-                wide = responses_to_wide(data.responses, inst, registry=reg)
+                wide = _wide(data.responses, inst, reg)
                 rel = reliability(wide[wide["wave"] == waves[0]], inst, registry=reg,
                                   scales=[scale], on_error="warn")
                 alpha = float(rel["alpha"].iloc[0]) if len(rel) else float("nan")
