@@ -9,13 +9,17 @@ the incremental run. BLAS is pinned to one thread (recorded).
 
     python benchmarks/bench_report.py [default|national ...] [--label after]
 
-Runs of each label are kept side by side in ``results/report.json``.
+Runs of each label are kept side by side in ``results/report.json``. Each run also
+records the CPU seconds of the build (every process it started, notebook kernels
+included) and the machine's load average before and after, since on a shared machine the
+wall time depends on what else is running.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,11 +37,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240601
 
 
+#: CPU seconds (user + system) of the commands run so far and their processes.
+_CPU: list[float] = []
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _run(args: list[str]) -> float:
-    t0 = time.perf_counter()
+    """Wall seconds of one ``rpc_eval.cli`` command; its CPU seconds (every process it
+    started included) are appended to ``_CPU``."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     subprocess.run([sys.executable, "-m", "rpc_eval.cli", *args], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    _CPU.append(_children_cpu() - c0)
+    return wall
 
 
 def bench(scale: str) -> dict:
@@ -49,12 +66,17 @@ def bench(scale: str) -> dict:
     else:
         generate = _run(["synth", "--scale", scale, "--seed", str(SEED), "--out", str(data),
                          "--quiet"])
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as out:
         build = _run(["report", "--data", str(data), "--out", out, "--force", "--quiet"])
+        build_cpu = _CPU[-1]
         again = _run(["report", "--data", str(data), "--out", out, "--quiet"])
     total = build + generate
     return {"scale": scale, "generate_data_s": round(generate, 2),
             "build_all_reports_s": round(build, 2),
+            "build_cpu_s": round(build_cpu, 2),
+            "load_average_before_after": [round(load_before, 1),
+                                          round(os.getloadavg()[0], 1)],
             "incremental_rebuild_s": round(again, 2), "make_report_s": round(total, 2),
             "target_build_s": TARGET_BUILD_S.get(scale),
             "meets_build_target": build <= TARGET_BUILD_S.get(scale, float("inf")),

@@ -750,6 +750,7 @@ def run_plans(plans: Iterable[tuple[str | Path, str | Path | None]], *,
         return results
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")  # no inherited threads or open kernels
     index_lock = ctx.Lock()
@@ -767,6 +768,12 @@ def run_plans(plans: Iterable[tuple[str | Path, str | Path | None]], *,
             i = futures[fut]
             try:
                 outcome[i] = fut.result()
+            except BrokenProcessPool:
+                outcome[i] = RpcEvalError(
+                    f"the build of {Path(plans[i][0]).stem} stopped unexpectedly: the "
+                    "process building it ended (for example, the computer ran out of "
+                    "memory). Run again; if it happens again, build the reports one at a "
+                    "time with rpc-eval run --plan PLAN")
             except Exception as exc:  # raised below, in plan order, once all have ended
                 outcome[i] = exc
             done(i)
