@@ -64,7 +64,7 @@ def _summary(result, plan) -> str:
 def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool,
          allow: list[str] | None = None) -> int:
     from rpc_eval.plan import load_plan
-    from rpc_eval.report.runner import build_lock
+    from rpc_eval.report.runner import build_lock, hashing_once
 
     allow = list(allow or [])
     for folder in allow:
@@ -74,7 +74,8 @@ def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool,
     loaded = [load_plan(p) for p in plans]
     from rpc_eval.data.cache import use_cache
 
-    with build_lock(out), use_cache(Path(out) / ".cache"):  # data read and checked once
+    # data read and checked once, and hashed once, for all the reports
+    with build_lock(out), use_cache(Path(out) / ".cache"), hashing_once():
         return _run_locked(loaded, data, out, force, quiet, allow)
 
 

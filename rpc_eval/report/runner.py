@@ -54,7 +54,7 @@ from rpc_eval.report.html import esc, page
 from rpc_eval.report.publish import sha256_file
 
 __all__ = ["run_plan", "run_plans", "is_up_to_date", "BuildResult", "data_files",
-           "write_index", "build_lock", "trusted_notebook", "PROJECT_ROOT"]
+           "write_index", "build_lock", "trusted_notebook", "hashing_once", "PROJECT_ROOT"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: The repository the package is imported from: its ``notebooks/`` are the ones run.
@@ -143,8 +143,38 @@ def _files_digest(source: Path) -> str:
     base = source if source.is_dir() else source.parent
     for p in data_files(source):
         h.update(p.relative_to(base).as_posix().encode())
-        h.update(sha256_file(p).encode())
+        h.update(_data_digest(p).encode())
     return h.hexdigest()
+
+
+#: While :func:`hashing_once` is active: data file (path, size, times, inode) -> SHA-256.
+_DIGESTS: list[dict[tuple, str]] = []
+
+
+@contextmanager
+def hashing_once() -> Iterator[None]:
+    """Within the block, each data file is read and hashed once for every report that
+    uses it (``rpc-eval report`` checks the same data for several reports, twice each:
+    named inputs and all files). A file's SHA-256 is kept under its path, size,
+    modification and change times and inode, so a file changed in the meantime is
+    hashed again."""
+    _DIGESTS.append({})
+    try:
+        yield
+    finally:
+        _DIGESTS.pop()
+
+
+def _data_digest(path: Path) -> str:
+    """SHA-256 of a data file (kept while :func:`hashing_once` is active)."""
+    if not _DIGESTS:
+        return sha256_file(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    digest = _DIGESTS[-1].get(key)
+    if digest is None:
+        digest = _DIGESTS[-1][key] = sha256_file(path)
+    return digest
 
 
 def refuse_empty(source: Path) -> None:
@@ -446,7 +476,7 @@ def _up_to_date(plan: Plan, source: Path, report_dir: Path) -> tuple[dict, bool]
         "notebook": sha256_file(plan.notebook_path),
         "data": (_relative(source, plan.root) if _inside(source, plan.root)
                  else source.name),
-        "inputs": {_published_name(p, source, plan.root): sha256_file(p)
+        "inputs": {_published_name(p, source, plan.root): _data_digest(p)
                    for p in read_files(source)},
         "all_data_files": _files_digest(source),
         "package": package_digest(),
@@ -756,7 +786,7 @@ def run_plans(plans: Iterable[tuple[str | Path, str | Path | None]], *,
     index_lock = ctx.Lock()
     with build_lock(out), ProcessPoolExecutor(
             max_workers=min(jobs, len(plans)), mp_context=ctx, initializer=_worker_init,
-            initargs=(str(Path(out).resolve()), index_lock)) as pool:
+            initargs=(str(Path(out).resolve()), index_lock, bool(_DIGESTS))) as pool:
         futures = {}
         for i, (plan_path, data) in enumerate(plans):
             start(i)
@@ -787,11 +817,15 @@ def run_plans(plans: Iterable[tuple[str | Path, str | Path | None]], *,
 _INDEX_LOCK: list[Any] = []
 
 
-def _worker_init(out: str, index_lock: Any) -> None:
+def _worker_init(out: str, index_lock: Any, hash_once: bool) -> None:
     """A worker of :func:`run_plans`: the parent process holds the reports folder's lock
-    (so :func:`build_lock` is entered without locking again) and the index lock."""
+    (so :func:`build_lock` is entered without locking again) and the index lock; data
+    files are hashed once in the worker when they are in the parent
+    (:func:`hashing_once`)."""
     _held[Path(out)] = (None, 1)
     _INDEX_LOCK[:] = [index_lock]
+    if hash_once:
+        _DIGESTS.append({})
 
 
 def write_index(out: str | Path, reports: Iterable[str] | None = None) -> Path:
