@@ -42,7 +42,7 @@ report = open_report(plan_path, out_dir)
 frame = pd.DataFrame({"la_code": ["LA001", '=HYPERLINK("http://x","click")',
                                    "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3", "\\tx"],
                       "n": [40, 50, 60, 70, 80, 90], "change": [-1.5, 2.0, 0.5, 1, 2, 3]})
-report.table("codes", frame, "Parents by LA", spec=TableSpec(counts=("n",)))
+report.table("codes", frame, "Parents by LA", spec=TableSpec(counts=("n",), safe=("change",)))
 report.finish()
 '''
 
@@ -309,3 +309,26 @@ def test_index_after_a_killed_build_leaves_the_report_out(tmp_path):
     assert not is_up_to_date(plan, out=out)
     assert _build(plan, out).status == "built"
     assert "final_report_v1/index.html" in (out / "index.html").read_text()
+
+
+def test_hashing_once_hashes_a_changed_file_again(tmp_path):
+    """Within one command a data file is hashed once, unless it changes meanwhile."""
+    import hashlib
+    import os
+
+    from rpc_eval.report.runner import _data_digest, hashing_once
+
+    f = tmp_path / "parents.csv"
+    f.write_bytes(b"parent_id\nP1\n")
+    with hashing_once():
+        first = _data_digest(f)
+        assert first == hashlib.sha256(b"parent_id\nP1\n").hexdigest()
+        assert _data_digest(f) == first
+        f.write_bytes(b"parent_id\nP2\n")  # same size, new content
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        assert _data_digest(f) == hashlib.sha256(b"parent_id\nP2\n").hexdigest()
+        f.write_bytes(b"parent_id\nP1\nP3\n")  # another size
+        assert _data_digest(f) == hashlib.sha256(b"parent_id\nP1\nP3\n").hexdigest()
+    f.write_bytes(b"parent_id\nP9\n")  # outside the block nothing is kept
+    assert _data_digest(f) == hashlib.sha256(b"parent_id\nP9\n").hexdigest()

@@ -74,3 +74,39 @@ def test_scores_keep_every_parent_wave(default_data):
     got = scores[scores["scale"] == "total"][["parent_id", "wave"]]
     assert len(got) == len(expected)
     assert isinstance(scores, pd.DataFrame)
+
+
+def _fresh(responses, registry, instruments=None):
+    """Scores of a deep copy: a table never scored before, so nothing kept is reused."""
+    return score_responses(responses.copy(deep=True), registry, instruments=instruments)
+
+
+def test_scores_of_a_table_changed_in_place_are_computed_afresh(default_data):
+    data, _ = default_data
+    responses = data.responses.copy(deep=True)
+    first = score_responses(responses, data.instruments)
+    again = score_responses(responses, data.instruments, instruments=["phq9", "csi4"])
+    pd.testing.assert_frame_equal(again, _fresh(responses, data.instruments,
+                                                instruments=["phq9", "csi4"]))
+    pd.testing.assert_frame_equal(score_responses(responses, data.instruments),
+                                  _fresh(responses, data.instruments))
+    # change answers in place: every phq9 answer of one wave becomes the top code
+    phq = (responses["instrument"] == "phq9") & (responses["wave"] == "baseline")
+    responses.loc[phq, "value"] = 3.0
+    changed = score_responses(responses, data.instruments, instruments=["phq9"])
+    expected = _fresh(responses, data.instruments, instruments=["phq9"])
+    pd.testing.assert_frame_equal(changed, expected)
+    base = changed[(changed["wave"] == "baseline") & (changed["scale"] == "total")
+                   & changed["valid"].astype(bool)]
+    assert (base["score"] == 27).all() and len(base)
+    before = first[(first["instrument"] == "phq9") & (first["wave"] == "baseline")
+                   & (first["scale"] == "total")]
+    assert (before["score"] != 27).any()
+    # a column replaced, and rows dropped: computed afresh too
+    responses["value"] = responses["value"].where(~phq, 0.0)
+    pd.testing.assert_frame_equal(
+        score_responses(responses, data.instruments, instruments=["phq9"]),
+        _fresh(responses, data.instruments, instruments=["phq9"]))
+    fewer = responses.iloc[: len(responses) // 2]
+    pd.testing.assert_frame_equal(score_responses(fewer, data.instruments),
+                                  _fresh(fewer, data.instruments))

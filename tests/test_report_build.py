@@ -250,3 +250,34 @@ def test_no_published_csv_cell_is_a_live_formula(built):
             if v.startswith("-"):
                 float(v)  # a negative number
     assert n > 1000
+
+
+def test_reports_built_side_by_side_equal_those_built_one_by_one(built, small_dir,
+                                                                 tmp_path):
+    """run_plans with two worker processes: the same outputs, byte for byte, as run_plan
+    one report after the other; the index lists both; a failure is reported in words."""
+    from rpc_eval.errors import RpcEvalError
+    from rpc_eval.report.runner import run_plans
+
+    a = built[0]
+    out = tmp_path / "side_by_side"
+    started, ended = [], []
+    results = run_plans([(FINAL, small_dir), (INTERIM, None)], out=out, jobs=2,
+                        on_start=started.append, on_done=ended.append)
+    assert [r.plan for r in results] == ["final_report_v1", "interim_report_v1"]
+    assert [r.status for r in results] == ["built", "built"]
+    assert sorted(started) == sorted(ended) == [0, 1]
+    for name in ("final_report_v1", "interim_report_v1"):
+        ours = json.loads((out / name / "manifest.json").read_text())["outputs"]
+        theirs = json.loads((a / name / "manifest.json").read_text())["outputs"]
+        assert {k: v for k, v in ours.items() if not k.endswith(".ipynb")} == {
+            k: v for k, v in theirs.items() if not k.endswith(".ipynb")}
+    index = (out / "index.html").read_text()
+    assert "final_report_v1/index.html" in index and "interim_report_v1/index.html" in index
+    # up to date now: nothing rebuilt
+    again = run_plans([(FINAL, small_dir), (INTERIM, None)], out=out, jobs=2)
+    assert [r.status for r in again] == ["up to date", "up to date"]
+    # a plan that cannot be built: the error is the one run_plan gives, in words
+    with pytest.raises(RpcEvalError, match="no data at"):
+        run_plans([(INTERIM, None), (FINAL, tmp_path / "no_such_folder")], out=out, jobs=2,
+                  force=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from rpc_eval.change.reliable_change import (
@@ -29,6 +30,17 @@ from rpc_eval.instruments import score_responses
 from rpc_eval.results import ResultSet
 
 __all__ = ["ChangeResults", "change_analysis", "outcome_tables"]
+
+
+def _keep_pairs(scores: pd.DataFrame, keep: set[tuple[str, str]]) -> np.ndarray:
+    """Whether each row's (instrument, scale) is in ``keep``: one test per distinct pair."""
+    ic, iu = pd.factorize(scores["instrument"])
+    sc, su = pd.factorize(scores["scale"])
+    allowed = np.array([(i, s) in keep for i in iu for s in su], dtype=bool)
+    known = (ic >= 0) & (sc >= 0)
+    out = np.zeros(len(scores), dtype=bool)
+    out[known] = allowed[ic[known] * len(su) + sc[known]]
+    return out
 
 
 def outcome_tables(
@@ -95,12 +107,10 @@ def outcome_tables(
     scores = score_responses(data.responses, reg)
     if outcomes is not None:
         keep = {(str(i), str(sc)) for i, sc in outcomes}
-        scores = scores[[(i, sc) in keep for i, sc in zip(scores["instrument"],
-                                                           scores["scale"], strict=True)]]
+        scores = scores[_keep_pairs(scores, keep)]
     elif scales == "primary":
         keep = {(n, reg.get(n).primary_scale) for n in pd.unique(scores["instrument"])}
-        scores = scores[[(i, s) in keep for i, s in zip(scores["instrument"], scores["scale"],
-                                                         strict=True)]]
+        scores = scores[_keep_pairs(scores, keep)]
     elif scales != "all":
         raise RpcEvalError("scales must be 'primary' or 'all'")
     valid = scores[scores["valid"].fillna(False).astype(bool) & scores["wave"].isin(waves)]

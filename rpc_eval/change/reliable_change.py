@@ -465,7 +465,7 @@ def _sample_alpha(responses: pd.DataFrame | None, instrument: str, scale: str, w
                   registry: Registry) -> float:
     """Cronbach's alpha of ``scale`` among everyone who answered at ``wave``."""
     from rpc_eval.instruments.reliability import reliability
-    from rpc_eval.instruments.scoring import responses_to_wide
+    from rpc_eval.instruments.scoring import _wide
 
     if instrument not in registry:
         raise RpcEvalError(
@@ -477,7 +477,7 @@ def _sample_alpha(responses: pd.DataFrame | None, instrument: str, scale: str, w
             "sample_norms=True computes the baseline sample's Cronbach's alpha from the item "
             "answers: pass responses=<the responses table> (e.g. data.responses), or give "
             "reliability=<r_xx>")
-    wide = responses_to_wide(responses, instrument, registry=registry)
+    wide = _wide(responses, instrument, registry)  # kept by score_responses if scored
     rel = reliability(wide[wide["wave"] == wave], instrument, registry=registry,
                       scales=[scale], on_error="warn")
     alpha = float(rel["alpha"].iloc[0]) if len(rel) else math.nan

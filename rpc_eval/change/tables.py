@@ -260,6 +260,9 @@ def pair_waves(data: pd.DataFrame, *, waves: Any = ("baseline", "end"),
 
 def _order_key(values: pd.Series) -> pd.Series:
     """Order of first appearance."""
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    if (codes >= 0).all():  # factorize numbers values in order of first appearance
+        return pd.Series(codes.astype("int64"), index=values.index)
     first = {v: i for i, v in enumerate(pd.unique(values))}
     return values.map(first)
 

@@ -64,7 +64,7 @@ def _summary(result, plan) -> str:
 def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool,
          allow: list[str] | None = None) -> int:
     from rpc_eval.plan import load_plan
-    from rpc_eval.report.runner import build_lock
+    from rpc_eval.report.runner import build_lock, hashing_once
 
     allow = list(allow or [])
     for folder in allow:
@@ -74,38 +74,40 @@ def _run(plans: list[str], data: str | None, out: str, force: bool, quiet: bool,
     loaded = [load_plan(p) for p in plans]
     from rpc_eval.data.cache import use_cache
 
-    with build_lock(out), use_cache(Path(out) / ".cache"):  # data read and checked once
+    # data read and checked once, and hashed once, for all the reports
+    with build_lock(out), use_cache(Path(out) / ".cache"), hashing_once():
         return _run_locked(loaded, data, out, force, quiet, allow)
 
 
 def _run_locked(loaded: list, data: str | None, out: str, force: bool, quiet: bool,
                 allow: list[str]) -> int:
-    from rpc_eval.report.runner import is_up_to_date, refuse_empty, run_plan, trusted_notebook
+    from rpc_eval.report.runner import is_up_to_date, refuse_empty, run_plans, trusted_notebook
 
     for plan in loaded:
         trusted_notebook(plan, allow)  # before reading any data
     checked: dict[Path, bool] = {}
+    stale = 0  # reports to build (not up to date)
     for plan in loaded:
-        if plan["data"].get("kind", "evaluation") != "evaluation":
-            continue
-        path = Path(data) if data else plan.data_path
+        evaluation = plan["data"].get("kind", "evaluation") == "evaluation"
+        path = Path(data) if data and evaluation else plan.data_path
         if not force and is_up_to_date(plan.path, data=path, out=out):
             continue  # checked when it was built, and unchanged since
-        if path.resolve() not in checked:
+        stale += 1
+        if evaluation and path.resolve() not in checked:
             refuse_empty(path)  # an unfilled workbook: one sentence, before any checks
             checked[path.resolve()] = _check_data(path, quiet)
     if not all(checked.values()):
         return EXIT_PROBLEMS
     steps = Steps([f"building {p.name}" for p in loaded], quiet)
     t0 = time.perf_counter()
-    results = []
-    for i, plan in enumerate(loaded):
-        steps.start(i)
-        use = data if data and plan["data"].get("kind", "evaluation") == "evaluation" else None
-        results.append((run_plan(plan.path, data=use, out=out, force=force,
-                                 allow_notebooks_from=allow), plan))
-        steps.done()
+    plans = [(plan.path, data if data and plan["data"].get("kind", "evaluation")
+              == "evaluation" else None) for plan in loaded]
+    # several reports to build and more than one processor: build them side by side
+    jobs = min(stale, _processors())
+    built = run_plans(plans, out=out, force=force, jobs=jobs, allow_notebooks_from=allow,
+                      on_start=steps.start, on_done=lambda _i: steps.done())
     steps.close()
+    results = list(zip(built, loaded, strict=True))
     for result, _plan in results:
         if result.moved_aside:
             first = result.moved_aside[0].relative_to(result.out_dir.parent).parts[0]
@@ -117,6 +119,16 @@ def _run_locked(loaded: list, data: str | None, out: str, force: bool, quiet: bo
             print(_summary(result, plan))
         print(f"All reports: {Path(out) / 'index.html'} ({time.perf_counter() - t0:.0f} s).")
     return EXIT_OK
+
+
+def _processors() -> int:
+    """Processors this process may use (at least 1)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -141,7 +141,8 @@ def engagement_analysis(
         raise RpcEvalError("no parent has a start date, so there is no engagement to analyse")
     if group not in tte.columns:
         raise RpcEvalError(f"group must be a column of the time-to-event data, not {group!r}")
-    fun = pd.concat([funnel(data, by=group), funnel(data).assign(**{group: "All"})],
+    overall = funnel(data)
+    fun = pd.concat([funnel(data, by=group), overall.assign(**{group: "All"})],
                     ignore_index=True)
     km = kaplan_meier(tte, "sessions", "event", event_of_interest=1, group=group)
     try:
@@ -178,7 +179,7 @@ def engagement_analysis(
     pp = person_period(tte)
     hazard = empirical_hazard(pp, by=group)
     return EngagementResults(
-        funnel=fun, funnel_table=funnel_table(funnel(data)), time_to_event=tte,
+        funnel=fun, funnel_table=funnel_table(overall), time_to_event=tte,
         retention=km, logrank=lr, cumulative_incidence=cif, gray=gray, cox=cox,
         fine_gray=fg, session_hazard=hazard, notes=notes,
         settings={"group": group, "covariates": list(covariates), "cluster": cluster,

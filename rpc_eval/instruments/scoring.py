@@ -534,6 +534,10 @@ def score_responses(data: pd.DataFrame, registry: Registry,
                     instruments: Sequence[str] | None = None) -> pd.DataFrame:
     """Score every instrument in a long ``responses`` table.
 
+    The scores of the last table scored are kept (recognised by the arrays holding its
+    columns; a table changed in place is scored afresh), so the analyses of one report
+    that each score the same responses score them once.
+
     Returns
     -------
     DataFrame
@@ -542,8 +546,97 @@ def score_responses(data: pd.DataFrame, registry: Registry,
     """
     names = sorted(pd.unique(data["instrument"].dropna())) if instruments is None \
         else list(instruments)
-    frames = [score(responses_to_wide(data, n, registry=registry), n, registry=registry)
-              for n in names]
+    kept = _kept_scores(data)
+    defs = {n: _definition(n, registry) for n in names}
+    todo = [n for n in dict.fromkeys(names)
+            if defs[n] is None or kept.get(n, (None,))[0] is not defs[n]]
+    for n, part in zip(todo, _by_instrument(data, todo), strict=True):
+        wide = responses_to_wide(part, n, registry=registry)
+        scored = score(wide, n, registry=registry)
+        if defs[n] is not None:
+            kept[n] = (defs[n], scored, wide)
+    frames = [kept[n][1] for n in names]
     if not frames:
         raise RpcEvalError("the responses table has no questionnaire answers to score")
     return pd.concat(frames, ignore_index=True)
+
+
+#: The scores of the responses table scored last, by instrument (see _kept_scores).
+_KEPT: list[tuple[tuple, tuple, pd.DataFrame, dict]] = []
+
+
+def _fingerprint(frame: pd.DataFrame) -> tuple[tuple, tuple] | None:
+    """What identifies a table's content without reading it: its length, column names
+    and the arrays holding its columns (and which columns each holds); with the arrays
+    themselves, which the caller keeps so that their identities stay theirs."""
+    try:
+        blocks = frame._mgr.blocks
+        arrays = tuple(b.values for b in blocks)
+        return (len(frame), tuple(map(str, frame.columns)),
+                tuple((id(a), tuple(b.mgr_locs.as_array.tolist()))
+                      for a, b in zip(arrays, blocks, strict=True))), arrays
+    except AttributeError:  # pragma: no cover - another pandas layout: nothing is kept
+        return None
+
+
+def _kept_scores(responses: pd.DataFrame) -> dict:
+    """Instrument -> (its definition, its scores) already computed from this very
+    ``responses`` table, as a dict to add to (an empty one that is not kept when the
+    table cannot be recognised).
+
+    One table's scores are kept: the report's analyses score the same table several
+    times (outcomes, subgroups, attrition, pooling). The table is recognised by the
+    arrays holding its columns; a shallow copy of it is kept with the scores, so a
+    change made to the table in place afterwards copies the changed column first
+    (pandas copy-on-write) and the table is then no longer recognised: its scores are
+    computed afresh, never taken from before the change."""
+    found = _fingerprint(responses)
+    if found is None:
+        return {}
+    fp, arrays = found
+    if _KEPT and _KEPT[0][0] == fp:
+        return _KEPT[0][3]
+    scores: dict = {}
+    _KEPT[:] = [(fp, arrays, responses.copy(deep=False), scores)]
+    return scores
+
+
+def _definition(name: str, registry: Registry | None):
+    """The definition scoring uses for ``name`` (None when there is none: scoring then
+    says so)."""
+    from rpc_eval.instruments import default_registry
+
+    try:
+        return (registry or default_registry()).get(name)
+    except RpcEvalError:
+        return None
+
+
+def _wide(responses: pd.DataFrame, name: str, registry: Registry | None) -> pd.DataFrame:
+    """:func:`responses_to_wide` of one instrument, taken from what
+    :func:`score_responses` kept when it scored this very table."""
+    hit = _kept_scores(responses).get(name)
+    if hit is not None and hit[0] is _definition(name, registry):
+        return hit[2]
+    return responses_to_wide(responses, name, registry=registry)
+
+
+def _by_instrument(responses: pd.DataFrame, names: Sequence[str]) -> list[pd.DataFrame]:
+    """The rows of each named instrument (in the table's order), split in one pass, so
+    each instrument's answers are found once rather than by a scan of the whole table
+    per instrument. A table lacking a column :func:`responses_to_wide` needs is passed
+    on whole (it says what is missing)."""
+    needed = ["parent_id", "respondent", "wave", "instrument", "item", "value"]
+    if len(names) < 2 or any(c not in responses.columns for c in needed):
+        return [responses] * len(names)
+    codes, uniques = pd.factorize(responses["instrument"])
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    where = {u: i for i, u in enumerate(uniques)}
+    cols = responses[needed]
+    out = []
+    for n in names:
+        i = where.get(n)
+        rows = order[starts[i]:starts[i + 1]] if i is not None else order[:0]
+        out.append(cols.take(rows))
+    return out

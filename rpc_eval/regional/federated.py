@@ -102,6 +102,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "FUNNEL_COUNTS",
     "PooledResults",
+    "ComparisonInputs",
+    "comparison_inputs",
     "summarise",
     "write_summary",
     "read_summary",
@@ -315,8 +317,13 @@ def _outcome_entry(change: np.ndarray, instrument: str, scale: str, direction: s
     return entry
 
 
-def _build_summary(parents: pd.DataFrame, scores: pd.DataFrame, plan, la_code: str,
-                   la_name: str | None, command: str, registry=None) -> dict[str, Any]:
+def _build_summary(parents: pd.DataFrame, scores: pd.DataFrame | None, plan, la_code: str,
+                   la_name: str | None, command: str, registry=None,
+                   changes: Mapping[tuple[str, str], np.ndarray] | None = None
+                   ) -> dict[str, Any]:
+    """The summary of one LA from its parents and scores; ``changes`` (outcome ->
+    the LA's complete-pair changes, as :func:`_changes` gives them) stands in for the
+    scores when the changes of every LA were formed at once."""
     from rpc_eval import __version__
     from rpc_eval.change.tables import scale_direction
     from rpc_eval.plan import plan_summary
@@ -342,9 +349,12 @@ def _build_summary(parents: pd.DataFrame, scores: pd.DataFrame, plan, la_code: s
     outcomes = []
     for o in _plan_outcomes(plan):
         direction = scale_direction(o["instrument"], o["scale"], registry=registry)
-        ch = _changes(scores, o["instrument"], o["scale"], waves)
-        outcomes.append(_outcome_entry(ch["change"].to_numpy(float), o["instrument"],
-                                       o["scale"], direction, t))
+        if changes is None:
+            change = _changes(scores, o["instrument"], o["scale"], waves)["change"].to_numpy(
+                float)
+        else:
+            change = changes[(o["instrument"], o["scale"])]
+        outcomes.append(_outcome_entry(change, o["instrument"], o["scale"], direction, t))
     settings = json.loads(_canonical(dict(plan_summary(plan))))
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -1231,7 +1241,61 @@ def _parse_outcome(outcome: Any, plan) -> tuple[str, str]:
                                    for o in _plan_outcomes(plan)) + ")")
 
 
-def one_stage_comparison(data, plan, outcome: Any) -> pd.DataFrame:
+@dataclass
+class ComparisonInputs:
+    """What :func:`one_stage_comparison` needs for every pooled outcome of a plan, made
+    once: ``pooled`` (:func:`pool` of every LA's summary) and ``changes`` (outcome ->
+    every parent's complete-pair change with its ``la_code``)."""
+
+    pooled: PooledResults
+    changes: dict[tuple[str, str], pd.DataFrame]
+
+
+def comparison_inputs(data, plan) -> ComparisonInputs:
+    """Every LA's summary, pooled, and each pooled outcome's changes: the part of
+    :func:`one_stage_comparison` common to all of a plan's outcomes.
+
+    Each LA's summary is the one :func:`summarise` makes from that LA's data. The
+    questionnaires are scored once and each outcome's pairs formed once over all LAs,
+    then split by LA (a parent's pair depends only on that parent's scores, and the
+    split keeps the order, so each LA's changes are the ones its own data give).
+
+    Raises
+    ------
+    RpcEvalError
+        Fewer than 2 LAs.
+    """
+    codes = _la_codes(data)
+    if len(codes) < 2:
+        raise RpcEvalError("the comparison needs data from at least 2 LAs")
+    outcomes = _plan_outcomes(plan)
+    scores = _scores(data, [o["instrument"] for o in outcomes])
+    parents = data.parents
+    la_of = dict(zip(parents["parent_id"], parents["la_code"], strict=True))
+    waves = _plan_waves(plan)
+    changes: dict[tuple[str, str], pd.DataFrame] = {}
+    by_la: dict[tuple[str, str], dict[Any, np.ndarray]] = {}
+    for o in outcomes:
+        k = (o["instrument"], o["scale"])
+        if k in changes:
+            continue
+        ch = _changes(scores, *k, waves)
+        ch["la_code"] = ch["parent_id"].map(la_of)
+        changes[k] = ch
+        values = ch["change"].to_numpy(float)
+        by_la[k] = {code: values[idx] for code, idx in
+                    ch.groupby("la_code", sort=False).indices.items()}
+    rows = parents.groupby("la_code", sort=False).indices
+    empty = np.array([], dtype=float)
+    summaries = [_build_summary(
+        parents.take(rows[code]), None, plan, code, _la_name(data, code),
+        "rpc_eval.regional.federated.one_stage_comparison", data.instruments,
+        changes={k: v.get(code, empty) for k, v in by_la.items()}) for code in codes]
+    return ComparisonInputs(pool(summaries), changes)
+
+
+def one_stage_comparison(data, plan, outcome: Any, *,
+                         shared: ComparisonInputs | None = None) -> pd.DataFrame:
     """Two-stage (summarise each LA, then pool) against one-stage (a mixed model of every
     parent's change) estimates of the average change, on the same parents.
 
@@ -1244,6 +1308,9 @@ def one_stage_comparison(data, plan, outcome: Any) -> pd.DataFrame:
     outcome : str, (instrument, scale) or mapping
         A pooling outcome of the plan: ``"csi4"``, ``"csi4:total"``,
         ``("csi4", "total")`` or ``{"instrument": "csi4", "scale": "total"}``.
+    shared : ComparisonInputs, optional
+        :func:`comparison_inputs` of the same data and plan, made once for all of the
+        plan's outcomes (made here when not given).
 
     Returns
     -------
@@ -1274,27 +1341,13 @@ def one_stage_comparison(data, plan, outcome: Any) -> pd.DataFrame:
     from rpc_eval.multilevel import fit_lmm
 
     inst, scale = _parse_outcome(outcome, plan)
-    codes = _la_codes(data)
-    if len(codes) < 2:
-        raise RpcEvalError("the comparison needs data from at least 2 LAs")
-    scores = _scores(data, [o["instrument"] for o in _plan_outcomes(plan)])
-    parents_la = data.parents[["parent_id", "la_code"]]
-    la_of = dict(zip(parents_la["parent_id"], parents_la["la_code"], strict=True))
-    scores = scores.assign(_la=scores["parent_id"].map(la_of))
-    summaries = []
-    for code in codes:
-        summaries.append(_build_summary(
-            data.parents[data.parents["la_code"] == code],
-            scores[scores["_la"] == code].drop(columns="_la"), plan, code,
-            _la_name(data, code), "rpc_eval.regional.federated.one_stage_comparison",
-            data.instruments))
-    res = pool(summaries)
+    shared = shared if shared is not None else comparison_inputs(data, plan)
+    res = shared.pooled
     key = f"{inst}_{scale}"
     row = res.meta.set_index("outcome").loc[key]
     used = set(res.studies.loc[(res.studies["outcome"] == key) & res.studies["included"],
                                "la_code"])
-    ch = _changes(scores.drop(columns="_la"), inst, scale, _plan_waves(plan))
-    ch["la_code"] = ch["parent_id"].map(la_of)
+    ch = shared.changes[(inst, scale)]
     ch = ch[ch["la_code"].isin(used)].reset_index(drop=True)
     if len(used) < 2:
         raise RpcEvalError(f"fewer than 2 LAs have enough parents with {inst} at both waves")

@@ -158,11 +158,13 @@ def pooling_comparison(data: Any, plan: Plan) -> Any:
     outcomes, one after the other (``instrument`` and ``scale`` columns first)."""
     import pandas as pd
 
-    from rpc_eval.regional.federated import one_stage_comparison
+    from rpc_eval.regional.federated import comparison_inputs, one_stage_comparison
 
+    shared = comparison_inputs(data, plan)  # every LA summarised once for all outcomes
     rows = []
     for o in plan["pooling"]["outcomes"]:
-        frame = one_stage_comparison(data, plan, (o["instrument"], o["scale"]))
+        frame = one_stage_comparison(data, plan, (o["instrument"], o["scale"]),
+                                     shared=shared)
         frame.insert(0, "scale", o["scale"])
         frame.insert(0, "instrument", o["instrument"])
         rows.append(frame)

@@ -53,8 +53,8 @@ from rpc_eval.plan import Plan, _inside, load_plan
 from rpc_eval.report.html import esc, page
 from rpc_eval.report.publish import sha256_file
 
-__all__ = ["run_plan", "is_up_to_date", "BuildResult", "data_files", "write_index",
-           "build_lock", "trusted_notebook", "PROJECT_ROOT"]
+__all__ = ["run_plan", "run_plans", "is_up_to_date", "BuildResult", "data_files",
+           "write_index", "build_lock", "trusted_notebook", "hashing_once", "PROJECT_ROOT"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: The repository the package is imported from: its ``notebooks/`` are the ones run.
@@ -143,8 +143,38 @@ def _files_digest(source: Path) -> str:
     base = source if source.is_dir() else source.parent
     for p in data_files(source):
         h.update(p.relative_to(base).as_posix().encode())
-        h.update(sha256_file(p).encode())
+        h.update(_data_digest(p).encode())
     return h.hexdigest()
+
+
+#: While :func:`hashing_once` is active: data file (path, size, times, inode) -> SHA-256.
+_DIGESTS: list[dict[tuple, str]] = []
+
+
+@contextmanager
+def hashing_once() -> Iterator[None]:
+    """Within the block, each data file is read and hashed once for every report that
+    uses it (``rpc-eval report`` checks the same data for several reports, twice each:
+    named inputs and all files). A file's SHA-256 is kept under its path, size,
+    modification and change times and inode, so a file changed in the meantime is
+    hashed again."""
+    _DIGESTS.append({})
+    try:
+        yield
+    finally:
+        _DIGESTS.pop()
+
+
+def _data_digest(path: Path) -> str:
+    """SHA-256 of a data file (kept while :func:`hashing_once` is active)."""
+    if not _DIGESTS:
+        return sha256_file(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    digest = _DIGESTS[-1].get(key)
+    if digest is None:
+        digest = _DIGESTS[-1][key] = sha256_file(path)
+    return digest
 
 
 def refuse_empty(source: Path) -> None:
@@ -446,7 +476,7 @@ def _up_to_date(plan: Plan, source: Path, report_dir: Path) -> tuple[dict, bool]
         "notebook": sha256_file(plan.notebook_path),
         "data": (_relative(source, plan.root) if _inside(source, plan.root)
                  else source.name),
-        "inputs": {_published_name(p, source, plan.root): sha256_file(p)
+        "inputs": {_published_name(p, source, plan.root): _data_digest(p)
                    for p in read_files(source)},
         "all_data_files": _files_digest(source),
         "package": package_digest(),
@@ -701,9 +731,113 @@ def run_plan(plan_path: str | Path, *, data: str | Path | None = None,
                        manifest["n_tables"], manifest["n_figures"], moved)
 
 
+def run_plans(plans: Iterable[tuple[str | Path, str | Path | None]], *,
+              out: str | Path = "report", force: bool = False, jobs: int = 1,
+              on_start: Callable[[int], None] | None = None,
+              on_done: Callable[[int], None] | None = None,
+              allow_notebooks_from: Iterable[str | Path] = ()) -> list[BuildResult]:
+    """Build several plans' reports (:func:`run_plan` each), ``jobs`` at a time.
+
+    With ``jobs`` > 1 the reports are built in that many worker processes at once (a
+    report's build is independent of the others': its own notebook kernel, folder and
+    files); this process holds the reports folder's lock throughout, and the top-level
+    index is rewritten by one process at a time. Each report is built exactly as
+    :func:`run_plan` builds it alone.
+
+    Parameters
+    ----------
+    plans : iterable of (plan path, data or None)
+        The plans, with the data to use instead of each plan's own (``None``: its own).
+    out, force, allow_notebooks_from
+        As :func:`run_plan`.
+    jobs : int
+        Reports built at once (1: one after the other, in this process).
+    on_start, on_done : callable, optional
+        Called with a plan's position in ``plans`` as its build starts and ends.
+
+    Returns
+    -------
+    list of BuildResult
+        In the order of ``plans``.
+
+    Raises
+    ------
+    RpcEvalError
+        The first plan (in the order given) whose build failed, once every build
+        started has ended.
+    """
+    plans = list(plans)
+    allow = [str(a) for a in allow_notebooks_from]
+    start = on_start or (lambda _i: None)
+    done = on_done or (lambda _i: None)
+    if jobs <= 1 or len(plans) <= 1:
+        results = []
+        for i, (plan_path, data) in enumerate(plans):
+            start(i)
+            results.append(run_plan(plan_path, data=data, out=out, force=force,
+                                    allow_notebooks_from=allow))
+            done(i)
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context("spawn")  # no inherited threads or open kernels
+    index_lock = ctx.Lock()
+    with build_lock(out), ProcessPoolExecutor(
+            max_workers=min(jobs, len(plans)), mp_context=ctx, initializer=_worker_init,
+            initargs=(str(Path(out).resolve()), index_lock, bool(_DIGESTS))) as pool:
+        futures = {}
+        for i, (plan_path, data) in enumerate(plans):
+            start(i)
+            futures[pool.submit(run_plan, str(plan_path),
+                                data=None if data is None else str(data), out=str(out),
+                                force=force, allow_notebooks_from=allow)] = i
+        outcome: dict[int, Any] = {}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                outcome[i] = fut.result()
+            except BrokenProcessPool:
+                outcome[i] = RpcEvalError(
+                    f"the build of {Path(plans[i][0]).stem} stopped unexpectedly: the "
+                    "process building it ended (for example, the computer ran out of "
+                    "memory). Run again; if it happens again, build the reports one at a "
+                    "time with rpc-eval run --plan PLAN")
+            except Exception as exc:  # raised below, in plan order, once all have ended
+                outcome[i] = exc
+            done(i)
+    for i in range(len(plans)):
+        if isinstance(outcome[i], BaseException):
+            raise outcome[i]
+    return [outcome[i] for i in range(len(plans))]
+
+
+#: Set in a worker process of :func:`run_plans`: serialises writes of the index.
+_INDEX_LOCK: list[Any] = []
+
+
+def _worker_init(out: str, index_lock: Any, hash_once: bool) -> None:
+    """A worker of :func:`run_plans`: the parent process holds the reports folder's lock
+    (so :func:`build_lock` is entered without locking again) and the index lock; data
+    files are hashed once in the worker when they are in the parent
+    (:func:`hashing_once`)."""
+    _held[Path(out)] = (None, 1)
+    _INDEX_LOCK[:] = [index_lock]
+    if hash_once:
+        _DIGESTS.append({})
+
+
 def write_index(out: str | Path, reports: Iterable[str] | None = None) -> Path:
     """Write ``out/index.html`` (a link to each built report) and ``out/manifest.json``
     (each report's manifest hash and its table hashes)."""
+    if _INDEX_LOCK:
+        with _INDEX_LOCK[0]:
+            return _write_index(out, reports)
+    return _write_index(out, reports)
+
+
+def _write_index(out: str | Path, reports: Iterable[str] | None = None) -> Path:
     out = Path(out)
     found = sorted(p.parent for p in out.glob("*/manifest.json"))
     if reports is not None:
