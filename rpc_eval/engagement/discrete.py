@@ -191,7 +191,7 @@ class _Design:
             self.time_terms = ["Intercept", t]
         else:
             n_nonlin = len(self.knots) - 2
-            self.time_terms = ["Intercept", t] + [f"{t}{chr(39) * (j + 1)}"
+            self.time_terms = ["Intercept", t] + [f"{t}_rcs{j + 1}"
                                                   for j in range(n_nonlin)]
         cov_terms = []
         for c in self.covariates:
@@ -465,7 +465,7 @@ def _cluster_cov(score: np.ndarray, bread: np.ndarray, groups: np.ndarray) -> np
 
 
 # --------------------------------------------------------------------------- the fitter
-def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
+def fit_discrete_hazard(data: pd.DataFrame, outcome: str = "dropout",
                         covariates: str | Sequence[str] = (), *, time: str = "session",
                         time_effect: str = "categorical", link: str = "logit",
                         cluster: str | None = None, ci: float = 0.95,
@@ -474,8 +474,8 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
 
     Parameters
     ----------
-    person_period : pandas.DataFrame
-        One row per subject and session at risk (see
+    data : pandas.DataFrame
+        Person-period data: one row per subject and session at risk (see
         ``rpc_eval.engagement.timetoevent.person_period``). Rows with a missing value in a
         column used are left out, with a :class:`~rpc_eval.errors.DataQualityWarning`.
     outcome : str
@@ -490,7 +490,8 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
         The baseline hazard: one parameter per distinct session (no intercept; terms
         ``session[T.1]``, ``session[T.2]``, ...; the classic, saturated choice); a straight
         line on the link scale (``Intercept``, ``session``); or a restricted cubic
-        spline (``Intercept``, ``session``, ``session'``, ``session''`` ...).
+        spline (``Intercept``, ``session``, then its nonlinear basis terms
+        ``session_rcs1``, ``session_rcs2`` ..., R's ``session'``, ``session''``).
     link : {"logit", "cloglog"}
         ``logit``: ``exp(estimate)`` are odds ratios. ``cloglog``: hazard ratios of the
         grouped-time proportional-hazards model.
@@ -564,6 +565,7 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
     >>> res.hazard_by_session({"online": 1}).shape
     (6, 4)
     """
+    person_period = data  # the table as given; ``data`` below holds its complete rows
     level = _check_ci(ci)
     if time_effect not in _TIME_EFFECTS:
         raise RpcEvalError(f"time_effect must be one of {', '.join(_TIME_EFFECTS)}, "
@@ -855,15 +857,16 @@ def _add_separated(table: pd.DataFrame, design: _Design, separated: list[Any],
 
 
 # ------------------------------------------------------------------- empirical hazard
-def empirical_hazard(person_period: pd.DataFrame, by: str | Sequence[str] | None = None, *,
+def empirical_hazard(data: pd.DataFrame, by: str | Sequence[str] | None = None, *,
                      outcome: str = "dropout", time: str = "session",
                      ci: float = 0.95) -> pd.DataFrame:
     """Life-table (empirical) hazard by session: events / number at risk, Wilson CIs.
 
     Parameters
     ----------
-    person_period : pandas.DataFrame
-        One row per subject and session at risk, with a 0/1 ``outcome`` column.
+    data : pandas.DataFrame
+        Person-period data: one row per subject and session at risk, with a 0/1
+        ``outcome`` column.
     by : str or list of str, optional
         Grouping columns (e.g. ``"intervention"``); rows with a missing group are left out
         with a :class:`~rpc_eval.errors.DataQualityWarning`.
@@ -900,8 +903,8 @@ def empirical_hazard(person_period: pd.DataFrame, by: str | Sequence[str] | None
     """
     level = _check_ci(ci)
     groups = _as_list(by)
-    _check_frame(person_period, [outcome, time] + groups, "person_period")
-    data = person_period[[outcome, time] + groups]
+    _check_frame(data, [outcome, time] + groups, "data")
+    data = data[[outcome, time] + groups]
     incomplete = data.isna().any(axis=1)
     if incomplete.any():
         warnings.warn(f"{int(incomplete.sum()):,} of {len(data):,} person-period rows have a "

@@ -99,6 +99,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval._util import check_ci
 from rpc_eval.engagement.eventcodes import event_status
 from rpc_eval.engagement.separation import warn_separation
 from rpc_eval.errors import (
@@ -709,8 +710,7 @@ def fine_gray(
         raise RpcEvalError("fine_gray needs at least one covariate")
     if len(set(covariates)) != len(covariates):
         raise RpcEvalError("covariates are listed more than once")
-    if not 0 < ci < 1:
-        raise RpcEvalError(f"ci must be between 0 and 1 (got {ci})")
+    ci = check_ci(ci)
     if group_variance not in ("stratified", "crr"):
         raise RpcEvalError("group_variance must be 'stratified' or 'crr'")
     extra = [c for c in (cluster, censoring_groups) if c is not None]

@@ -52,7 +52,7 @@ def _segments(ax, times: np.ndarray, values: np.ndarray, colour: str, marker: st
             label=label)
 
 
-def draw_published_steps(frame: pd.DataFrame, *, panel: str | None, line: str,
+def draw_published_steps(data: pd.DataFrame, *, panel: str | None, line: str,
                          estimate: str, start: float, name: Callable[[str], str],
                          line_name: Callable[[object], str], ylabel: str,
                          order: Sequence[object] | None = None) -> plt.Figure:
@@ -62,7 +62,7 @@ def draw_published_steps(frame: pd.DataFrame, *, panel: str | None, line: str,
 
     Parameters
     ----------
-    frame : DataFrame
+    data : DataFrame
         A published step table: ``time``, ``estimate`` and the ``panel``/``line``
         columns; rows with a suppressed (missing) estimate are not drawn.
     start : float
@@ -70,7 +70,7 @@ def draw_published_steps(frame: pd.DataFrame, *, panel: str | None, line: str,
     name, line_name : callable
         The words for a panel's and a series' code.
     """
-    f = frame.dropna(subset=[estimate])
+    f = data.dropna(subset=[estimate])
     panels = [None] if panel is None else list(pd.unique(f[panel]))
     ncol = min(3, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))
