@@ -45,7 +45,6 @@ Therneau TM, Grambsch PM (2000). Modeling Survival Data. Springer (survfit, surv
 
 from __future__ import annotations
 
-import html
 import math
 import warnings
 from collections.abc import Sequence
@@ -183,28 +182,6 @@ def _tabulate(t: np.ndarray, code: np.ndarray, ncode: int):
     total = counts.sum(axis=1)
     n_risk = np.cumsum(total[::-1])[::-1]
     return times, n_risk, counts
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "NR"
-    return f"{x:.{digits}g}" if abs(x) >= 1 else f"{x:.{digits}f}"
-
-
-def _html_table(frame: pd.DataFrame, caption: str) -> str:
-    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
-    rows = []
-    for row in frame.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, float):
-                text = "" if math.isnan(v) else f"{v:.4g}"
-            else:
-                text = str(v)
-            cells.append(f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 # --------------------------------------------------------------------------------------
