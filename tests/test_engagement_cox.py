@@ -262,8 +262,16 @@ def test_event_codes_other_than_interest_are_censored():
     assert np.allclose(a.coefficients["estimate"], b.coefficients["estimate"], rtol=1e-13)
     labelled = frame.assign(status=frame["event"].map({0: "censored", 1: "dropout",
                                                        2: "completion"}))
-    c = fit_cox(labelled, tcol, "status", covariates=COVS, event_of_interest="dropout")
+    c = fit_cox(labelled, tcol, "status", covariates=COVS, event_of_interest="dropout",
+                censored="censored")
     assert np.allclose(a.coefficients["estimate"], c.coefficients["estimate"], rtol=1e-13)
+    # the default censored=0 is not a code of the text column: refused, codes named
+    with pytest.raises(RpcEvalError, match="codes found: 'censored', 'completion', 'dropout'"):
+        fit_cox(labelled, tcol, "status", covariates=COVS, event_of_interest="dropout")
+    # censored=None: every other code is censored, unchecked
+    d = fit_cox(labelled, tcol, "status", covariates=COVS, event_of_interest="dropout",
+                censored=None)
+    assert np.allclose(a.coefficients["estimate"], d.coefficients["estimate"], rtol=1e-13)
 
 
 def test_reference_levels_and_categorical_order():

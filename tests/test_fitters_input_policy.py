@@ -192,8 +192,11 @@ def test_cox_event_codes(small):
     txt = fit_cox(d, "days", "status", covariates=["age", "workless"], event_of_interest="dropped_out",
                   censored="ongoing")
     np.testing.assert_allclose(txt.coefficients["estimate"], num.coefficients["estimate"])
-    with pytest.raises(RpcEvalError, match=r"no event of interest .*codes found: "
+    with pytest.raises(RpcEvalError, match=r"censoring code 0 does not occur.*codes found: "
                                            r"'completed', 'dropped_out', 'ongoing'"):
         fit_cox(d, "days", "status", covariates=["age"])
+    with pytest.raises(RpcEvalError, match=r"no event of interest .*codes found: "
+                                           r"'completed', 'dropped_out', 'ongoing'"):
+        fit_cox(d, "days", "status", covariates=["age"], censored="ongoing")
     with pytest.raises(RpcEvalError, match="censoring code 0 does not occur"):
         fit_cox(d, "days", "status", covariates=["age"], event_of_interest="dropped_out", censored=0)

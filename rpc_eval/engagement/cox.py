@@ -827,7 +827,7 @@ def fit_cox(
     *,
     covariates: str | Sequence[str],
     event_of_interest: Any = 1,
-    censored: Any = None,
+    censored: Any = 0,
     cluster: str | None = None,
     ties: str = "efron",
     strata: str | Sequence[str] | None = None,
@@ -874,11 +874,13 @@ def fit_cox(
     event_of_interest : scalar
         The event code modelled; every other code is censoring. It must occur in
         ``event`` (the codes found are named otherwise).
-    censored : scalar, optional
-        The code of censored rows (e.g. ``0`` or ``"ongoing"``). Optional, as every code
-        other than ``event_of_interest`` is censored in a cause-specific model; when
-        given it is checked: a code that does not occur in ``event`` is refused with the
-        codes found, the sign of a mis-coded column.
+    censored : scalar or None
+        The code of censored rows (default ``0``; ``"ongoing"`` for text codes), as in
+        every survival function of the package: a code that does not occur in ``event``
+        is refused with the codes found, the sign of a mis-coded column (numeric codes
+        without it, i.e. complete follow-up, are accepted with a warning). ``None``
+        skips the check: every code other than ``event_of_interest`` is censored in a
+        cause-specific model anyway.
     cluster : str, optional
         Cluster identifier (e.g. ``la_code``) for cluster-robust SEs; with fewer than
         10 clusters a :class:`~rpc_eval.errors.DataQualityWarning` says they may be too
