@@ -524,6 +524,7 @@ def plot_ratios(coefficients: pd.DataFrame, ax: Any = None, *, show_ci: bool = T
                         va="center", fontsize=_FS_NOTE, style="italic")
     ax.axvline(1.0, color="black", linewidth=1.0, linestyle="--")
     ax.set_xscale("log")
+    _ratio_ticks(ax)
     ax.set_yticks(y)
     ax.set_yticklabels([_term_words(t) for t in table[term].astype(str)])
     ax.set_ylim(-0.7, len(table) - 0.3)
@@ -537,3 +538,12 @@ def _term_words(term: str) -> str:
 
     return " x ".join(re.sub(r"^(.*)\[T\.(.*)\]$", r"\1: \2", part)
                       for part in term.split(":"))
+
+
+def _ratio_ticks(ax: Any) -> None:
+    """Plain-number ticks on a log ratio axis (0.25, 0.5, 1, 2, 4 ...), no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=2.0, numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
