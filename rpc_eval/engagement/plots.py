@@ -166,7 +166,7 @@ def _label(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------ retention
-def plot_retention(km_table: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFrame | None = None,
+def plot_retention(data: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFrame | None = None,
                    at_risk_times: Sequence[float] | None = None, group: str = "group",
                    time: str = "time", survival: str = "survival", ci_low: str = "ci_low",
                    ci_high: str = "ci_high", show_ci: bool = True,
@@ -176,7 +176,7 @@ def plot_retention(km_table: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFr
 
     Parameters
     ----------
-    km_table : pandas.DataFrame
+    data : pandas.DataFrame
         Columns ``[group], time, survival, ci_low, ci_high`` (the CI columns are needed only
         with ``show_ci=True``). Without a ``group`` column the table is one curve. A curve whose
         first time is after 0 is started at ``(0, 1)``.
@@ -208,7 +208,7 @@ def plot_retention(km_table: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFr
     """
     ci = show_ci
     needed = [time, survival] + ([ci_low, ci_high] if ci else [])
-    table = _check_table(km_table, needed, "km_table")
+    table = _check_table(data, needed, "data")
     groups = _groups(table, group)
     ax = _new_axes(ax)
     for i, (label, rows) in enumerate(groups):
@@ -265,7 +265,7 @@ def _at_risk_rows(ax: Any, at_risk: pd.DataFrame, groups: list[tuple[Any, pd.Dat
 
 
 # --------------------------------------------------------------- cumulative incidence
-def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: bool = True, *,
+def plot_cumulative_incidence(data: pd.DataFrame, ax: Any = None, stacked: bool = True, *,
                               axes: Any = None, group: str = "group", cause: str = "cause",
                               time: str = "time", cif: str = "cif",
                               causes: Sequence[Any] | None = None, show_ci: bool = False,
@@ -277,7 +277,7 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
 
     Parameters
     ----------
-    cif_table : pandas.DataFrame
+    data : pandas.DataFrame
         Columns ``[group], cause, time, cif`` (Aalen-Johansen estimates; each cause's
         curve may have its own times; it is read as a step function that is 0 before its
         first time).
@@ -314,11 +314,11 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
     -----
     R equivalent: ``plot(cmprsk::cuminc(...))`` (lines) or ``ggplot2::geom_area()``.
     """
-    table = _check_table(cif_table, [cause, time, cif], "cif_table")
+    table = _check_table(data, [cause, time, cif], "data")
     groups = _groups(table, group)
     cause_list = list(causes) if causes is not None else list(pd.unique(table[cause].dropna()))
     if not cause_list:
-        raise RpcEvalError("cif_table has no causes to plot")
+        raise RpcEvalError("data has no causes to plot")
     if axes is not None:
         panels = list(np.ravel(np.asarray(axes, dtype=object)))
         if len(panels) < len(groups):
@@ -327,7 +327,7 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
     elif ax is not None:
         if len(groups) > 1:
             raise RpcEvalError(
-                f"cif_table has {len(groups)} groups, which need one panel each: pass "
+                f"data has {len(groups)} groups, which need one panel each: pass "
                 "axes=[...] with one Axes per group, or neither ax nor axes")
         panels = [ax]
     else:
@@ -391,7 +391,7 @@ def _cif_panel(ax: Any, rows: pd.DataFrame, cause_list: list[Any], cause: str, t
 
 
 # ------------------------------------------------------------------- session hazard
-def plot_session_hazard(hazard_table: pd.DataFrame, ax: Any = None, *, kind: str = "points",
+def plot_session_hazard(data: pd.DataFrame, ax: Any = None, *, kind: str = "points",
                         group: str = "group", time: str = "session", hazard: str = "hazard",
                         ci_low: str = "ci_low", ci_high: str = "ci_high",
                         xlabel: str = "Session", ylabel: str = "Dropout hazard",
@@ -400,7 +400,7 @@ def plot_session_hazard(hazard_table: pd.DataFrame, ax: Any = None, *, kind: str
 
     Parameters
     ----------
-    hazard_table : pandas.DataFrame
+    data : pandas.DataFrame
         Columns ``[group], session, hazard, ci_low, ci_high`` (from
         :func:`rpc_eval.engagement.discrete.empirical_hazard` or
         ``DiscreteHazardResult.hazard_by_session``). Without the CI columns no error bars
@@ -430,7 +430,7 @@ def plot_session_hazard(hazard_table: pd.DataFrame, ax: Any = None, *, kind: str
     """
     if kind not in ("points", "bars"):
         raise RpcEvalError(f"kind must be 'points' or 'bars', not {kind!r}")
-    table = _check_table(hazard_table, [time, hazard], "hazard_table")
+    table = _check_table(data, [time, hazard], "data")
     has_ci = ci_low in table.columns and ci_high in table.columns
     groups = _groups(table, group)
     ax = _new_axes(ax)
