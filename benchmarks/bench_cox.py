@@ -103,7 +103,7 @@ def time_to_event_frame(data) -> pd.DataFrame:
 
 
 def fit(frame: pd.DataFrame):
-    return fit_cox(frame, "sessions", "event", COVARIATES, event_of_interest=1,
+    return fit_cox(frame, "sessions", "event", covariates=COVARIATES, event_of_interest=1,
                    cluster="la_code", ties="efron")
 
 
@@ -133,7 +133,7 @@ def time_r(frame: pd.DataFrame, result, workdir: Path, tag: str) -> dict | None:
         raise RuntimeError(f"the R timing failed:\n{out.stderr}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     tab = result.coefficients
-    coef, rse = tab["coef"].to_numpy(), tab["robust_se"].to_numpy()
+    coef, rse = tab["estimate"].to_numpy(), tab["std_error"].to_numpy()
     return {
         "seconds_median": round(statistics.median(r["seconds"]), 4),
         "seconds_all": [round(t, 4) for t in r["seconds"]],

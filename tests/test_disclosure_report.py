@@ -253,14 +253,14 @@ def test_survival_steps_rest_on_at_least_threshold_events():
     km = pd.DataFrame({
         "group": ["a"] * 5 + ["b"] * 2,
         "time": [1, 2, 3, 4, 5, 1, 2],
-        "n_risk": [60, 55, 47, 40, 22, 8, 5],
-        "n_event": [3, 6, 2, 9, 12, 2, 3],
-        "n_censor": [2, 2, 5, 9, 10, 1, 2],
+        "n_at_risk": [60, 55, 47, 40, 22, 8, 5],
+        "n_events": [3, 6, 2, 9, 12, 2, 3],
+        "n_censored": [2, 2, 5, 9, 10, 1, 2],
         "survival": [0.95, 0.8464, 0.81, 0.6278, 0.2854, 0.75, 0.3],
-        "std_err": [0.03, 0.05, 0.05, 0.06, 0.06, 0.15, 0.16],
+        "std_error": [0.03, 0.05, 0.05, 0.06, 0.06, 0.15, 0.16],
         "ci_low": [0.88, 0.74, 0.7, 0.5, 0.17, 0.3, 0.05],
         "ci_high": [0.98, 0.91, 0.88, 0.73, 0.41, 0.9, 0.6]})
-    out = coarse_steps(km, ["group"], "n_event", 10, ["survival", "ci_low", "ci_high"])
+    out = coarse_steps(km, ["group"], "n_events", 10, ["survival", "ci_low", "ci_high"])
     assert list(out.columns) == ["group", "time", "n_risk_rounded", "survival", "ci_low",
                                  "ci_high"]
     # a: events 3+6+2 = 11 by time 3 (a step), then 9+12 = 21 by time 5; b has 8 starters

@@ -20,7 +20,9 @@ import pytest
 from scipy import stats
 
 from rpc_eval.engagement.cox import COEFFICIENT_COLUMNS, ZPH_COLUMNS, CoxResult, fit_cox
+from rpc_eval.engagement.separation import SeparationWarning
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError, RpcEvalWarning
+from rpc_eval.stats.clusters import FewClustersWarning
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "cox.json").read_text())
@@ -61,7 +63,7 @@ def _fit(key: str, name: str) -> CoxResult:
     covs = kw.pop("covariates", COVS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RpcEvalWarning)  # 12 LAs < FEW_CLUSTERS
-        return fit_cox(frame, tcol, "event", covs, **kw)
+        return fit_cox(frame, tcol, "event", covariates=covs, **kw)
 
 
 def _rel(a, b) -> float:
@@ -80,21 +82,25 @@ def test_matches_coxph(key, name):
     res = _fit(key, name)
     tab = res.coefficients
     assert [_r_term(t) for t in tab["term"]] == ref["terms"]
-    assert _rel(tab["coef"], ref["coef"]) < TOL
-    assert _rel(tab["se"], ref["se"]) < TOL
+    assert _rel(tab["estimate"], ref["coef"]) < TOL
+    model_se = tab["naive_std_error"] if "naive_std_error" in tab else tab["std_error"]
+    assert _rel(model_se, ref["se"]) < TOL
     assert _rel(res.loglik, ref["loglik"][1]) < TOL
     assert _rel(res.loglik_null, ref["loglik"][0]) < TOL
     assert res.n == ref["n"] and res.n_events == ref["nevent"]
     assert res.n_iter == ref["iter"]
     if "robust_se" in ref:
-        assert _rel(tab["robust_se"], ref["robust_se"]) < TOL
-    # CIs, z and p come from the robust SE when clustered (as summary.coxph)
-    assert _rel(tab["ci_low"], ref["ci_low"]) < TOL
-    assert _rel(tab["ci_high"], ref["ci_high"]) < TOL
-    assert _rel(tab["z"], ref["z"]) < TOL
-    assert _rel(tab["p"], ref["p"]) < 1e-6
+        assert _rel(tab["std_error"], ref["robust_se"]) < TOL
+    # CIs, z and p come from the robust SE when clustered (as summary.coxph); R's
+    # limits are those of the hazard ratio, ci_low/ci_high are on the log scale
+    assert _rel(tab["ratio_ci_low"], ref["ci_low"]) < TOL
+    assert _rel(tab["ratio_ci_high"], ref["ci_high"]) < TOL
+    assert _rel(np.exp(tab["ci_low"]), ref["ci_low"]) < TOL
+    assert _rel(np.exp(tab["ci_high"]), ref["ci_high"]) < TOL
+    assert _rel(tab["statistic"], ref["z"]) < TOL
+    assert _rel(tab["p_value"], ref["p"]) < 1e-6
     assert _rel(res.concordance, ref["concordance"]) < 1e-12
-    assert _rel(tab["coef"], ref["coef"]) < TOL_BRIEF  # the stated requirement
+    assert _rel(tab["estimate"], ref["coef"]) < TOL_BRIEF  # the stated requirement
 
 
 ZPH = {  # fixture -> (fit, transform, terms)
@@ -117,8 +123,8 @@ def test_matches_cox_zph(key, zname):
     assert list(z.columns) == ZPH_COLUMNS
     assert [_r_term(t) for t in z["term"]] == ref["term"]
     assert list(z["df"]) == ref["df"]
-    assert _rel(z["chisq"], ref["chisq"]) < TOL
-    assert _rel(z["p"], ref["p"]) < TOL
+    assert _rel(z["statistic"], ref["chisq"]) < TOL
+    assert _rel(z["p_value"], ref["p"]) < TOL
     if "y" in ref:
         s = res.schoenfeld_residuals(scaled=True, transform=transform, terms=terms)
         y = np.asarray(ref["y"], float)
@@ -157,13 +163,13 @@ def test_matches_statsmodels_phreg():
                         + [frame["workless"], frame["age"]])
     status = (frame["event"] == 1).astype(int)
     for ties in ("efron", "breslow"):
-        res = fit_cox(frame, tcol, "event", COVS, ties=ties, cluster="la_code")
+        res = fit_cox(frame, tcol, "event", covariates=COVS, ties=ties, cluster="la_code")
         sm = PHReg(frame[tcol], X, status=status, ties=ties).fit(groups=frame["la_code"])
         sm_naive = PHReg(frame[tcol], X, status=status, ties=ties).fit()
-        assert _rel(res.coefficients["coef"], sm.params) < 1e-6
-        assert _rel(res.coefficients["se"], sm_naive.bse) < 1e-6
+        assert _rel(res.coefficients["estimate"], sm.params) < 1e-6
+        assert _rel(res.coefficients["naive_std_error"], sm_naive.bse) < 1e-6
         if ties == "breslow":
-            assert _rel(res.coefficients["robust_se"], sm.bse) < 1e-6
+            assert _rel(res.coefficients["std_error"], sm.bse) < 1e-6
 
 
 # --------------------------------------------------------------------------------------
@@ -179,12 +185,12 @@ def test_breslow_one_event_time_closed_form():
     ev = np.r_[np.ones(d0), np.zeros(n0 - d0), np.ones(d1), np.zeros(n1 - d1)]
     t = np.where(ev == 1, 1.0, 2.0)
     frame = pd.DataFrame({"t": t, "e": ev.astype(int), "arm": np.where(x == 1, "b", "a")})
-    res = fit_cox(frame, "t", "e", "arm", ties="breslow")
+    res = fit_cox(frame, "t", "e", covariates="arm", ties="breslow")
     b = math.log((d1 / n1) / (d0 / n0))
     row = res.coefficients.iloc[0]
     assert row["term"] == "arm[T.b]"
-    assert row["coef"] == pytest.approx(b, rel=1e-10)
-    assert row["se"] == pytest.approx(math.sqrt(1 / d0 + 1 / d1), rel=1e-8)
+    assert row["estimate"] == pytest.approx(b, rel=1e-10)
+    assert row["std_error"] == pytest.approx(math.sqrt(1 / d0 + 1 / d1), rel=1e-8)
     d = d0 + d1
     assert res.loglik == pytest.approx(d1 * b - d * math.log(n0 + n1 * math.exp(b)), rel=1e-12)
     assert res.loglik_null == pytest.approx(-d * math.log(n0 + n1), rel=1e-12)
@@ -210,8 +216,8 @@ def test_efron_partial_likelihood_by_hand():
     e = np.array([1, 1, 0, 1, 1, 0, 1, 1, 1, 0])
     x = np.array([1.0, 0.2, 0.5, 1.5, 0.0, 2.0, 0.7, 1.1, 0.3, 0.9])
     frame = pd.DataFrame({"t": t, "e": e, "x": x})
-    res = fit_cox(frame, "t", "e", "x")
-    b = float(res.coefficients["coef"].iloc[0])
+    res = fit_cox(frame, "t", "e", covariates="x")
+    b = float(res.coefficients["estimate"].iloc[0])
     assert res.loglik == pytest.approx(_efron_loglik(b, t, e, x), rel=1e-12)
     assert res.loglik_null == pytest.approx(_efron_loglik(0.0, t, e, x), rel=1e-12)
     h = 1e-5  # the score is zero and the information is -d2l/db2 at the estimate
@@ -219,7 +225,7 @@ def test_efron_partial_likelihood_by_hand():
     assert abs(score) < 1e-6
     info = -(_efron_loglik(b + h, t, e, x) - 2 * _efron_loglik(b, t, e, x)
              + _efron_loglik(b - h, t, e, x)) / h**2
-    assert res.coefficients["se"].iloc[0] == pytest.approx(1 / math.sqrt(info), rel=1e-4)
+    assert res.coefficients["std_error"].iloc[0] == pytest.approx(1 / math.sqrt(info), rel=1e-4)
 
 
 def test_no_ties_efron_equals_breslow():
@@ -227,9 +233,9 @@ def test_no_ties_efron_equals_breslow():
     n = 60
     frame = pd.DataFrame({"t": rng.permutation(n) + 1.0, "e": rng.integers(0, 2, n),
                           "x": rng.normal(size=n)})
-    a = fit_cox(frame, "t", "e", "x")
-    b = fit_cox(frame, "t", "e", "x", ties="breslow")
-    assert np.allclose(a.coefficients["coef"], b.coefficients["coef"], rtol=1e-12)
+    a = fit_cox(frame, "t", "e", covariates="x")
+    b = fit_cox(frame, "t", "e", covariates="x", ties="breslow")
+    assert np.allclose(a.coefficients["estimate"], b.coefficients["estimate"], rtol=1e-12)
     assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
 
 
@@ -240,43 +246,51 @@ def test_robust_variance_is_grouped_dfbeta_sandwich():
     frame = frame.assign(own=np.arange(len(frame)), la_num=frame["la_code"].str[2:].astype(int))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RpcEvalWarning)
-        a = fit_cox(frame, tcol, "event", COVS, cluster="la_code")
-        b = fit_cox(frame, tcol, "event", COVS, cluster="la_num")
-    assert np.allclose(a.coefficients["robust_se"], b.coefficients["robust_se"], rtol=1e-12)
-    c = fit_cox(frame, tcol, "event", COVS, cluster="own")
-    assert np.all(np.isfinite(c.coefficients["robust_se"]))
-    assert np.allclose(np.diag(c.vcov), c.coefficients["robust_se"] ** 2)
+        a = fit_cox(frame, tcol, "event", covariates=COVS, cluster="la_code")
+        b = fit_cox(frame, tcol, "event", covariates=COVS, cluster="la_num")
+    assert np.allclose(a.coefficients["std_error"], b.coefficients["std_error"], rtol=1e-12)
+    c = fit_cox(frame, tcol, "event", covariates=COVS, cluster="own")
+    assert np.all(np.isfinite(c.coefficients["std_error"]))
+    assert np.allclose(np.diag(c.vcov), c.coefficients["std_error"] ** 2)
 
 
 def test_event_codes_other_than_interest_are_censored():
     frame, tcol = DATA["ties"]
-    a = fit_cox(frame, tcol, "event", COVS)
+    a = fit_cox(frame, tcol, "event", covariates=COVS)
     recoded = frame.assign(dropout=(frame["event"] == 1).astype(int))
-    b = fit_cox(recoded, tcol, "dropout", COVS)
-    assert np.allclose(a.coefficients["coef"], b.coefficients["coef"], rtol=1e-13)
+    b = fit_cox(recoded, tcol, "dropout", covariates=COVS)
+    assert np.allclose(a.coefficients["estimate"], b.coefficients["estimate"], rtol=1e-13)
     labelled = frame.assign(status=frame["event"].map({0: "censored", 1: "dropout",
                                                        2: "completion"}))
-    c = fit_cox(labelled, tcol, "status", COVS, event_of_interest="dropout")
-    assert np.allclose(a.coefficients["coef"], c.coefficients["coef"], rtol=1e-13)
+    c = fit_cox(labelled, tcol, "status", covariates=COVS, event_of_interest="dropout",
+                censored="censored")
+    assert np.allclose(a.coefficients["estimate"], c.coefficients["estimate"], rtol=1e-13)
+    # the default censored=0 is not a code of the text column: refused, codes named
+    with pytest.raises(RpcEvalError, match="codes found: 'censored', 'completion', 'dropout'"):
+        fit_cox(labelled, tcol, "status", covariates=COVS, event_of_interest="dropout")
+    # censored=None: every other code is censored, unchecked
+    d = fit_cox(labelled, tcol, "status", covariates=COVS, event_of_interest="dropout",
+                censored=None)
+    assert np.allclose(a.coefficients["estimate"], d.coefficients["estimate"], rtol=1e-13)
 
 
 def test_reference_levels_and_categorical_order():
     frame, tcol = DATA["ties"]
-    base = fit_cox(frame, tcol, "event", COVS)
+    base = fit_cox(frame, tcol, "event", covariates=COVS)
     assert base.reference_levels == {"group": "A"}
     assert base.terms["group"] == ["group[T.B]", "group[T.C]", "group[T.D]"]
-    alt = fit_cox(frame, tcol, "event", COVS, reference={"group": "C"})
+    alt = fit_cox(frame, tcol, "event", covariates=COVS, reference={"group": "C"})
     assert alt.reference_levels == {"group": "C"}
-    ca = base.coefficients.set_index("term")["coef"]
-    cc = alt.coefficients.set_index("term")["coef"]
+    ca = base.coefficients.set_index("term")["estimate"]
+    cc = alt.coefficients.set_index("term")["estimate"]
     assert cc["group[T.A]"] == pytest.approx(-ca["group[T.C]"], rel=1e-8)
     assert cc["group[T.B]"] == pytest.approx(ca["group[T.B]"] - ca["group[T.C]"], rel=1e-8)
     assert alt.loglik == pytest.approx(base.loglik, rel=1e-12)
     cat = frame.assign(group=pd.Categorical(frame["group"], categories=["D", "C", "B", "A"]))
-    byorder = fit_cox(cat, tcol, "event", COVS)
+    byorder = fit_cox(cat, tcol, "event", covariates=COVS)
     assert byorder.reference_levels == {"group": "D"}
     # a numeric column listed in reference= is treated as categorical
-    num = fit_cox(frame, tcol, "event", ["group", "workless"], reference={"workless": 1})
+    num = fit_cox(frame, tcol, "event", covariates=["group", "workless"], reference={"workless": 1})
     assert "workless[T.0]" in set(num.coefficients["term"])
 
 
@@ -284,12 +298,15 @@ def test_result_shape_and_display():
     res = _fit("small", "efron_cluster")
     assert list(res.coefficients.columns) == COEFFICIENT_COLUMNS
     plain = _fit("small", "efron")
-    assert "robust_se" not in plain.coefficients.columns
+    assert "naive_std_error" not in plain.coefficients.columns
+    assert list(plain.coefficients.columns) == [c for c in COEFFICIENT_COLUMNS
+                                                if c != "naive_std_error"]
     assert res.n_clusters == 12
-    text = res.summary()
-    assert "group[T.B]" in text and "robust" in text and "reference levels" in text
-    assert repr(res) == text
+    text = res.summary().as_text()
+    assert "group[T.B]" in text and "robust" in text and "Reference levels" in text
+    assert "\n" not in repr(res) and repr(res).startswith("<Cause-specific Cox model")
     assert "<table" in res._repr_html_()
+    assert res.to_frame().equals(res.coefficients)
     assert res.vcov.shape == (4, 4) and list(res.vcov.index) == list(res.coefficients["term"])
     lr = res.lr_test
     assert lr["statistic"] == pytest.approx(2 * (res.loglik - res.loglik_null))
@@ -298,12 +315,14 @@ def test_result_shape_and_display():
 
 def test_strata_and_ci_level():
     frame, tcol = DATA["small"]
-    a = fit_cox(frame, tcol, "event", ["group", "age"], ci=0.9)
+    a = fit_cox(frame, tcol, "event", covariates=["group", "age"], ci=0.9)
     row = a.coefficients.iloc[0]
-    half = stats.norm.ppf(0.95) * row["se"]
-    assert row["ci_low"] == pytest.approx(math.exp(row["coef"] - half))
-    assert row["ci_high"] == pytest.approx(math.exp(row["coef"] + half))
-    s = fit_cox(frame, tcol, "event", ["group", "age"], strata=["workless"])
+    half = stats.norm.ppf(0.95) * row["std_error"]
+    assert row["ratio_ci_low"] == pytest.approx(math.exp(row["estimate"] - half))
+    assert row["ratio_ci_high"] == pytest.approx(math.exp(row["estimate"] + half))
+    assert row["ci_low"] == pytest.approx(row["estimate"] - half)
+    assert row["ci_high"] == pytest.approx(row["estimate"] + half)
+    s = fit_cox(frame, tcol, "event", covariates=["group", "age"], strata=["workless"])
     sch = s.schoenfeld_residuals(scaled=False)
     assert set(sch["stratum"]) == {0, 1}
 
@@ -337,9 +356,9 @@ def test_ci_coverage_known_truth():
     reps = 100
     for _ in range(reps):
         frame = _simulate(rng, 150, beta)
-        res = fit_cox(frame, "t", "e", ["arm", "z"])
+        res = fit_cox(frame, "t", "e", covariates=["arm", "z"])
         tab = res.coefficients
-        lo, hi = np.log(tab["ci_low"].to_numpy()), np.log(tab["ci_high"].to_numpy())
+        lo, hi = tab["ci_low"].to_numpy(), tab["ci_high"].to_numpy()
         cover += (lo <= beta) & (beta <= hi)
     assert np.all(cover >= 88), cover
 
@@ -352,14 +371,15 @@ def test_robust_se_larger_with_shared_frailty():
     for _ in range(5):
         frame = _simulate(rng, 3000, np.array([0.3, 0.2]), n_clusters=30, frailty_sd=0.6,
                           cluster_level=True)
-        res = fit_cox(frame, "t", "e", ["arm", "z"], cluster="cl")
+        res = fit_cox(frame, "t", "e", covariates=["arm", "z"], cluster="cl")
         row = res.coefficients.iloc[0]
-        ratios.append(row["robust_se"] / row["se"])
+        ratios.append(row["std_error"] / row["naive_std_error"])
     assert min(ratios) > 1.5, ratios
     # and without frailty they agree roughly
     frame = _simulate(rng, 3000, np.array([0.3, 0.2]), n_clusters=30)
-    res = fit_cox(frame, "t", "e", ["arm", "z"], cluster="cl")
-    assert 0.6 < res.coefficients["robust_se"].iloc[1] / res.coefficients["se"].iloc[1] < 1.4
+    res = fit_cox(frame, "t", "e", covariates=["arm", "z"], cluster="cl")
+    assert 0.6 < (res.coefficients["std_error"].iloc[1]
+                  / res.coefficients["naive_std_error"].iloc[1]) < 1.4
 
 
 def test_zph_detects_non_proportional_hazards():
@@ -373,11 +393,11 @@ def test_zph_detects_non_proportional_hazards():
     t = np.where(t_early < 2, t_early, 2 + rng.exponential(1 / 0.3, n))
     c = rng.uniform(0, 8, n)
     frame = pd.DataFrame({"t": np.minimum(t, c), "e": (t <= c).astype(int), "x": x})
-    z = fit_cox(frame, "t", "e", "x").test_proportional_hazards()
-    assert z.loc[z["term"] == "GLOBAL", "p"].iloc[0] < 1e-4
+    z = fit_cox(frame, "t", "e", covariates="x").test_proportional_hazards()
+    assert z.loc[z["term"] == "GLOBAL", "p_value"].iloc[0] < 1e-4
     ph = _simulate(rng, 1500, np.array([0.5, -0.3]))
-    zph = fit_cox(ph, "t", "e", ["arm", "z"]).test_proportional_hazards()
-    assert zph.loc[zph["term"] == "GLOBAL", "p"].iloc[0] > 0.01
+    zph = fit_cox(ph, "t", "e", covariates=["arm", "z"]).test_proportional_hazards()
+    assert zph.loc[zph["term"] == "GLOBAL", "p_value"].iloc[0] > 0.01
 
 
 # --------------------------------------------------------------------------------------
@@ -395,54 +415,58 @@ def tiny():
 
 def test_no_events(tiny):
     with pytest.raises(RpcEvalError, match="no event of interest"):
-        fit_cox(tiny.assign(e=0), "t", "e", ["x"])
+        fit_cox(tiny.assign(e=0), "t", "e", covariates=["x"])
     with pytest.raises(RpcEvalError, match="no event of interest"):
-        fit_cox(tiny, "t", "e", ["x"], event_of_interest=7)
+        fit_cox(tiny, "t", "e", covariates=["x"], event_of_interest=7)
 
 
 def test_single_cluster_and_few_clusters(tiny):
     with pytest.raises(RpcEvalError, match="at least 2 clusters"):
-        fit_cox(tiny.assign(la="LA1"), "t", "e", ["x"], cluster="la")
-    with pytest.warns(RpcEvalWarning, match="only 3 clusters"):
-        fit_cox(tiny.assign(la=np.arange(len(tiny)) % 3), "t", "e", ["x"], cluster="la")
+        fit_cox(tiny.assign(la="LA1"), "t", "e", covariates=["x"], cluster="la")
+    with pytest.warns(FewClustersWarning, match="only 3 clusters"):
+        fit_cox(tiny.assign(la=np.arange(len(tiny)) % 3), "t", "e", covariates=["x"], cluster="la")
 
 
 def test_constant_and_collinear_covariates(tiny):
     with pytest.raises(RpcEvalError, match="covariate 'c' is constant"):
-        fit_cox(tiny.assign(c=1.0), "t", "e", ["x", "c"])
+        fit_cox(tiny.assign(c=1.0), "t", "e", covariates=["x", "c"])
     with pytest.raises(RpcEvalError, match="covariate 'g' is constant"):
-        fit_cox(tiny.assign(g="a"), "t", "e", ["x", "g"])
+        fit_cox(tiny.assign(g="a"), "t", "e", covariates=["x", "g"])
     with pytest.raises(RpcEvalError, match="collinear.*x2"):
-        fit_cox(tiny.assign(x2=2 * tiny["x"] + 1), "t", "e", ["x", "x2"])
+        fit_cox(tiny.assign(x2=2 * tiny["x"] + 1), "t", "e", covariates=["x", "x2"])
 
 
 def test_level_without_events_is_flagged_infinite(tiny):
     frame = tiny.copy()
     frame.loc[frame["g"] == "b", "e"] = 0
-    with pytest.warns(ConvergenceWarning, match=r"g\[T\.b\].*infinite"):
-        res = fit_cox(frame, "t", "e", ["x", "g"])
+    with pytest.warns(SeparationWarning, match=r"g\[T\.b\] \(g = 'b': no event of interest"):
+        res = fit_cox(frame, "t", "e", covariates=["x", "g"])
     row = res.coefficients.set_index("term").loc["g[T.b]"]
-    assert row["coef"] == -np.inf and row["hr"] == 0.0
-    assert np.isnan(row["se"]) and np.isnan(row["p"])
+    assert row["estimate"] == -np.inf and row["ratio"] == 0.0
+    assert row[["std_error", "p_value", "ci_low", "ratio_ci_high"]].isna().all()
     assert res.infinite_terms == ["g[T.b]"]
-    assert "diverging" in res.summary()
+    assert "separation" in res.summary().as_text()
     # the other coefficient is still estimated
-    assert np.isfinite(res.coefficients.set_index("term").loc["x", "se"])
+    assert np.isfinite(res.coefficients.set_index("term").loc["x", "std_error"])
+    # a reference level without events: the other level is +inf, and the warning says so
+    with pytest.warns(SeparationWarning, match="the reference group g = 'b'"):
+        flip = fit_cox(frame, "t", "e", covariates=["x", "g"], reference={"g": "b"})
+    assert flip.coefficients.set_index("term").loc["g[T.a]", "estimate"] == np.inf
 
 
 def test_continuous_perfect_separation_is_flagged():
     x = np.linspace(-1, 1, 30)
     frame = pd.DataFrame({"t": 31.0 - np.arange(30), "e": 1, "x": x})  # larger x dies first
-    with pytest.warns(ConvergenceWarning):
-        res = fit_cox(frame, "t", "e", "x")
-    assert not np.isfinite(res.coefficients["coef"].iloc[0])
+    with pytest.warns(SeparationWarning, match="term x"):
+        res = fit_cox(frame, "t", "e", covariates="x")
+    assert not np.isfinite(res.coefficients["estimate"].iloc[0])
 
 
 def test_non_convergence_warns(tiny):
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        res = fit_cox(tiny, "t", "e", ["x", "g"], max_iter=1)
+        res = fit_cox(tiny, "t", "e", covariates=["x", "g"], max_iter=1)
     assert not res.converged
-    assert "did not converge" in res.summary()
+    assert "did not converge" in res.summary().as_text()
 
 
 def test_missing_values_dropped_with_warning(tiny):
@@ -450,40 +474,40 @@ def test_missing_values_dropped_with_warning(tiny):
     frame.loc[[0, 5], "x"] = np.nan
     frame.loc[7, "g"] = None
     with pytest.warns(DataQualityWarning, match="3 of 200 rows"):
-        res = fit_cox(frame, "t", "e", ["x", "g"])
+        res = fit_cox(frame, "t", "e", covariates=["x", "g"])
     assert res.n == 197 and res.n_dropped == 3
 
 
 def test_bad_arguments(tiny):
     with pytest.raises(RpcEvalError, match="not found"):
-        fit_cox(tiny, "t", "e", ["nope"])
+        fit_cox(tiny, "t", "e", covariates=["nope"])
     with pytest.raises(RpcEvalError, match="ties"):
-        fit_cox(tiny, "t", "e", ["x"], ties="exact")
+        fit_cox(tiny, "t", "e", covariates=["x"], ties="exact")
     with pytest.raises(RpcEvalError, match="negative"):
-        fit_cox(tiny.assign(t=tiny["t"] - 5), "t", "e", ["x"])
+        fit_cox(tiny.assign(t=tiny["t"] - 5), "t", "e", covariates=["x"])
     with pytest.raises(RpcEvalError, match="reference level 'zz'"):
-        fit_cox(tiny, "t", "e", ["g"], reference={"g": "zz"})
+        fit_cox(tiny, "t", "e", covariates=["g"], reference={"g": "zz"})
     with pytest.raises(RpcEvalError, match="not among the covariates"):
-        fit_cox(tiny, "t", "e", ["g"], reference={"h": "a"})
+        fit_cox(tiny, "t", "e", covariates=["g"], reference={"h": "a"})
     with pytest.raises(RpcEvalError, match="at least one covariate"):
-        fit_cox(tiny, "t", "e", [])
+        fit_cox(tiny, "t", "e", covariates=[])
     with pytest.raises(RpcEvalError, match="ci"):
-        fit_cox(tiny, "t", "e", ["x"], ci=95)
+        fit_cox(tiny, "t", "e", covariates=["x"], ci=95)
     with pytest.raises(RpcEvalError, match="transform"):
-        fit_cox(tiny, "t", "e", ["x"]).test_proportional_hazards("weird")
+        fit_cox(tiny, "t", "e", covariates=["x"]).test_proportional_hazards("weird")
     with pytest.raises(RpcEvalError, match="non-finite"):
-        fit_cox(tiny.assign(t=tiny["t"] - 1), "t", "e", ["x"]).test_proportional_hazards("log")
+        fit_cox(tiny.assign(t=tiny["t"] - 1), "t", "e", covariates=["x"]).test_proportional_hazards("log")
 
 
 def test_group_with_one_parent_and_zero_times(tiny):
     frame = tiny.copy()
     frame.loc[0, ["g", "t", "e"]] = ["solo", 5.0, 1]  # one parent, who drops out
     frame.loc[1:9, "t"] = 0.0  # exits at time 0 are allowed, as in R
-    res = fit_cox(frame, "t", "e", ["x", "g"])
+    res = fit_cox(frame, "t", "e", covariates=["x", "g"])
     tab = res.coefficients.set_index("term")
-    assert np.isfinite(tab.loc["g[T.solo]", "coef"]) and np.isfinite(tab.loc["g[T.solo]", "se"])
-    assert tab.loc["g[T.solo]", "se"] > 0.9  # one event: about 1/sqrt(1)
+    assert np.isfinite(tab.loc["g[T.solo]", "estimate"]) and np.isfinite(tab.loc["g[T.solo]", "std_error"])
+    assert tab.loc["g[T.solo]", "std_error"] > 0.9  # one event: about 1/sqrt(1)
     frame.loc[0, "e"] = 0  # the one parent is censored: no events in the level
-    with pytest.warns(ConvergenceWarning, match=r"g\[T\.solo\]"):
-        res = fit_cox(frame, "t", "e", ["x", "g"])
+    with pytest.warns(SeparationWarning, match=r"g\[T\.solo\] \(g = .solo.: no event"):
+        res = fit_cox(frame, "t", "e", covariates=["x", "g"])
     assert res.infinite_terms == ["g[T.solo]"]

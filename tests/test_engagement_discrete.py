@@ -77,10 +77,10 @@ def test_coefficients_and_ses_match_r(pp, ref, time_effect, link):
     assert list(naive.coefficients.columns) == COEFFICIENT_COLUMNS
     assert naive.coefficients["term"].iloc[-2:].tolist() == ["mode[T.online]", "age"]
     assert len(naive.coefficients) == len(r["terms"])
-    np.testing.assert_allclose(naive.coefficients["coef"], r["coef"], rtol=RTOL)
-    np.testing.assert_allclose(naive.coefficients["se"], r["se"], rtol=RTOL)
-    np.testing.assert_allclose(robust.coefficients["coef"], r["coef"], rtol=RTOL)
-    np.testing.assert_allclose(robust.coefficients["se"], r["se_cluster"], rtol=RTOL)
+    np.testing.assert_allclose(naive.coefficients["estimate"], r["coef"], rtol=RTOL)
+    np.testing.assert_allclose(naive.coefficients["std_error"], r["se"], rtol=RTOL)
+    np.testing.assert_allclose(robust.coefficients["estimate"], r["coef"], rtol=RTOL)
+    np.testing.assert_allclose(robust.coefficients["std_error"], r["se_cluster"], rtol=RTOL)
     for res in (naive, robust):
         assert res.loglik == pytest.approx(r["loglik"], rel=RTOL)
         assert res.deviance == pytest.approx(r["deviance"], rel=RTOL)
@@ -128,25 +128,25 @@ def test_separated_session_gives_the_limit_of_r_fit(pp, ref):
     with pytest.warns(SeparationWarning, match=r"session 10: no events.*time_effect='linear'"):
         res = fit_discrete_hazard(data, "dropout", ["mode", "age"], cluster="la_code")
     coefs = res.coefficients
-    assert coefs["term"].tolist()[:10] == [f"session[{s}]" for s in range(1, 11)]
-    row = coefs.loc[coefs["term"] == "session[10]"].iloc[0]
-    assert row["coef"] == -np.inf and np.isnan(row["se"]) and row["ratio"] == 0
+    assert coefs["term"].tolist()[:10] == [f"session[T.{s}]" for s in range(1, 11)]
+    row = coefs.loc[coefs["term"] == "session[T.10]"].iloc[0]
+    assert row["estimate"] == -np.inf and np.isnan(row["std_error"]) and row["ratio"] == 0
     assert "separated" in row["ratio_type"]
-    rest = coefs.loc[coefs["term"] != "session[10]"]
-    np.testing.assert_allclose(rest["coef"], r["coef"], rtol=RTOL)
-    np.testing.assert_allclose(rest["se"], r["se_cluster"], rtol=RTOL)
+    rest = coefs.loc[coefs["term"] != "session[T.10]"]
+    np.testing.assert_allclose(rest["estimate"], r["coef"], rtol=RTOL)
+    np.testing.assert_allclose(rest["std_error"], r["se_cluster"], rtol=RTOL)
     assert res.loglik == pytest.approx(r["loglik"], rel=RTOL)
     assert res.separated_sessions == [10]
     assert res.n_obs == len(data)
     # never a huge finite coefficient
-    finite = coefs["coef"][np.isfinite(coefs["coef"])]
+    finite = coefs["estimate"][np.isfinite(coefs["estimate"])]
     assert finite.abs().max() < 10
     hz = res.hazard_by_session()
     assert hz["session"].tolist() == list(range(1, 11))
     last = hz.iloc[-1]
     assert last["hazard"] == 0 and last["ci_low"] == 0 and 0 < last["ci_high"] < 0.05
     assert not hz.isna().any().any()
-    assert "left out: 10" in res.summary()
+    assert "left out of the fit: 10" in res.summary().as_text()
     # the linear time effect has no separation problem
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -159,7 +159,7 @@ def test_session_with_only_events_is_separated_too():
     data = person_period([1, 1, 2, 2, 2, 3, 3], [1, 0, 1, 0, 0, 1, 1])
     with pytest.warns(SeparationWarning, match="session 3: only events among 2 at risk"):
         res = fit_discrete_hazard(data, "dropout")
-    assert res.coefficients["coef"].iloc[-1] == np.inf
+    assert res.coefficients["estimate"].iloc[-1] == np.inf
     hz = res.hazard_by_session()
     assert hz["hazard"].iloc[-1] == 1.0 and hz["ci_high"].iloc[-1] == 1.0
     assert 0 < hz["ci_low"].iloc[-1] < 1
@@ -188,7 +188,7 @@ def test_cluster_sandwich_by_hand_and_statsmodels_conventions(pp):
         x = np.column_stack([np.ones(len(pp)), pp["session"], pp["mode"] == "online",
                              pp["age"]]).astype(float)
         y = pp["dropout"].to_numpy(float)
-        eta = x @ res.coefficients["coef"].to_numpy()
+        eta = x @ res.coefficients["estimate"].to_numpy()
         if link == "logit":
             mu = 1 / (1 + np.exp(-eta))
             dmu = mu * (1 - mu)
@@ -202,13 +202,13 @@ def test_cluster_sandwich_by_hand_and_statsmodels_conventions(pp):
         g = len(sums)
         v = g / (g - 1) * bread @ (sums.T @ sums) @ bread
         np.testing.assert_allclose(res.vcov.to_numpy(), v, rtol=1e-7)
-        np.testing.assert_allclose(res.coefficients["se"], np.sqrt(np.diag(v)), rtol=1e-7)
+        np.testing.assert_allclose(res.coefficients["std_error"], np.sqrt(np.diag(v)), rtol=1e-7)
         # statsmodels' default: CR1 times (n-1)/(n-k), observed-Hessian bread
         groups = pd.factorize(pp["la_code"])[0]
         sm = res.glm_result.model.fit(cov_type="cluster", cov_kwds={"groups": groups},
                                       tol=1e-12)
         n, k = x.shape
-        ratio = np.asarray(sm.bse) / (res.coefficients["se"] * np.sqrt((n - 1) / (n - k)))
+        ratio = np.asarray(sm.bse) / (res.coefficients["std_error"] * np.sqrt((n - 1) / (n - k)))
         if link == "logit":   # canonical link: observed = expected information
             np.testing.assert_allclose(ratio, 1.0, rtol=1e-6)
         else:                 # cloglog: the bread differs, by up to a few per cent here
@@ -230,7 +230,7 @@ def test_known_truth_coverage_logit():
         tab = res.coefficients.set_index("term")
         for k, b in beta.items():
             covered[k] += int(tab.loc[k, "ci_low"] <= b <= tab.loc[k, "ci_high"])
-            estimates[k].append(tab.loc[k, "coef"])
+            estimates[k].append(tab.loc[k, "estimate"])
     lo, hi = stats.binom.ppf([0.0025, 0.9975], n_rep, 0.95)
     for k, b in beta.items():
         assert lo <= covered[k] <= hi, (k, covered[k])
@@ -248,9 +248,9 @@ def test_known_truth_cloglog_and_cluster_coverage():
     res = fit_discrete_hazard(data, "dropout", ["x1", "x2"], link="cloglog")
     tab = res.coefficients.set_index("term")
     for k, b in {"x1": 0.4, "x2": 0.25}.items():
-        assert abs(tab.loc[k, "coef"] - b) < 3.5 * tab.loc[k, "se"]
+        assert abs(tab.loc[k, "estimate"] - b) < 3.5 * tab.loc[k, "std_error"]
         assert tab.loc[k, "ratio_type"] == "hazard ratio"
-    np.testing.assert_allclose(tab.loc["session[1]":"session[6]", "coef"], alpha, atol=0.2)
+    np.testing.assert_allclose(tab.loc["session[T.1]":"session[T.6]", "estimate"], alpha, atol=0.2)
 
     covered_cl = covered_naive = 0
     n_rep = 60
@@ -301,9 +301,10 @@ def test_profiles_groups_and_display(pp):
     assert types["Intercept"] == "baseline odds"
     assert types["session"] == "odds ratio per session"
     assert types["mode[T.online]"] == "odds ratio"
-    text = res.summary()
+    text = res.summary().as_text()
     assert "logit link (odds ratios)" in text and "mode[T.online]" in text
-    assert repr(res) == text
+    assert "\n" not in repr(res) and repr(res).startswith("<Discrete-time hazard model")
+    assert res.to_frame().equals(res.coefficients)
     page = res._repr_html_()
     assert "<table" in page and "mode[T.online]" in page
     with pytest.raises(RpcEvalError, match="not covariates"):
@@ -324,8 +325,8 @@ def test_categorical_dtype_order_and_bool_covariates():
     assert res.coefficients["term"].iloc[-1] == "arm[T.control]"
     res_bool = fit_discrete_hazard(data, "dropout", ["flag"])
     assert res_bool.coefficients["term"].iloc[-1] == "flag"
-    assert res_bool.coefficients["coef"].iloc[-1] == pytest.approx(
-        -res.coefficients["coef"].iloc[-1], rel=1e-8)
+    assert res_bool.coefficients["estimate"].iloc[-1] == pytest.approx(
+        -res.coefficients["estimate"].iloc[-1], rel=1e-8)
 
 
 # ------------------------------------------------------------------ degenerate inputs
@@ -356,19 +357,42 @@ def test_bad_inputs_raise_clear_errors(pp):
         fit_discrete_hazard(pp, time_effect="spline", spline_knots=9)
 
 
-def test_covariate_level_with_no_events_is_an_error(pp):
+def test_covariate_level_with_no_events_is_minus_infinity(pp):
+    """Separation policy: the model fits, the level's term is -inf with no SE, the
+    warning names term and group, and the other estimates are those of the fit without
+    the level's rows (their likelihood contribution is 1 in the limit)."""
     data = pp.copy()
     data["mode"] = np.where(data["parent_id"] <= "P0010", "telephone", data["mode"])
     data.loc[data["mode"] == "telephone", "dropout"] = 0
-    with pytest.raises(RpcEvalError, match="'telephone' has no events.*separation"):
-        fit_discrete_hazard(data, "dropout", ["mode"])
+    with pytest.warns(SeparationWarning,
+                      match=r"mode\[T\.telephone\] \(mode = 'telephone': no events\)"):
+        res = fit_discrete_hazard(data, "dropout", ["mode", "age"], time_effect="linear")
+    co = res.coefficients.set_index("term")
+    assert co.loc["mode[T.telephone]", "estimate"] == -np.inf
+    assert co.loc["mode[T.telephone]", ["std_error", "ci_low", "p_value"]].isna().all()
+    assert co.loc["mode[T.telephone]", "ratio"] == 0
+    assert list(co.index) == ["Intercept", "session", "mode[T.online]", "mode[T.telephone]",
+                              "age"]
+    without = fit_discrete_hazard(data[data["mode"] != "telephone"], "dropout",
+                                  ["mode", "age"], time_effect="linear")
+    wo = without.coefficients.set_index("term")
+    np.testing.assert_allclose(co.loc[wo.index, "estimate"], wo["estimate"], rtol=1e-10)
+    assert res.n_obs == len(data)
 
 
-def test_binary_indicator_with_no_events_is_an_error(pp):
+def test_binary_indicator_with_no_events_is_minus_infinity(pp):
     data = pp.assign(online=(pp["mode"] == "online").astype(int))
     data.loc[data["online"] == 1, "dropout"] = 0
-    with pytest.raises(RpcEvalError, match="'online': level 1 has no events"):
-        fit_discrete_hazard(data, "dropout", ["online", "age"], time_effect="linear")
+    with pytest.warns(SeparationWarning, match=r"term online \(online = 1: no events\)"):
+        res = fit_discrete_hazard(data, "dropout", ["online", "age"], time_effect="linear")
+    co = res.coefficients.set_index("term")
+    assert co.loc["online", "estimate"] == -np.inf and np.isnan(co.loc["online", "std_error"])
+    assert np.isfinite(co.loc["age", "estimate"])
+    # the reference level separated: the other level is +inf
+    flipped = data.assign(offline=1 - data["online"])
+    with pytest.warns(SeparationWarning, match=r"term offline \(offline = 0: no events\)"):
+        res2 = fit_discrete_hazard(flipped, "dropout", ["offline", "age"], time_effect="linear")
+    assert res2.coefficients.set_index("term").loc["offline", "estimate"] == np.inf
 
 
 def test_no_dropout_in_first_session_keeps_reference_profile(pp):
@@ -400,7 +424,7 @@ def test_missing_values_and_cluster_warnings(pp):
     with pytest.warns(DataQualityWarning, match="single cluster"):
         one = fit_discrete_hazard(pp.assign(la_code="LA01"), "dropout", ["age"],
                                   cluster="la_code")
-    assert one.se_type == "model-based" and one.coefficients["se"].gt(0).all()
+    assert one.se_type == "model-based" and one.coefficients["std_error"].gt(0).all()
     few = pp.assign(la_code=np.where(pp["la_code"] < "LA12", "A", "B"))
     with pytest.warns(DataQualityWarning, match="only 2 clusters"):
         fit_discrete_hazard(few, "dropout", ["age"], cluster="la_code")
@@ -417,8 +441,10 @@ def test_quasi_separation_in_numeric_covariate_warns():
         fit_discrete_hazard(data, "dropout", ["score"], time_effect="linear")
 
 
-def test_separation_warning_is_a_convergence_warning():
-    assert issubclass(SeparationWarning, ConvergenceWarning)
+def test_separation_warning_is_a_data_quality_warning():
+    """docs/conventions.md: separation is a DataQualityWarning in every model."""
+    assert issubclass(SeparationWarning, DataQualityWarning)
+    assert not issubclass(SeparationWarning, ConvergenceWarning)
 
 
 def test_empirical_hazard_zero_events_has_finite_wilson_limits():

@@ -27,6 +27,7 @@ from rpc_eval.engagement.finegray import (
     FineGrayResult,
     fine_gray,
 )
+from rpc_eval.engagement.separation import SeparationWarning
 from rpc_eval.errors import (
     ConvergenceWarning,
     DataQualityWarning,
@@ -64,7 +65,7 @@ def _ref(name: str, k: int) -> dict:
 
 def _fit(frames, name, k, **kw) -> FineGrayResult:
     ds = REF["datasets"][name]
-    return fine_gray(frames[name], ds["duration"], "event", _ref(name, k)["cause"], COVS, **kw)
+    return fine_gray(frames[name], ds["duration"], "event", event_of_interest=_ref(name, k)["cause"], covariates=COVS, **kw)
 
 
 def _rel(a, b) -> float:
@@ -81,16 +82,16 @@ def test_matches_crr(frames, name, k):
     assert list(co["term"]) == [t.replace("group", "group[T.") + "]" if t.startswith("group")
                                 else t for t in ref["terms"]]
     tight = ref["crr_tight"]
-    assert _rel(co["coef"], tight["coef"]) < TOL_EXACT
-    assert _rel(co["se"], tight["se"]) < TOL_EXACT
+    assert _rel(co["estimate"], tight["coef"]) < TOL_EXACT
+    assert _rel(co["std_error"], tight["se"]) < TOL_EXACT
     assert _rel(fit.cov.to_numpy(), np.array(tight["var"])) < 1e-7
     assert _rel(np.diag(fit.cov_naive), np.diag(np.array(tight["invinf"]))) < TOL_EXACT
     assert fit.loglik == pytest.approx(tight["loglik"], rel=1e-12)
     assert fit.loglik_null == pytest.approx(tight["loglik_null"], rel=1e-12)
     # crr at its default convergence settings
     default = ref["crr"]
-    assert _rel(co["coef"], default["coef"]) < TOL_DEFAULT
-    assert _rel(co["se"], np.sqrt(np.diag(np.array(default["var"])))) < TOL_DEFAULT
+    assert _rel(co["estimate"], default["coef"]) < TOL_DEFAULT
+    assert _rel(co["std_error"], np.sqrt(np.diag(np.array(default["var"])))) < TOL_DEFAULT
     assert fit.loglik == pytest.approx(default["loglik"], rel=1e-8)
     assert fit.converged and default["converged"]
     assert fit.n == ref["n"] and fit.n_events == ref["n_events"]
@@ -128,13 +129,13 @@ def test_censoring_groups_match_crr_cengroup(frames, name, k):
     cg = _ref(name, k)["cengroup"]
     se_r = np.sqrt(np.diag(np.array(cg["var"])))
     crr_rule = _fit(frames, name, k, censoring_groups="workless", group_variance="crr")
-    assert _rel(crr_rule.coefficients["coef"], cg["coef"]) < TOL_CENGROUP
-    assert _rel(crr_rule.coefficients["se"], se_r) < TOL_CENGROUP
+    assert _rel(crr_rule.coefficients["estimate"], cg["coef"]) < TOL_CENGROUP
+    assert _rel(crr_rule.coefficients["std_error"], se_r) < TOL_CENGROUP
     # the default (exact linearisation, see test_influence_is_exact_derivative) differs
     # from crr's cengroup variance by well under 1% here
     strat = _fit(frames, name, k, censoring_groups="workless")
-    np.testing.assert_allclose(strat.coefficients["coef"], crr_rule.coefficients["coef"])
-    assert _rel(strat.coefficients["se"], se_r) < 0.01
+    np.testing.assert_allclose(strat.coefficients["estimate"], crr_rule.coefficients["estimate"])
+    assert _rel(strat.coefficients["std_error"], se_r) < 0.01
 
 
 # ------------------------------------------------ survival::finegray + coxph (reference 2)
@@ -153,7 +154,7 @@ def _km_finegray(times, censored, at):
 def test_finegray_coxph_differs_only_by_tie_conventions(frames, name, k, monkeypatch):
     ref = _ref(name, k)["finegray"]
     fit = _fit(frames, name, k)
-    diff = _rel(fit.coefficients["coef"], ref["coef_breslow"])
+    diff = _rel(fit.coefficients["estimate"], ref["coef_breslow"])
     # few ties: close; session counts (ties, events and censorings at 0): visibly not
     assert diff < (1e-4 if name == "small" else 0.05)
     assert diff > 1e-7
@@ -161,7 +162,7 @@ def test_finegray_coxph_differs_only_by_tie_conventions(frames, name, k, monkeyp
     # and coxph's robust SE is the sandwich of the score residuals without psi
     monkeypatch.setattr(fgmod, "_km_censoring_before", _km_finegray)
     emu = _fit(frames, name, k)
-    assert _rel(emu.coefficients["coef"], ref["coef_breslow"]) < 1e-10
+    assert _rel(emu.coefficients["estimate"], ref["coef_breslow"]) < 1e-10
     assert _rel(np.sqrt(np.diag(emu.cov_naive)), ref["se_naive_breslow"]) < 1e-10
     ds = REF["datasets"][name]
     data = frames[name]
@@ -170,7 +171,7 @@ def test_finegray_coxph_differs_only_by_tie_conventions(frames, name, k, monkeyp
     status = np.where(ev == 0, 0, np.where(ev == _ref(name, k)["cause"], 1, 2))
     prob = fgmod._Problem.build(data[ds["duration"]].to_numpy(float), status, x,
                                 np.zeros(len(data), dtype=np.int64))
-    beta = emu.coefficients["coef"].to_numpy()
+    beta = emu.coefficients["estimate"].to_numpy()
     der = prob.derivatives(beta)
     eta = prob.influence(beta, der, g_term=False)
     inv = np.linalg.inv(der["info"])
@@ -292,11 +293,11 @@ def test_coverage_fine_gray_design():
     reps, n = 200, 200
     covered, est, ses = 0, [], []
     for _ in range(reps):
-        fit = fine_gray(simulate_fg(n, rng), "time", "event", 1, ["x1", "x2"])
+        fit = fine_gray(simulate_fg(n, rng), "time", "event", event_of_interest=1, covariates=["x1", "x2"])
         co = fit.coefficients
-        covered += int(((np.log(co["ci_low"]) <= BETA1) & (BETA1 <= np.log(co["ci_high"]))).sum())
-        est.append(co["coef"].to_numpy())
-        ses.append(co["se"].to_numpy())
+        covered += int(((co["ci_low"] <= BETA1) & (BETA1 <= co["ci_high"])).sum())
+        est.append(co["estimate"].to_numpy())
+        ses.append(co["std_error"].to_numpy())
     total = 2 * reps
     lo, hi = stats.binom.ppf([0.0005, 0.9995], total, 0.95)
     assert lo <= covered <= hi, covered / total
@@ -309,7 +310,7 @@ def test_coverage_fine_gray_design():
 def test_predicted_cif_close_to_truth():
     rng = np.random.default_rng(7)
     data = simulate_fg(5000, rng)
-    fit = fine_gray(data, "time", "event", 1, ["x1", "x2"])
+    fit = fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1", "x2"])
     profiles = pd.DataFrame({"x1": [0.0, 1.0, -1.0], "x2": [0.0, 1.0, 1.0]}, index=list("abc"))
     times = [0.25, 0.5, 1.0, 2.0]
     pred = fit.predict_cif(profiles, times=times)
@@ -329,11 +330,11 @@ def test_cluster_robust_variance_by_simulation():
         u = rng.normal(0, 0.8, k)[la]
         data = simulate_fg(k * m, rng, frailty=u, cluster=la)
         data["x2"] = rng.binomial(1, 0.5, k)[la].astype(float)  # LA-level covariate
-        fit = fine_gray(data, "time", "event", 1, ["x1", "x2"], cluster="cluster")
-        plain = fine_gray(data, "time", "event", 1, ["x1", "x2"])
-        est.append(fit.coefficients["coef"].to_numpy())
-        se_cl.append(fit.coefficients["se"].to_numpy())
-        se_plain.append(plain.coefficients["se"].to_numpy())
+        fit = fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1", "x2"], cluster="cluster")
+        plain = fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1", "x2"])
+        est.append(fit.coefficients["estimate"].to_numpy())
+        se_cl.append(fit.coefficients["std_error"].to_numpy())
+        se_plain.append(plain.coefficients["std_error"].to_numpy())
         assert fit.n_clusters == k
     sd = np.array(est).std(0, ddof=1)
     ratio_cl = np.array(se_cl).mean(0) / sd
@@ -347,10 +348,10 @@ def test_one_subject_per_cluster_equals_robust():
     rng = np.random.default_rng(5)
     data = simulate_fg(300, rng)
     data["id"] = np.arange(len(data))
-    plain = fine_gray(data, "time", "event", 1, ["x1", "x2"])
+    plain = fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1", "x2"])
     with pytest.warns(RpcEvalWarning, match="one subject per cluster"):
-        clustered = fine_gray(data, "time", "event", 1, ["x1", "x2"], cluster="id")
-    np.testing.assert_allclose(clustered.coefficients["se"], plain.coefficients["se"],
+        clustered = fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1", "x2"], cluster="id")
+    np.testing.assert_allclose(clustered.coefficients["std_error"], plain.coefficients["std_error"],
                                rtol=1e-12)
 
 
@@ -359,10 +360,10 @@ def test_few_clusters_warn_and_one_cluster_errors():
     data = simulate_fg(300, rng)
     data["la"] = np.arange(len(data)) % 5
     with pytest.warns(RpcEvalWarning, match="only 5 clusters"):
-        fine_gray(data, "time", "event", 1, ["x1"], cluster="la")
+        fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1"], cluster="la")
     data["la"] = "LA01"
     with pytest.raises(RpcEvalError, match="1 cluster"):
-        fine_gray(data, "time", "event", 1, ["x1"], cluster="la")
+        fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1"], cluster="la")
 
 
 # --------------------------------------------------------------------- degenerate input
@@ -373,32 +374,59 @@ def small(frames) -> pd.DataFrame:
 
 def test_no_event_of_interest_errors(small):
     with pytest.raises(RpcEvalError, match="no event of interest"):
-        fine_gray(small, "days", "event", 3, COVS)
+        fine_gray(small, "days", "event", event_of_interest=3, covariates=COVS)
     d = small.copy()
     d["event"] = 0
     with pytest.raises(RpcEvalError, match="no event of interest"):
-        fine_gray(d, "days", "event", 1, COVS)
+        fine_gray(d, "days", "event", event_of_interest=1, covariates=COVS)
 
 
-def test_all_competing_or_censored_only_in_a_level(small):
+def test_level_without_events_is_minus_infinity_not_an_error(small):
+    """Separation policy: a level with no event of interest fits, its term is -inf with
+    NaN SE and limits, and the warning names the term and the group; the other
+    estimates are the limit of the likelihood as that term goes to -inf."""
     d = small.copy()
     d.loc[(d["group"] == "C") & (d["event"] == 1), "event"] = 2
-    with pytest.raises(RpcEvalError, match="level 'C' of 'group' has no event of interest"):
-        fine_gray(d, "days", "event", 1, COVS)
+    with pytest.warns(SeparationWarning, match=r"group\[T\.C\] \(group = 'C': no event"):
+        fit = fine_gray(d, "days", "event", event_of_interest=1, covariates=COVS)
+    co = fit.coefficients.set_index("term")
+    assert co.loc["group[T.C]", "estimate"] == -np.inf and co.loc["group[T.C]", "ratio"] == 0
+    assert co.loc["group[T.C]", ["std_error", "ci_low", "p_value"]].isna().all()
+    # the limit: with numeric dummies the separation is not caught, Newton-Raphson lets
+    # the C coefficient run off, and the other estimates approach those reported
+    dummies = d.assign(isb=(d["group"] == "B").astype(float),
+                       isc=(d["group"] == "C").astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        steep = fine_gray(dummies, "days", "event", covariates=["isb", "isc", "age", "workless"],
+                          max_iter=300).coefficients.set_index("term")
+    assert steep.loc["isc", "estimate"] < -8
+    for term, other in (("group[T.B]", "isb"), ("age", "age"), ("workless", "workless")):
+        assert co.loc[term, "estimate"] == pytest.approx(steep.loc[other, "estimate"],
+                                                         abs=1e-3), term
+    # the reference level without events: every other level is +inf
+    with pytest.warns(SeparationWarning, match="the reference group group = 'C'"):
+        ref = fine_gray(d, "days", "event", covariates=COVS, reference={"group": "C"})
+    rc = ref.coefficients.set_index("term")
+    assert (rc.loc[["group[T.A]", "group[T.B]"], "estimate"] == np.inf).all()
+    assert rc.loc["age", "estimate"] == pytest.approx(co.loc["age", "estimate"], rel=1e-8)
+    cif = ref.predict_cif(pd.DataFrame({"age": [30.0, 30.0], "workless": [0, 0],
+                                        "group": ["C", "A"]}, index=["c", "a"]), times=[5.0])
+    assert cif["cif"].iloc[0] == 0 and cif["cif"].iloc[1] > 0
 
 
 def test_constant_covariate_errors(small):
     d = small.copy()
     d["const"] = 1.0
     with pytest.raises(RpcEvalError, match="'const' has a single value"):
-        fine_gray(d, "days", "event", 1, ["age", "const"])
+        fine_gray(d, "days", "event", event_of_interest=1, covariates=["age", "const"])
 
 
 def test_collinear_covariates_error(small):
     d = small.copy()
     d["age2"] = 2 * d["age"] + 1
     with pytest.raises(RpcEvalError, match=r"collinear.*age2"):
-        fine_gray(d, "days", "event", 1, ["age", "age2"])
+        fine_gray(d, "days", "event", event_of_interest=1, covariates=["age", "age2"])
 
 
 def test_level_with_one_subject_warns_and_fits(small):
@@ -406,23 +434,23 @@ def test_level_with_one_subject_warns_and_fits(small):
     i = d.index[d["event"] == 1][0]
     d.loc[i, "group"] = "D"
     with pytest.warns(DataQualityWarning, match="level 'D' of 'group' has a single subject"):
-        fit = fine_gray(d, "days", "event", 1, COVS)
-    assert np.isfinite(fit.coefficients["se"]).all()
+        fit = fine_gray(d, "days", "event", event_of_interest=1, covariates=COVS)
+    assert np.isfinite(fit.coefficients["std_error"]).all()
 
 
 def test_monotone_likelihood_warns(small):
     d = small.copy()
     d["marker"] = (d["event"] == 1).astype(float)  # separates the events of interest
     with pytest.warns(ConvergenceWarning):
-        fit = fine_gray(d, "days", "event", 1, ["age", "marker"])
-    assert np.isfinite(fit.coefficients["coef"]).all()
+        fit = fine_gray(d, "days", "event", event_of_interest=1, covariates=["age", "marker"])
+    assert np.isfinite(fit.coefficients["estimate"]).all()
 
 
 def test_missing_values_dropped_with_warning(small):
     d = small.copy()
     d.loc[d.index[:7], "age"] = np.nan
     with pytest.warns(DataQualityWarning, match="7 of 300 rows dropped"):
-        fit = fine_gray(d, "days", "event", 1, COVS)
+        fit = fine_gray(d, "days", "event", event_of_interest=1, covariates=COVS)
     assert fit.n == 293
 
 
@@ -437,56 +465,58 @@ def test_bad_durations(small, bad, match):
     d[col] = d[col].astype(object)
     d.loc[d.index[0], col] = value
     with pytest.raises(RpcEvalError, match=match):
-        fine_gray(d, "days", "event", 1, COVS)
+        fine_gray(d, "days", "event", event_of_interest=1, covariates=COVS)
 
 
 def test_input_errors(small):
     with pytest.raises(RpcEvalError, match="not found"):
-        fine_gray(small, "days", "event", 1, ["nope"])
+        fine_gray(small, "days", "event", event_of_interest=1, covariates=["nope"])
     with pytest.raises(RpcEvalError, match="at least one covariate"):
-        fine_gray(small, "days", "event", 1, [])
+        fine_gray(small, "days", "event", event_of_interest=1, covariates=[])
     with pytest.raises(RpcEvalError, match="DataFrame"):
-        fine_gray(small.to_dict(), "days", "event", 1, COVS)
+        fine_gray(small.to_dict(), "days", "event", event_of_interest=1, covariates=COVS)
     with pytest.raises(RpcEvalError, match="ci must be"):
-        fine_gray(small, "days", "event", 1, COVS, ci=95)
+        fine_gray(small, "days", "event", event_of_interest=1, covariates=COVS, ci=95)
     with pytest.raises(RpcEvalError, match="reference level"):
-        fine_gray(small, "days", "event", 1, COVS, reference={"group": "Z"})
+        fine_gray(small, "days", "event", event_of_interest=1, covariates=COVS, reference={"group": "Z"})
 
 
 # ----------------------------------------------------------------------------- the API
 def test_result_api(small):
-    fit = fine_gray(small, "days", "event", 1, COVS, ci=0.9)
+    fit = fine_gray(small, "days", "event", event_of_interest=1, covariates=COVS, ci=0.9)
     co = fit.coefficients
     assert list(co.columns) == COEFFICIENT_COLUMNS
-    assert list(co.columns[:7]) == ["term", "coef", "se", "hr", "ci_low", "ci_high", "p"]
-    np.testing.assert_allclose(co["hr"], np.exp(co["coef"]))
+    assert list(co.columns) == ["term", "estimate", "std_error", "statistic", "p_value",
+                                "ci_low", "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high"]
+    np.testing.assert_allclose(co["ratio"], np.exp(co["estimate"]))
     z = stats.norm.ppf(0.95)
-    np.testing.assert_allclose(co["ci_low"], np.exp(co["coef"] - z * co["se"]))
-    np.testing.assert_allclose(co["p"], 2 * stats.norm.sf(np.abs(co["coef"] / co["se"])))
-    text = fit.summary()
-    assert "Fine-Gray" in text and "group[T.B]" in text and "90% CI" in text
-    assert repr(fit) == text
+    np.testing.assert_allclose(co["ratio_ci_low"], np.exp(co["estimate"] - z * co["std_error"]))
+    np.testing.assert_allclose(co["p_value"], 2 * stats.norm.sf(np.abs(co["estimate"] / co["std_error"])))
+    text = fit.summary().as_text()
+    assert "Fine-Gray" in text and "group[T.B]" in text and "Observations: 300" in text
+    assert "\n" not in repr(fit) and repr(fit).startswith("<Fine-Gray")
     html = fit._repr_html_()
-    assert html.startswith("<div>") and "<table" in html and "group[T.C]" in html
+    assert html.startswith("<div") and "<table" in html and "group[T.C]" in html
+    assert fit.to_frame().equals(co)
     assert fit.baseline.columns.tolist() == ["time", "hazard", "cumhaz"]
 
 
 def test_reference_level_and_categorical_order(small):
-    base = fine_gray(small, "days", "event", 1, COVS)
-    ref_c = fine_gray(small, "days", "event", 1, COVS, reference={"group": "C"})
+    base = fine_gray(small, "days", "event", event_of_interest=1, covariates=COVS)
+    ref_c = fine_gray(small, "days", "event", event_of_interest=1, covariates=COVS, reference={"group": "C"})
     assert list(ref_c.coefficients["term"][:2]) == ["group[T.A]", "group[T.B]"]
     # same model, other parametrisation: log-HR(B vs C) = b_B - b_C
-    b = base.coefficients.set_index("term")["coef"]
-    r = ref_c.coefficients.set_index("term")["coef"]
+    b = base.coefficients.set_index("term")["estimate"]
+    r = ref_c.coefficients.set_index("term")["estimate"]
     assert r["group[T.B]"] == pytest.approx(b["group[T.B]"] - b["group[T.C]"], abs=1e-9)
     assert ref_c.loglik == pytest.approx(base.loglik, rel=1e-12)
     cat = small.assign(group=pd.Categorical(small["group"], categories=["B", "A", "C"]))
-    fit = fine_gray(cat, "days", "event", 1, COVS)
+    fit = fine_gray(cat, "days", "event", event_of_interest=1, covariates=COVS)
     assert list(fit.coefficients["term"][:2]) == ["group[T.A]", "group[T.C]"]
 
 
 def test_predict_cif_shape_and_errors(small):
-    fit = fine_gray(small, "days", "event", 1, COVS)
+    fit = fine_gray(small, "days", "event", event_of_interest=1, covariates=COVS)
     prof = pd.DataFrame({"group": ["A", "B"], "age": [30, 40], "workless": [0, 1]},
                         index=["young", "older"])
     pred = fit.predict_cif(prof)
@@ -510,13 +540,13 @@ def test_predict_cif_shape_and_errors(small):
 
 def test_string_event_codes_and_order_invariance(small):
     d = small.assign(status=small["event"].map({0: "censored", 1: "dropout", 2: "completion"}))
-    a = fine_gray(d, "days", "status", "dropout", COVS, censored="censored")
-    b = fine_gray(small, "days", "event", 1, COVS)
-    np.testing.assert_allclose(a.coefficients["se"], b.coefficients["se"], rtol=1e-12)
+    a = fine_gray(d, "days", "status", event_of_interest="dropout", covariates=COVS, censored="censored")
+    b = fine_gray(small, "days", "event", event_of_interest=1, covariates=COVS)
+    np.testing.assert_allclose(a.coefficients["std_error"], b.coefficients["std_error"], rtol=1e-12)
     shuffled = d.sample(frac=1.0, random_state=1)
-    c = fine_gray(shuffled, "days", "status", "dropout", COVS, censored="censored")
-    np.testing.assert_allclose(c.coefficients["coef"], b.coefficients["coef"], rtol=1e-10)
-    np.testing.assert_allclose(c.coefficients["se"], b.coefficients["se"], rtol=1e-9)
+    c = fine_gray(shuffled, "days", "status", event_of_interest="dropout", covariates=COVS, censored="censored")
+    np.testing.assert_allclose(c.coefficients["estimate"], b.coefficients["estimate"], rtol=1e-10)
+    np.testing.assert_allclose(c.coefficients["std_error"], b.coefficients["std_error"], rtol=1e-9)
 
 
 def test_100k_subjects_with_ties():
@@ -527,5 +557,5 @@ def test_100k_subjects_with_ties():
     data["time"] = np.ceil(data["time"] * 30)  # days: ties as in real data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fine_gray(data, "time", "event", 1, ["x1", "x2"])
+        fit = fine_gray(data, "time", "event", event_of_interest=1, covariates=["x1", "x2"])
     assert fit.converged

@@ -36,6 +36,7 @@ from rpc_eval.engagement.nonparametric import (  # noqa: E402
     kaplan_meier,
     logrank_test,
 )
+from rpc_eval.engagement.plots import PALETTE
 from rpc_eval.errors import DataQualityWarning, RpcEvalError, RpcEvalWarning  # noqa: E402
 
 REF = Path(__file__).parent / "reference"
@@ -81,9 +82,9 @@ def test_km_matches_survfit(ds, variant, conf_type):
     t = km.table
     assert list(t.columns) == KM_COLUMNS
     assert t["group"].astype(str).tolist() == ref["group"]
-    for ours, theirs in [("time", "time"), ("n_risk", "n_risk"), ("n_event", "n_event"),
-                         ("n_censor", "n_censor"), ("survival", "surv"),
-                         ("std_err", "std_err")]:
+    for ours, theirs in [("time", "time"), ("n_at_risk", "n_risk"), ("n_events", "n_event"),
+                         ("n_censored", "n_censor"), ("survival", "surv"),
+                         ("std_error", "std_err")]:
         assert_close(t[ours], ref[theirs], what=f"{ds} {variant} {ours}")
     key = conf_type.replace("-", "_")
     assert_close(t["ci_low"], ref[f"lower_{key}"], what="lower")
@@ -93,7 +94,7 @@ def test_km_matches_survfit(ds, variant, conf_type):
     assert_close(med["ci_low"], ref["median"][f"lcl_{key}"], what="median lcl")
     assert_close(med["ci_high"], ref["median"][f"ucl_{key}"], what="median ucl")
     assert med["n"].tolist() == arr(ref["median"]["n"]).astype(int).tolist()
-    assert med["events"].tolist() == arr(ref["median"]["events"]).astype(int).tolist()
+    assert med["n_events"].tolist() == arr(ref["median"]["events"]).astype(int).tolist()
 
 
 @pytest.mark.parametrize("ds", DATASETS)
@@ -104,10 +105,10 @@ def test_km_at_risk_matches_survfit(ds, variant):
     km = kaplan_meier(DATA[ds], FIX[ds]["duration"], "event", event_of_interest=eoi,
                       group=group)
     ar = km.at_risk(arr(ref["time"]))
-    assert list(ar.columns) == ["group", "time", "n_risk"]
+    assert list(ar.columns) == ["group", "time", "n_at_risk"]
     assert ar["group"].astype(str).tolist() == ref["group"]
     assert_close(ar["time"], ref["time"])
-    assert ar["n_risk"].tolist() == arr(ref["n_risk"]).astype(int).tolist()
+    assert ar["n_at_risk"].tolist() == arr(ref["n_risk"]).astype(int).tolist()
 
 
 LOGRANK_VARIANTS = {"any_by_group": (None, None), "dropout_by_group": (1, None),
@@ -119,13 +120,13 @@ LOGRANK_VARIANTS = {"any_by_group": (None, None), "dropout_by_group": (1, None),
 def test_logrank_matches_survdiff(ds, variant):
     eoi, strata = LOGRANK_VARIANTS[variant]
     ref = FIX[ds]["logrank"][variant]
-    res = logrank_test(DATA[ds], FIX[ds]["duration"], "event", "group",
+    res = logrank_test(DATA[ds], FIX[ds]["duration"], "event", group="group",
                        event_of_interest=eoi, strata=strata)
     assert list(res.columns) == TEST_COLUMNS
     assert abs(res["statistic"].iloc[0] - ref["statistic"]) < TOL
     assert res["df"].iloc[0] == ref["df"]
     # R's p is computed as an upper tail too; compare on both scales
-    assert abs(res["p"].iloc[0] - ref["p"]) < 1e-12
+    assert abs(res["p_value"].iloc[0] - ref["p"]) < 1e-12
     assert res["test"].iloc[0] == ("log-rank" if strata is None else "stratified log-rank")
 
 
@@ -143,15 +144,15 @@ def test_cif_matches_cuminc_at_every_point(ds, variant):
     ref = FIX[ds]["cuminc"][variant]
     res = cumulative_incidence(DATA[ds], FIX[ds]["duration"], "event",
                                group="group" if variant == "by_group" else None)
-    assert list(res.table.columns) == [*CIF_COLUMNS, "n_risk", "n_event"]
+    assert list(res.table.columns) == [*CIF_COLUMNS, "n_at_risk", "n_events"]
     assert res.causes == [1, 2]
     # the counts: events of each cause add up to the data's; the first row of a curve has
     # everyone in its group at risk
     frame = DATA[ds]
     for c in (1, 2):
-        assert res.table.loc[res.table["cause"] == c, "n_event"].sum() == \
+        assert res.table.loc[res.table["cause"] == c, "n_events"].sum() == \
             (frame["event"] == c).sum()
-    firsts = res.table.groupby(["group", "cause"], observed=True)["n_risk"].first()
+    firsts = res.table.groupby(["group", "cause"], observed=True)["n_at_risk"].first()
     sizes = frame.groupby("group").size() if variant == "by_group" else \
         pd.Series({"all": len(frame)})
     assert sorted(firsts.unique()) == sorted(sizes.unique())
@@ -200,13 +201,13 @@ def test_cif_at_matches_timepoints(ds, variant):
 @pytest.mark.parametrize("ds", DATASETS)
 def test_gray_matches_cuminc_tests(ds):
     ref = FIX[ds]["cuminc"]["by_group"]["tests"]
-    res = gray_test(DATA[ds], FIX[ds]["duration"], "event", "group")
+    res = gray_test(DATA[ds], FIX[ds]["duration"], "event", group="group")
     assert list(res.columns) == GRAY_COLUMNS
     assert res["cause"].tolist() == ref["cause"]
     assert_close(res["statistic"], ref["stat"], what="Gray statistic")
     assert_close(res["df"], ref["df"])
-    assert np.max(np.abs(res["p"].to_numpy() - arr(ref["p"]))) < 1e-10
-    one = gray_test(DATA[ds], FIX[ds]["duration"], "event", "group", cause=2)
+    assert np.max(np.abs(res["p_value"].to_numpy() - arr(ref["p"]))) < 1e-10
+    one = gray_test(DATA[ds], FIX[ds]["duration"], "event", group="group", cause=2)
     assert one["cause"].tolist() == [2]
     assert abs(one["statistic"].iloc[0] - ref["stat"][1]) < TOL
 
@@ -214,9 +215,9 @@ def test_gray_matches_cuminc_tests(ds):
 @pytest.mark.parametrize("ds", DATASETS)
 def test_gray_stratified_matches_cuminc(ds):
     ref = FIX[ds]["gray_strata_workless"]
-    res = gray_test(DATA[ds], FIX[ds]["duration"], "event", "group", strata="workless")
+    res = gray_test(DATA[ds], FIX[ds]["duration"], "event", group="group", strata="workless")
     assert_close(res["statistic"], ref["stat"], what="stratified Gray")
-    assert np.max(np.abs(res["p"].to_numpy() - arr(ref["p"]))) < 1e-10
+    assert np.max(np.abs(res["p_value"].to_numpy() - arr(ref["p"]))) < 1e-10
 
 
 def test_max_difference_with_r_is_tiny():
@@ -230,7 +231,7 @@ def test_max_difference_with_r_is_tiny():
                 t = kaplan_meier(DATA[ds], dur, "event", event_of_interest=eoi, group=group,
                                  conf_type=ct).table
                 key = ct.replace("-", "_")
-                for ours, theirs in [("survival", "surv"), ("std_err", "std_err"),
+                for ours, theirs in [("survival", "surv"), ("std_error", "std_err"),
                                      ("ci_low", f"lower_{key}"), ("ci_high", f"upper_{key}")]:
                     worst = max(worst, np.nanmax(np.abs(t[ours].to_numpy() - arr(ref[theirs]))))
     assert worst < 1e-12
@@ -244,28 +245,28 @@ TINY = pd.DataFrame({"days": [2.0, 3, 3, 5, 8, 9], "event": [1, 0, 2, 1, 0, 1]})
 
 
 def test_km_tiny_by_hand():
-    t = kaplan_meier(TINY, "days", "event").table
+    t = kaplan_meier(TINY, "days", "event", event_of_interest=None).table
     assert t["time"].tolist() == [2, 3, 5, 8, 9]
-    assert t["n_risk"].tolist() == [6, 5, 3, 2, 1]
-    assert t["n_event"].tolist() == [1, 1, 1, 0, 1]
-    assert t["n_censor"].tolist() == [0, 1, 0, 1, 0]
+    assert t["n_at_risk"].tolist() == [6, 5, 3, 2, 1]
+    assert t["n_events"].tolist() == [1, 1, 1, 0, 1]
+    assert t["n_censored"].tolist() == [0, 1, 0, 1, 0]
     s = [5 / 6, 5 / 6 * 4 / 5, 5 / 6 * 4 / 5 * 2 / 3, 4 / 9, 0.0]
     np.testing.assert_allclose(t["survival"], s, atol=1e-15)
     gw = np.cumsum([1 / (6 * 5), 1 / (5 * 4), 1 / (3 * 2), 0.0])
-    np.testing.assert_allclose(t["std_err"].iloc[:4], np.array(s[:4]) * np.sqrt(gw))
+    np.testing.assert_allclose(t["std_error"].iloc[:4], np.array(s[:4]) * np.sqrt(gw))
     z = 1.959963984540054
     np.testing.assert_allclose(t["ci_low"].iloc[:4], np.array(s[:4]) * np.exp(-z * np.sqrt(gw)))
     # survival 0: SE and CI undefined, as R's NA
-    assert np.isnan(t["std_err"].iloc[4]) and np.isnan(t["ci_low"].iloc[4])
-    med = kaplan_meier(TINY, "days", "event").median()
+    assert np.isnan(t["std_error"].iloc[4]) and np.isnan(t["ci_low"].iloc[4])
+    med = kaplan_meier(TINY, "days", "event", event_of_interest=None).median()
     assert med["median"].iloc[0] == 5.0
     assert med["group"].iloc[0] == "all"
 
 
 def test_km_event_of_interest_censors_other_events():
     t = kaplan_meier(TINY, "days", "event", event_of_interest=1).table
-    assert t["n_event"].tolist() == [1, 0, 1, 0, 1]
-    assert t["n_censor"].tolist() == [0, 2, 0, 1, 0]
+    assert t["n_events"].tolist() == [1, 0, 1, 0, 1]
+    assert t["n_censored"].tolist() == [0, 2, 0, 1, 0]
     np.testing.assert_allclose(t["survival"], [5 / 6, 5 / 6, 5 / 6 * 2 / 3, 5 / 9, 0.0])
     t2 = kaplan_meier(TINY, "days", "event", event_of_interest=2).table
     np.testing.assert_allclose(t2["survival"], [1, 0.8, 0.8, 0.8, 0.8])
@@ -273,21 +274,21 @@ def test_km_event_of_interest_censors_other_events():
 
 def test_km_integer_durations_stay_integer_and_bool_events():
     d = pd.DataFrame({"sessions": [1, 2, 2, 4], "done": [True, False, True, True]})
-    t = kaplan_meier(d, "sessions", "done").table
+    t = kaplan_meier(d, "sessions", "done", event_of_interest=None).table
     assert t["time"].dtype == np.int64
-    assert t["n_event"].tolist() == [1, 1, 1]
+    assert t["n_events"].tolist() == [1, 1, 1]
 
 
 def test_km_median_midpoint_when_curve_sits_at_half():
     # S = 0.5 from t = 2 until the next event at 4: R reports (2 + 4) / 2
     d = pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 0, 1]})
-    assert kaplan_meier(d, "t", "e").median()["median"].iloc[0] == 3.0
+    assert kaplan_meier(d, "t", "e", event_of_interest=None).median()["median"].iloc[0] == 3.0
 
 
 def test_at_risk_after_last_time_is_zero_and_before_first_is_n():
-    km = kaplan_meier(TINY, "days", "event")
+    km = kaplan_meier(TINY, "days", "event", event_of_interest=None)
     ar = km.at_risk([0, 2.5, 9, 100])
-    assert ar["n_risk"].tolist() == [6, 5, 1, 0]
+    assert ar["n_at_risk"].tolist() == [6, 5, 1, 0]
 
 
 def test_cif_tiny_by_hand():
@@ -298,7 +299,7 @@ def test_cif_tiny_by_hand():
     np.testing.assert_allclose(c1["cif"], [1 / 6, 1 / 3, 1 / 3, 7 / 12])
     np.testing.assert_allclose(c2["cif"], [0, 1 / 6, 1 / 6, 5 / 12])
     # F1 + F2 = 1 - S (all-cause KM)
-    km = kaplan_meier(d, "sessions", "event").table
+    km = kaplan_meier(d, "sessions", "event", event_of_interest=None).table
     np.testing.assert_allclose(c1["cif"].to_numpy() + c2["cif"].to_numpy(),
                                1 - km["survival"].to_numpy(), atol=1e-15)
     # the first variance by hand: w = S(t-)^2 d / n^2 = 1/36, a = 1/S = 6/5,
@@ -315,10 +316,10 @@ def test_cif_without_competing_events_equals_one_minus_km_with_closed_form_varia
     e[np.argmax(t)] = 0  # last time censored, so no n - 1 = 0 below
     d = pd.DataFrame({"t": t, "e": e})
     res = cumulative_incidence(d, "t", "e")
-    km = kaplan_meier(d, "t", "e").table
+    km = kaplan_meier(d, "t", "e", event_of_interest=None).table
     np.testing.assert_allclose(res.table["cif"], 1 - km["survival"], atol=1e-14)
     # one cause: cmprsk's variance reduces to S(t)^2 sum d / ((n - 1)(n - d))
-    n_r, d_j = km["n_risk"].to_numpy(float), km["n_event"].to_numpy(float)
+    n_r, d_j = km["n_at_risk"].to_numpy(float), km["n_events"].to_numpy(float)
     terms = np.divide(d_j, (n_r - 1) * (n_r - d_j), out=np.zeros_like(d_j), where=d_j > 0)
     closed = km["survival"].to_numpy() ** 2 * np.cumsum(terms)
     np.testing.assert_allclose(res.table["variance"], closed, rtol=1e-12)
@@ -351,7 +352,7 @@ def test_logrank_two_groups_by_hand():
         d1 = ((d.t == tj) & (d.e == 1) & (d.g == "a")).sum()
         o_e += d1 - dj * n1 / n
         v += dj * (n1 / n) * (1 - n1 / n) * (n - dj) / max(n - 1, 1)
-    res = logrank_test(d, "t", "e", "g")
+    res = logrank_test(d, "t", "e", group="g", event_of_interest=None)
     assert abs(res["statistic"].iloc[0] - o_e**2 / v) < 1e-12
     assert res["df"].iloc[0] == 1
 
@@ -363,7 +364,7 @@ def test_logrank_and_cif_agree_with_statsmodels():
     d = DATA["ties"]
     stat, p = survdiff(d["sessions"].to_numpy(), (d["event"] == 1).astype(int).to_numpy(),
                        d["group"].to_numpy())
-    ours = logrank_test(d, "sessions", "event", "group", event_of_interest=1)
+    ours = logrank_test(d, "sessions", "event", group="group", event_of_interest=1)
     assert abs(ours["statistic"].iloc[0] - stat) < 1e-8
     with warnings.catch_warnings():  # statsmodels' variance divides by zero at the end
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -378,11 +379,11 @@ def test_logrank_and_cif_agree_with_statsmodels():
 
 def test_gray_invariant_to_group_labels_and_single_stratum():
     d = DATA["small"].copy()
-    base = gray_test(d, "days", "event", "group")
+    base = gray_test(d, "days", "event", group="group")
     d["g2"] = d["group"].map({"A": "z", "B": "a", "C": "m"})  # other order
     d["one"] = 1
-    relabel = gray_test(d, "days", "event", "g2")
-    strat = gray_test(d, "days", "event", "group", strata="one")
+    relabel = gray_test(d, "days", "event", group="g2")
+    strat = gray_test(d, "days", "event", group="group", strata="one")
     np.testing.assert_allclose(base["statistic"], relabel["statistic"], rtol=1e-10)
     np.testing.assert_allclose(base["statistic"], strat["statistic"], rtol=1e-12)
 
@@ -390,9 +391,9 @@ def test_gray_invariant_to_group_labels_and_single_stratum():
 def test_gray_near_zero_for_identical_groups():
     d = DATA["small"]
     twin = pd.concat([d.assign(g="x"), d.assign(g="y")], ignore_index=True)
-    res = gray_test(twin, "days", "event", "g")
+    res = gray_test(twin, "days", "event", group="g")
     assert (res["statistic"].abs() < 1e-10).all()
-    assert (res["p"] > 0.999).all()
+    assert (res["p_value"] > 0.999).all()
 
 
 # --------------------------------------------------------------------------------------
@@ -404,58 +405,58 @@ ALL_CENSORED = pd.DataFrame({"t": [1.0, 2, 3, 4], "e": [0, 0, 0, 0], "g": list("
 
 def test_all_censored():
     with pytest.warns(RpcEvalWarning, match="no events"):
-        km = kaplan_meier(ALL_CENSORED, "t", "e", group="g")
+        km = kaplan_meier(ALL_CENSORED, "t", "e", group="g", event_of_interest=None)
     assert (km.table["survival"] == 1).all()
-    assert (km.table["std_err"] == 0).all()
+    assert (km.table["std_error"] == 0).all()
     assert km.median()["median"].isna().all()  # not reached
-    assert "NR" in km.summary()
+    assert "not reached" in km.summary().as_text()
     with pytest.raises(RpcEvalError, match="no events"):
-        logrank_test(ALL_CENSORED, "t", "e", "g")
+        logrank_test(ALL_CENSORED, "t", "e", group="g", event_of_interest=None)
     with pytest.warns(RpcEvalWarning, match="no events"):
         cif = cumulative_incidence(ALL_CENSORED, "t", "e")
-    assert cif.table.empty and list(cif.table.columns) == [*CIF_COLUMNS, "n_risk", "n_event"]
+    assert cif.table.empty and list(cif.table.columns) == [*CIF_COLUMNS, "n_at_risk", "n_events"]
     with pytest.warns(RpcEvalWarning, match="no events of cause"):
         cif = cumulative_incidence(ALL_CENSORED, "t", "e", causes=[1])
     assert (cif.table["cif"] == 0).all() and (cif.table["ci_high"] == 0).all()
     with pytest.raises(RpcEvalError, match="no events"):
-        gray_test(ALL_CENSORED, "t", "e", "g")
+        gray_test(ALL_CENSORED, "t", "e", group="g")
 
 
 def test_zero_events_in_one_group():
     d = pd.DataFrame({"t": [1.0, 2, 3, 4, 5, 6], "e": [1, 2, 1, 0, 0, 0],
                       "g": list("aaabbb")})
     with pytest.warns(RpcEvalWarning, match="group 'b' has no"):
-        km = kaplan_meier(d, "t", "e", group="g")
+        km = kaplan_meier(d, "t", "e", group="g", event_of_interest=None)
     assert (km.table.loc[km.table.group == "b", "survival"] == 1).all()
-    lr = logrank_test(d, "t", "e", "g")
-    assert np.isfinite(lr["statistic"]).all() and lr["p"].iloc[0] < 0.2
+    lr = logrank_test(d, "t", "e", group="g", event_of_interest=None)
+    assert np.isfinite(lr["statistic"]).all() and lr["p_value"].iloc[0] < 0.2
     cif = cumulative_incidence(d, "t", "e", group="g")
     assert (cif.table.loc[cif.table.group == "b", "cif"] == 0).all()
-    gt = gray_test(d, "t", "e", "g", cause=1)
+    gt = gray_test(d, "t", "e", group="g", cause=1)
     assert np.isfinite(gt["statistic"]).all()
 
 
 def test_one_subject():
     d = pd.DataFrame({"t": [3.0], "e": [1]})
     with pytest.warns(RpcEvalWarning, match="single subject"):
-        km = kaplan_meier(d, "t", "e")
+        km = kaplan_meier(d, "t", "e", event_of_interest=None)
     assert km.table["survival"].tolist() == [0.0]
     assert km.median()["median"].iloc[0] == 3.0
     cif = cumulative_incidence(d, "t", "e")
     assert cif.table["cif"].tolist() == [1.0]
     assert cif.table["ci_low"].tolist() == [1.0]  # degenerate but not NaN
     with pytest.raises(RpcEvalError, match="two groups"):
-        logrank_test(d.assign(g="a"), "t", "e", "g")
+        logrank_test(d.assign(g="a"), "t", "e", group="g", event_of_interest=None)
     with pytest.raises(RpcEvalError, match="two groups"):
-        gray_test(d.assign(g="a"), "t", "e", "g")
+        gray_test(d.assign(g="a"), "t", "e", group="g")
 
 
 def test_group_with_one_parent_warns_but_works():
     d = pd.DataFrame({"t": [1.0, 2, 3, 4, 5], "e": [1, 1, 0, 1, 1], "g": list("aaaab")})
     with pytest.warns(RpcEvalWarning, match="single subject"):
-        km = kaplan_meier(d, "t", "e", group="g")
+        km = kaplan_meier(d, "t", "e", group="g", event_of_interest=None)
     assert km.table.loc[km.table.group == "b", "survival"].tolist() == [0.0]
-    assert np.isfinite(logrank_test(d, "t", "e", "g")["statistic"]).all()
+    assert np.isfinite(logrank_test(d, "t", "e", group="g", event_of_interest=None)["statistic"]).all()
 
 
 def test_missing_values_are_left_out_with_a_warning():
@@ -463,14 +464,15 @@ def test_missing_values_are_left_out_with_a_warning():
     d.loc[6] = [np.nan, 1]
     d.loc[7] = [4.0, np.nan]
     with pytest.warns(DataQualityWarning, match="2 of 8 rows"):
-        km = kaplan_meier(d, "days", "event")
-    assert km.table["n_risk"].iloc[0] == 6
+        km = kaplan_meier(d, "days", "event", event_of_interest=None)
+    assert km.table["n_at_risk"].iloc[0] == 6
 
 
 @pytest.mark.parametrize("bad, match", [
     (pd.DataFrame({"days": [1, -2], "event": [1, 0]}), "negative"),
     (pd.DataFrame({"days": ["a", "b"], "event": [1, 0]}), "numeric"),
-    (pd.DataFrame({"days": [1, 2], "event": ["dropout", "censored"]}), "integer codes"),
+    (pd.DataFrame({"days": [1, 2], "event": ["dropout", "censored"]}),
+     r"censoring code 0 does not occur.*codes found: 'censored', 'dropout'"),
     (pd.DataFrame({"days": [1, 2], "event": [0.5, 1]}), "whole-number"),
     (pd.DataFrame({"days": [1, np.inf], "event": [1, 0]}), "infinite"),
     (pd.DataFrame({"days": [1, 2]}), "not in the data"),
@@ -479,20 +481,20 @@ def test_missing_values_are_left_out_with_a_warning():
 def test_bad_inputs_raise_clear_errors(bad, match):
     with pytest.raises(RpcEvalError, match=match), warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
-        kaplan_meier(bad, "days", "event")
+        kaplan_meier(bad, "days", "event", event_of_interest=None)
 
 
 def test_bad_settings():
     with pytest.raises(RpcEvalError, match="conf_type"):
-        kaplan_meier(TINY, "days", "event", conf_type="logit")
+        kaplan_meier(TINY, "days", "event", conf_type="logit", event_of_interest=None)
     with pytest.raises(RpcEvalError, match="conf_type"):
         cumulative_incidence(TINY, "days", "event", conf_type="log")
     with pytest.raises(RpcEvalError, match="confidence level"):
-        kaplan_meier(TINY, "days", "event", ci=95)
+        kaplan_meier(TINY, "days", "event", ci=95, event_of_interest=None)
     with pytest.raises(RpcEvalError, match="censoring code"):
         cumulative_incidence(TINY, "days", "event", causes=[0, 1])
     with pytest.raises(RpcEvalError, match="no events of cause 3"):
-        gray_test(DATA["small"], "days", "event", "group", cause=3)
+        gray_test(DATA["small"], "days", "event", group="group", cause=3)
     with pytest.raises(RpcEvalError, match=">= 0"):
         cumulative_incidence(TINY, "days", "event").at([-1])
 
@@ -500,7 +502,7 @@ def test_bad_settings():
 def test_categorical_group_keeps_category_order():
     d = DATA["small"].copy()
     d["group"] = pd.Categorical(d["group"], categories=["C", "A", "B", "Z"])
-    km = kaplan_meier(d, "days", "event", group="group")
+    km = kaplan_meier(d, "days", "event", group="group", event_of_interest=None)
     assert km.groups == ["C", "A", "B"]  # unused category Z dropped
     assert cumulative_incidence(d, "days", "event", group="group").groups == ["C", "A", "B"]
 
@@ -512,34 +514,47 @@ def test_categorical_group_keeps_category_order():
 def test_summary_html_and_plots():
     d = DATA["small"]
     km = kaplan_meier(d, "days", "event", event_of_interest=1, group="group")
-    text = km.summary()
-    assert "Kaplan-Meier" in text and "event 1" in text and "A" in text
-    assert repr(km) == text
-    assert "<table>" in km._repr_html_()
+    text = km.summary().as_text()
+    assert "Kaplan-Meier" in text and "Dropped out" in text and "A" in text
+    assert "\n" not in repr(km) and repr(km).startswith("<Kaplan-Meier")
+    assert "<table" in km._repr_html_()
+    assert km.to_frame().equals(km.table)
     ax = km.plot()
-    assert len(ax.get_lines()) == 3
+    lines = ax.get_lines()
+    assert len(lines) == 3
+    # the accessible style: Okabe-Ito colours and a different line style per group
+    assert [ln.get_color() for ln in lines] == PALETTE[:3]
+    assert len({str(ln.get_linestyle()) for ln in lines}) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B", "C"]
+    assert ax.get_ylabel() == "Share not yet dropped out"
     plt.close("all")
     fig, ax0 = plt.subplots()
-    assert km.plot(ax=ax0, ci=False) is ax0
+    assert km.plot(ax=ax0, show_ci=False) is ax0
+    assert not ax0.collections  # no bands
     plt.close(fig)
 
     cif = cumulative_incidence(d, "days", "event", group="group")
-    assert "Cumulative incidence" in cif.summary() and "<table>" in cif._repr_html_()
+    text = cif.summary().as_text()
+    assert "Cumulative incidence" in text and "<table" in cif._repr_html_()
     assert len(cif.final()) == 6
-    with pytest.raises(RpcEvalError, match="group="):
-        cif.plot()
+    panels = cif.plot()  # every group, one panel each
+    assert len(panels) == 3
+    assert [t.get_text() for t in panels[0].get_legend().get_texts()] == \
+        ["Dropped out", "Completed"]  # the codes in words, not "1" and "2"
+    plt.close("all")
     fig, ax1 = plt.subplots()
     assert cif.plot(ax=ax1, group="B", labels={1: "dropout", 2: "completion"}) is ax1
     assert [t.get_text() for t in ax1.get_legend().get_texts()] == ["dropout", "completion"]
     plt.close(fig)
-    ax2 = cif.plot(stacked=False)
-    assert len(ax2.get_lines()) == 6
+    panels = cif.plot(stacked=False)
+    assert sum(len(a.get_lines()) for a in panels) == 6
+    assert all(len(a.collections) == 2 for a in panels)  # CI bands, one per cause
     plt.close("all")
     single = cumulative_incidence(d, "days", "event")
     ax3 = single.plot()  # one group: no group= needed
     # the top of the stack is 1 - S: check the last polygon reaches the all-cause value
     top = single.final()["cif"].sum()
-    km_all = kaplan_meier(d, "days", "event").table["survival"].iloc[-1]
+    km_all = kaplan_meier(d, "days", "event", event_of_interest=None).table["survival"].iloc[-1]
     assert abs(top - (1 - km_all)) < 1e-12
     assert ax3.get_ylabel() == "Cumulative incidence"
     plt.close("all")
@@ -576,7 +591,7 @@ def test_cif_and_km_ci_coverage_for_known_exponential_hazards():
         estimates.append(at["cif"].iloc[0])
         atp = cumulative_incidence(d, "t", "e", causes=[1], conf_type="plain").at([t0])
         cover_cif_plain += atp["ci_low"].iloc[0] <= f1_true <= atp["ci_high"].iloc[0]
-        km = kaplan_meier(d, "t", "e").table
+        km = kaplan_meier(d, "t", "e", event_of_interest=None).table
         row = km[km["time"] <= t0].iloc[-1]
         cover_km += row["ci_low"] <= s_true <= row["ci_high"]
     assert 180 <= cover_cif <= 199, cover_cif
@@ -593,10 +608,41 @@ def test_100k_rows_in_four_groups():
     n = 100_000
     d = _simulate(rng, n, 0.02, 0.01, 300.0)
     d["group"] = rng.choice(np.array(["A", "B", "C", "D"]), n)
-    km = kaplan_meier(d, "t", "e", group="group")
+    km = kaplan_meier(d, "t", "e", group="group", event_of_interest=None)
     cif = cumulative_incidence(d, "t", "e", group="group")
     table = km.table if hasattr(km, "table") else km
     assert set(table["group"]) == {"A", "B", "C", "D"}
     assert table["survival"].between(0, 1).all()
     ctab = cif.table if hasattr(cif, "table") else cif
     assert ctab["cif"].between(0, 1).all()
+
+
+def test_text_event_codes_as_fit_cox_reads_them():
+    """One event-coding policy (eventcodes.py): the estimators accept the text codes the
+    models accept, and give the same numbers as with numeric codes."""
+    d = DATA["small"]
+    words = d.assign(status=d["event"].map({0: "ongoing", 1: "dropped_out", 2: "completed"}))
+    num = kaplan_meier(d, "days", "event", group="group", event_of_interest=1)
+    txt = kaplan_meier(words, "days", "status", group="group", event_of_interest="dropped_out",
+                       censored="ongoing")
+    pd.testing.assert_frame_equal(num.table, txt.table)
+    lr_num = logrank_test(d, "days", "event", group="group", event_of_interest=1)
+    lr_txt = logrank_test(words, "days", "status", group="group",
+                          event_of_interest="dropped_out", censored="ongoing")
+    pd.testing.assert_frame_equal(lr_num, lr_txt)
+    cif_num = cumulative_incidence(d, "days", "event", group="group").table
+    cif_txt = cumulative_incidence(words, "days", "status", group="group",
+                                   censored="ongoing").table
+    # causes sorted as text: completed before dropped_out
+    mapped = cif_txt.assign(cause=cif_txt["cause"].map({"dropped_out": 1, "completed": 2}))
+    key = ["group", "cause", "time"]
+    pd.testing.assert_frame_equal(
+        cif_num.sort_values(key).reset_index(drop=True),
+        mapped.sort_values(key).reset_index(drop=True)[cif_num.columns])
+    g_num = gray_test(d, "days", "event", group="group", cause=1)
+    g_txt = gray_test(words, "days", "status", group="group", cause="dropped_out",
+                      censored="ongoing")
+    np.testing.assert_allclose(g_num["statistic"], g_txt["statistic"], rtol=1e-12)
+    # the default censored=0 does not occur in a text column: refused, codes named
+    with pytest.raises(RpcEvalError, match="codes found: 'completed', 'dropped_out', 'ongoing'"):
+        kaplan_meier(words, "days", "status", event_of_interest="dropped_out")

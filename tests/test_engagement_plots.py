@@ -44,7 +44,7 @@ def km_table(groups: list[str] | None, n_times: int = 6) -> pd.DataFrame:
 def at_risk_table(groups: list[str] | None) -> pd.DataFrame:
     rows = []
     for g in groups or [None]:
-        row = pd.DataFrame({"time": np.arange(6.0), "n_risk": [100, 90, 80, 70, 60, 50]})
+        row = pd.DataFrame({"time": np.arange(6.0), "n_at_risk": [100, 90, 80, 70, 60, 50]})
         if g is not None:
             row.insert(0, "group", g)
         rows.append(row)
@@ -106,7 +106,7 @@ def test_retention_one_and_many_groups(groups):
 
 def test_retention_prepends_time_zero_and_draws_without_ci():
     table = km_table(["A", "B"]).query("time > 0")
-    ax = plot_retention(table, ci=False)
+    ax = plot_retention(table, show_ci=False)
     assert len(ax.collections) == 0
     x, y = ax.get_lines()[0].get_data()
     assert x[0] == 0 and y[0] == 1

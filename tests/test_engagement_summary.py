@@ -26,7 +26,7 @@ def test_funnel_and_models_are_consistent(result):
         terms = [t for t in model.coefficients["term"] if t.startswith("intervention")]
         assert len(terms) == data.parents["intervention"].nunique() - 1
         assert not any(ref in t for t in terms)
-        assert np.isfinite(model.coefficients[["coef", "se"]].to_numpy()).all()
+        assert np.isfinite(model.coefficients[["estimate", "std_error"]].to_numpy()).all()
 
 
 def test_dropout_hazard_ratios_follow_the_generator(result):
@@ -40,7 +40,7 @@ def test_dropout_hazard_ratios_follow_the_generator(result):
     true = truth["parameters"]["dropout"]
     coefs = res.cox.coefficients.set_index("term")
     assert true["coefficients"]["workless"] > 0
-    assert coefs.loc["workless", "ci_low"] > 1
+    assert coefs.loc["workless", "ratio_ci_low"] > 1 and coefs.loc["workless", "ci_low"] > 0
     ref = res.settings["reference"]
     effects = true["intervention_effects"]
     checked = 0
@@ -51,7 +51,21 @@ def test_dropout_hazard_ratios_follow_the_generator(result):
         diff = effects.get(level, 0.0) - effects.get(ref, 0.0)
         if abs(diff) >= 0.3:
             checked += 1
-            assert np.sign(row["coef"]) == np.sign(diff), term
+            assert np.sign(row["estimate"]) == np.sign(diff), term
             if abs(diff) >= 0.8:
-                assert (row["ci_low"] > 1) if diff > 0 else (row["ci_high"] < 1), term
+                assert (row["ci_low"] > 0) if diff > 0 else (row["ci_high"] < 0), term
     assert checked >= 4
+
+
+def test_results_display_as_one_family(result):
+    """EngagementResults is a ResultSet: a one-line repr, an HTML index of its parts."""
+    _, _, res = result
+    text = repr(res)
+    assert "\n" not in text and len(text) < 200
+    assert text.startswith("<Engagement analysis: 8 parts: funnel, retention")
+    page = res._repr_html_()
+    assert page.count("<li><a href='#part-") == 8
+    for part in ("cox", "fine_gray", "retention", "cumulative_incidence"):
+        assert f"id='part-{part}'" in page
+    summary = res.summary()
+    assert {"cox", "fine_gray", "logrank"} <= set(summary.tables)

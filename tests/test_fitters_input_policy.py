@@ -69,14 +69,14 @@ def _fitters():
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["y", "x", "la"]),
         ("fit_glmm", lambda d: fit_glmm(d, "yb ~ x + arm", groups="la", n_agq=1),
          lambda r: r.fixed_effects["estimate"].to_numpy(), ["yb", "x", "arm", "la"]),
-        ("fit_cox", lambda d: fit_cox(d, "t", "ev", ["x", "arm"], cluster="la"),
-         lambda r: r.coefficients["coef"].to_numpy(), ["t", "ev", "x", "arm", "la"]),
-        ("fine_gray", lambda d: fine_gray(d, "t", "ev", 1, ["x", "arm"]),
-         lambda r: r.coefficients["coef"].to_numpy(), ["t", "ev", "x", "arm"]),
+        ("fit_cox", lambda d: fit_cox(d, "t", "ev", covariates=["x", "arm"], cluster="la"),
+         lambda r: r.coefficients["estimate"].to_numpy(), ["t", "ev", "x", "arm", "la"]),
+        ("fine_gray", lambda d: fine_gray(d, "t", "ev", event_of_interest=1, covariates=["x", "arm"]),
+         lambda r: r.coefficients["estimate"].to_numpy(), ["t", "ev", "x", "arm"]),
         ("fit_discrete_hazard",
          lambda d: fit_discrete_hazard(d.rename(columns={"yb": "dropout", "t": "session"}),
                                        "dropout", ["x", "arm"], time_effect="linear"),
-         lambda r: r.coefficients["coef"].to_numpy(), ["yb", "t", "x", "arm"]),
+         lambda r: r.coefficients["estimate"].to_numpy(), ["yb", "t", "x", "arm"]),
         ("funnel_limits", lambda d: funnel_limits(d, "la", "yb"),
          lambda r: r.table["rate"].to_numpy(), ["la", "yb"]),
     ]
@@ -149,7 +149,7 @@ def small() -> pd.DataFrame:
 def test_fine_gray_text_codes_default_censored_refused(small):
     d = small.assign(status=small["event"].map(TEXT))
     with pytest.raises(RpcEvalError) as err:
-        fine_gray(d, "days", "status", "dropped_out", ["group", "age", "workless"])
+        fine_gray(d, "days", "status", event_of_interest="dropped_out", covariates=["group", "age", "workless"])
     msg = str(err.value)
     assert "censoring code 0 does not occur" in msg
     assert "'completed', 'dropped_out', 'ongoing'" in msg and "censored='ongoing'" in msg
@@ -159,40 +159,43 @@ def test_fine_gray_text_codes_with_censored_match_crr(small):
     ref = json.loads((REF_DIR / "finegray.json").read_text())
     cause1 = next(c for c in ref["datasets"]["small"]["causes"] if c["cause"] == 1)
     d = small.assign(status=small["event"].map(TEXT))
-    fit = fine_gray(d, "days", "status", "dropped_out", ["group", "age", "workless"],
+    fit = fine_gray(d, "days", "status", event_of_interest="dropped_out", covariates=["group", "age", "workless"],
                     censored="ongoing")
-    np.testing.assert_allclose(fit.coefficients["coef"], cause1["crr"]["coef"], rtol=1e-6)
-    np.testing.assert_allclose(fit.coefficients["se"],
+    np.testing.assert_allclose(fit.coefficients["estimate"], cause1["crr"]["coef"], rtol=1e-6)
+    np.testing.assert_allclose(fit.coefficients["std_error"],
                                np.sqrt(np.diag(cause1["crr"]["var"])), rtol=1e-6)
     assert fit.n_events == cause1["n_events"]
     # a censoring code that is not in the column is refused, even when given
     with pytest.raises(RpcEvalError, match="'censored' does not occur"):
-        fine_gray(d, "days", "status", "dropped_out", ["age"], censored="censored")
+        fine_gray(d, "days", "status", event_of_interest="dropped_out", covariates=["age"], censored="censored")
     # the same code for censoring and for the event
     with pytest.raises(RpcEvalError, match="both 'ongoing'"):
-        fine_gray(d, "days", "status", "ongoing", ["age"], censored="ongoing")
+        fine_gray(d, "days", "status", event_of_interest="ongoing", covariates=["age"], censored="ongoing")
 
 
 def test_numeric_codes_without_censoring_warn_not_refuse(small):
     d = small[small["event"] != 0]
     with pytest.warns(DataQualityWarning, match="no row has the censoring code 0"):
-        fit = fine_gray(d, "days", "event", 1, ["age"])
-    none = fine_gray(d, "days", "event", 1, ["age"], censored=None)
-    np.testing.assert_allclose(fit.coefficients["coef"], none.coefficients["coef"])
+        fit = fine_gray(d, "days", "event", event_of_interest=1, covariates=["age"])
+    none = fine_gray(d, "days", "event", event_of_interest=1, covariates=["age"], censored=None)
+    np.testing.assert_allclose(fit.coefficients["estimate"], none.coefficients["estimate"])
     # numbers stored as text are text: refused with the codes shown as text
     with pytest.raises(RpcEvalError, match="codes found: '0', '1', '2'"):
-        fine_gray(small.assign(event=small["event"].astype(str)), "days", "event", "1",
-                  ["age"])
+        fine_gray(small.assign(event=small["event"].astype(str)), "days", "event", event_of_interest="1",
+                  covariates=["age"])
 
 
 def test_cox_event_codes(small):
     d = small.assign(status=small["event"].map(TEXT))
-    num = fit_cox(small, "days", "event", ["age", "workless"], event_of_interest=1)
-    txt = fit_cox(d, "days", "status", ["age", "workless"], event_of_interest="dropped_out",
+    num = fit_cox(small, "days", "event", covariates=["age", "workless"], event_of_interest=1)
+    txt = fit_cox(d, "days", "status", covariates=["age", "workless"], event_of_interest="dropped_out",
                   censored="ongoing")
-    np.testing.assert_allclose(txt.coefficients["coef"], num.coefficients["coef"])
+    np.testing.assert_allclose(txt.coefficients["estimate"], num.coefficients["estimate"])
+    with pytest.raises(RpcEvalError, match=r"censoring code 0 does not occur.*codes found: "
+                                           r"'completed', 'dropped_out', 'ongoing'"):
+        fit_cox(d, "days", "status", covariates=["age"])
     with pytest.raises(RpcEvalError, match=r"no event of interest .*codes found: "
                                            r"'completed', 'dropped_out', 'ongoing'"):
-        fit_cox(d, "days", "status", ["age"])
+        fit_cox(d, "days", "status", covariates=["age"], censored="ongoing")
     with pytest.raises(RpcEvalError, match="censoring code 0 does not occur"):
-        fit_cox(d, "days", "status", ["age"], event_of_interest="dropped_out", censored=0)
+        fit_cox(d, "days", "status", covariates=["age"], event_of_interest="dropped_out", censored=0)

@@ -28,8 +28,11 @@ from rpc_eval.engagement.nonparametric import (
     kaplan_meier,
     logrank_test,
 )
+from rpc_eval.engagement.separation import SeparationWarning
 from rpc_eval.engagement.timetoevent import person_period, time_to_event
 from rpc_eval.errors import DataQualityWarning, RpcEvalError
+from rpc_eval.results import ResultSet
+from rpc_eval.stats.clusters import FewClustersWarning
 
 __all__ = ["EngagementResults", "engagement_analysis", "DEFAULT_COVARIATES"]
 
@@ -38,9 +41,13 @@ __all__ = ["EngagementResults", "engagement_analysis", "DEFAULT_COVARIATES"]
 DEFAULT_COVARIATES = ("relationship_status", "workless")
 
 
-@dataclass
-class EngagementResults:
+@dataclass(repr=False)
+class EngagementResults(ResultSet):
     """Everything the engagement section of a report shows.
+
+    A :class:`~rpc_eval.results.ResultSet`: ``repr`` is one line naming the parts,
+    Jupyter shows an HTML index of the parts with each part's own view, ``summary()``
+    collects the main table of each part.
 
     Attributes
     ----------
@@ -53,9 +60,11 @@ class EngagementResults:
     retention : KaplanMeierResult
         Time to dropout in sessions attended (completion and ongoing censored), by group.
     logrank : DataFrame
+        :data:`~rpc_eval.engagement.nonparametric.TEST_COLUMNS`.
     cumulative_incidence : CumulativeIncidenceResult
         Dropout (cause 1) and completion (cause 2) by group.
     gray : DataFrame
+        :data:`~rpc_eval.engagement.nonparametric.GRAY_COLUMNS`.
     cox : CoxResult or None
         Cause-specific Cox model of dropout, LA-clustered SEs.
     fine_gray : FineGrayResult or None
@@ -79,6 +88,21 @@ class EngagementResults:
     session_hazard: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def _title(self) -> str:
+        return "Engagement analysis"
+
+    def _facts(self) -> list[tuple[str, Any]]:
+        s = self.settings
+        return [("Starters", len(self.time_to_event)), ("Compared", s.get("group")),
+                ("Reference", s.get("reference")), ("Clusters", s.get("cluster")),
+                ("Time", s.get("time"))]
+
+    def _parts(self) -> dict[str, Any]:
+        return {"funnel": self.funnel_table, "retention": self.retention,
+                "logrank": self.logrank, "cumulative_incidence": self.cumulative_incidence,
+                "gray": self.gray, "cox": self.cox, "fine_gray": self.fine_gray,
+                "session_hazard": self.session_hazard}
 
 
 def _model_frame(tte: pd.DataFrame, group: str, covariates: tuple[str, ...],
@@ -133,7 +157,9 @@ def engagement_analysis(
     >>> data, truth = generate("small", seed=2)
     >>> res = engagement_analysis(data)
     >>> list(res.cox.coefficients.columns[:3])
-    ['term', 'coef', 'se']
+    ['term', 'estimate', 'std_error']
+    >>> res  # doctest: +ELLIPSIS
+    <Engagement analysis: 8 parts: funnel, retention, logrank, ...>
     """
     notes: list[str] = []
     tte = time_to_event(data)
@@ -144,15 +170,15 @@ def engagement_analysis(
     overall = funnel(data)
     fun = pd.concat([funnel(data, by=group), overall.assign(**{group: "All"})],
                     ignore_index=True)
-    km = kaplan_meier(tte, "sessions", "event", event_of_interest=1, group=group)
+    km = kaplan_meier(tte, "sessions", "event", group=group, event_of_interest=1)
     try:
-        lr = logrank_test(tte, "sessions", "event", group, event_of_interest=1)
+        lr = logrank_test(tte, "sessions", "event", group=group, event_of_interest=1)
     except RpcEvalError as exc:  # e.g. one group: the rest of the section still stands
         lr = pd.DataFrame()
         notes.append(f"Log-rank test not run: {exc}")
     cif = cumulative_incidence(tte, "sessions", "event", group=group, causes=[1, 2])
     try:
-        gray = gray_test(tte, "sessions", "event", group)
+        gray = gray_test(tte, "sessions", "event", group=group)
     except RpcEvalError as exc:
         gray = pd.DataFrame()
         notes.append(f"Gray's test not run: {exc}")
@@ -163,17 +189,19 @@ def engagement_analysis(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            cox = fit_cox(frame, "sessions", "event", [group, *covariates],
+            cox = fit_cox(frame, "sessions", "event", covariates=[group, *covariates],
                           event_of_interest=1, cluster=cluster, reference={group: ref})
         except RpcEvalError as exc:
             notes.append(f"Cox model of dropout not fitted: {exc}")
         try:
-            fg = fine_gray(frame, "sessions", "event", 2, [group, *covariates],
-                           reference={group: ref}, cluster=cluster)
+            fg = fine_gray(frame, "sessions", "event", covariates=[group, *covariates],
+                           event_of_interest=2, reference={group: ref}, cluster=cluster)
         except RpcEvalError as exc:
             notes.append(f"Fine-Gray model of completion not fitted: {exc}")
     for w in caught:  # model warnings become notes in the report, not lost
-        if not issubclass(w.category, DataQualityWarning):
+        # (rows left out were noted above; few clusters and separation are noted here)
+        if not issubclass(w.category, DataQualityWarning) or \
+                issubclass(w.category, FewClustersWarning | SeparationWarning):
             if str(w.message) not in notes:  # said once, in words, no class name
                 notes.append(str(w.message))
     pp = person_period(tte)

@@ -19,7 +19,7 @@ tests/reference/cox.json to about 1e-12 relative):
 
 * Estimation follows ``coxfit6``: the same Efron/Breslow partial likelihood, Newton-
   Raphson from beta = 0 with the same step-halving rule and the same stopping rule
-  (relative log-likelihood change <= ``eps`` = 1e-9). Newton iterates do not depend on
+  (relative log-likelihood change <= ``tol`` = 1e-9, R's ``eps``). Newton iterates do not depend on
   R's centring and scaling of X, so the iterations and the estimate are R's.
 * Robust variance: ``V = D'D`` with ``D`` the per-cluster sums of the dfbeta
   residuals ``L_i I^{-1}``; ``L_i`` are the score residuals of ``coxscore2``, which for
@@ -36,7 +36,6 @@ tests/reference/cox.json to about 1e-12 relative):
 
 from __future__ import annotations
 
-import html
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -48,19 +47,21 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval._util import as_list as _as_list
+from rpc_eval._util import check_ci
 from rpc_eval.engagement.eventcodes import EVENT, event_status
-from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError, RpcEvalWarning
+from rpc_eval.engagement.separation import warn_separation
+from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
+from rpc_eval.results import Result
+from rpc_eval.stats.clusters import warn_few_clusters
 
 __all__ = ["fit_cox", "CoxResult", "COEFFICIENT_COLUMNS", "ZPH_COLUMNS"]
 
-#: Columns of :attr:`CoxResult.coefficients` (``robust_se`` only when clustered).
-COEFFICIENT_COLUMNS = ["term", "coef", "se", "robust_se", "hr", "ci_low", "ci_high", "z", "p"]
+#: Columns of :attr:`CoxResult.coefficients` (``naive_std_error`` only when clustered).
+COEFFICIENT_COLUMNS = ["term", "estimate", "std_error", "naive_std_error", "statistic",
+                       "p_value", "ci_low", "ci_high", "ratio", "ratio_ci_low",
+                       "ratio_ci_high"]
 #: Columns of :meth:`CoxResult.test_proportional_hazards`.
-ZPH_COLUMNS = ["term", "chisq", "df", "p"]
-
-#: Fewer clusters than this and the sandwich variance is warned about (it is biased
-#: downwards with few clusters, and R applies no small-sample correction).
-FEW_CLUSTERS = 10
+ZPH_COLUMNS = ["term", "statistic", "df", "p_value"]
 
 
 # --------------------------------------------------------------------------------------
@@ -326,10 +327,10 @@ def _inverse(info: np.ndarray) -> np.ndarray:
         return np.linalg.pinv(info)
 
 
-def _newton(S: _Sorted, p: int, max_iter: int, eps: float) -> tuple[np.ndarray, _State, float, int, bool]:
+def _newton(S: _Sorted, p: int, max_iter: int, tol: float) -> tuple[np.ndarray, _State, float, int, bool]:
     """Newton-Raphson with step halving, following survival's coxfit6.
 
-    Converged when ``|1 - loglik_best / loglik_new| <= eps``; a step that lowers the
+    Converged when ``|1 - loglik_best / loglik_new| <= tol``; a step that lowers the
     log-likelihood (or overflows) is pulled back towards the last good beta.
     """
     beta = np.zeros(p)
@@ -345,7 +346,7 @@ def _newton(S: _Sorted, p: int, max_iter: int, eps: float) -> tuple[np.ndarray, 
         cand = _evaluate(new, S)
         finite = (np.isfinite(cand.loglik) and np.all(np.isfinite(cand.score))
                   and np.all(np.isfinite(cand.info)))
-        if finite and abs(1.0 - best.loglik / cand.loglik) <= eps:
+        if finite and abs(1.0 - best.loglik / cand.loglik) <= tol:
             return new, cand, loglik0, it, True
         if not finite or cand.loglik < best.loglik:
             halving += 1
@@ -464,20 +465,23 @@ def _concordance(time: np.ndarray, status: np.ndarray, eta: np.ndarray,
 # The result
 # --------------------------------------------------------------------------------------
 
-@dataclass
-class CoxResult:
+@dataclass(repr=False)
+class CoxResult(Result):
     """A fitted cause-specific Cox model (returned by :func:`fit_cox`).
 
     Attributes
     ----------
     coefficients : DataFrame
-        ``term, coef, se, [robust_se], hr, ci_low, ci_high, z, p``: one row per
-        coefficient; ``coef`` is the log hazard ratio, ``hr = exp(coef)``,
-        ``ci_low``/``ci_high`` the confidence interval of the hazard ratio, ``z`` and
-        ``p`` the Wald test. When clustered, ``se`` is the model-based SE and
-        ``robust_se`` the cluster-robust one, and the CI, ``z`` and ``p`` use
-        ``robust_se`` (as R's ``summary(coxph(..., cluster = ))``). Coefficients that
-        diverge (perfect separation) are reported as ``+-inf`` with NaN SEs.
+        :data:`COEFFICIENT_COLUMNS`: ``term, estimate, std_error, [naive_std_error],
+        statistic, p_value, ci_low, ci_high, ratio, ratio_ci_low, ratio_ci_high``, one
+        row per coefficient. ``estimate`` is the log hazard ratio, ``ci_low``/``ci_high``
+        its confidence limits (log scale), ``ratio = exp(estimate)`` the hazard ratio
+        with its limits ``ratio_ci_low``/``ratio_ci_high``; ``statistic`` and
+        ``p_value`` are the Wald z test. When clustered, ``std_error`` is the
+        cluster-robust SE (R's ``robust se``), which the limits and the test use (as
+        R's ``summary(coxph(..., cluster = ))``), and ``naive_std_error`` the
+        model-based one. Coefficients that diverge (separation) are reported as
+        ``+-inf`` with NaN SEs and limits.
     loglik, loglik_null : float
         Log partial likelihood at the estimate and at beta = 0.
     n, n_events : int
@@ -498,6 +502,16 @@ class CoxResult:
         Coefficients flagged as diverging (see ``coefficients``).
     n_dropped : int
         Rows excluded for missing values.
+
+    Examples
+    --------
+    ``repr`` is one line; ``summary()`` has the table and the fit:
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 0, 1, 1, 0, 1, 1],
+    ...                       "x": [0, 1, 0, 1, 0, 1, 1, 0]})
+    >>> fit_cox(frame, "t", "e", covariates=["x"])
+    <Cause-specific Cox model: 1 row; Observations 8; Events 6; Log partial likelihood -7.67>
     """
 
     coefficients: pd.DataFrame
@@ -528,11 +542,11 @@ class CoxResult:
     # ---- derived -------------------------------------------------------------------
     @property
     def lr_test(self) -> dict[str, float]:
-        """Likelihood-ratio test of all coefficients = 0: ``statistic, df, p``."""
+        """Likelihood-ratio test of all coefficients = 0: ``statistic, df, p_value``."""
         stat = 2.0 * (self.loglik - self.loglik_null)
         df = len(self._beta)
         return {"statistic": stat, "df": df,
-                "p": float(stats.chi2.sf(stat, df)) if df else float("nan")}
+                "p_value": float(stats.chi2.sf(stat, df)) if df else float("nan")}
 
     @property
     def concordance(self) -> float:
@@ -620,7 +634,8 @@ class CoxResult:
         Returns
         -------
         DataFrame
-            ``term, chisq, df, p``.
+            :data:`ZPH_COLUMNS`: ``term, statistic`` (the chi-square), ``df``,
+            ``p_value``.
 
         Notes
         -----
@@ -648,10 +663,10 @@ class CoxResult:
         if global_test:
             u = np.r_[np.zeros(p), u2]
             rows.append(("GLOBAL", float(u @ np.linalg.solve(imat, u)), p))
-        out = pd.DataFrame(rows, columns=["term", "chisq", "df"])
+        out = pd.DataFrame(rows, columns=["term", "statistic", "df"])
         out["df"] = out["df"].astype("int64")
-        out["p"] = stats.chi2.sf(out["chisq"], out["df"])
-        return out
+        out["p_value"] = stats.chi2.sf(out["statistic"], out["df"])
+        return out[ZPH_COLUMNS]
 
     def schoenfeld_residuals(self, scaled: bool = True, *, transform: str | Callable = "km",
                              terms: bool = False) -> pd.DataFrame:
@@ -739,61 +754,87 @@ class CoxResult:
         return out
 
     # ---- display ---------------------------------------------------------------------
-    def summary(self) -> str:
-        """A printable report: counts, the coefficient table, tests, concordance."""
-        lines = [
-            f"Cause-specific Cox model (event = {self.event_of_interest!r}; other events "
-            f"censored), ties = {self.ties}",
-            f"  n = {self.n:,}, events = {self.n_events:,}"
-            + (f", clusters = {self.n_clusters:,} (robust SEs)" if self.n_clusters else "")
-            + (f"; {self.n_dropped:,} rows dropped for missing values" if self.n_dropped else ""),
-        ]
+    def _title(self) -> str:
+        return "Cause-specific Cox model"
+
+    def _facts(self) -> list[tuple[str, Any]]:
+        facts: list[tuple[str, Any]] = [("Observations", self.n), ("Events", self.n_events),
+                                        ("Log partial likelihood", self.loglik),
+                                        ("Event of interest", self.event_of_interest),
+                                        ("Ties", self.ties)]
+        if self.n_clusters:
+            facts.append(("Clusters (robust standard errors)", self.n_clusters))
+        if self.n_dropped:
+            facts.append(("Rows left out (missing values)", self.n_dropped))
         if self.reference_levels:
-            lines.append("  reference levels: " + ", ".join(
-                f"{k} = {v!r}" for k, v in self.reference_levels.items()))
-        tab = self.coefficients.copy()
-        lines.append(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            facts.append(("Reference levels", ", ".join(
+                f"{k} = {v!r}" for k, v in self.reference_levels.items())))
         lr = self.lr_test
-        lines.append(f"  log partial likelihood = {self.loglik:.3f}; likelihood-ratio test "
-                     f"= {lr['statistic']:.2f} on {lr['df']} df, p = {lr['p']:.3g}")
+        facts.append(("Likelihood-ratio test", f"{lr['statistic']:.2f} on {lr['df']} df, "
+                                               f"p = {lr['p_value']:.3g}"))
+        facts.append(("Converged", self.converged))
+        return facts
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"coefficients": self.coefficients}
+
+    def _notes(self) -> list[str]:
+        notes = []
         if not self.converged:
-            lines.append("  WARNING: Newton-Raphson did not converge")
+            notes.append("Newton-Raphson did not converge; estimates are unreliable")
         if self.infinite_terms:
-            lines.append("  WARNING: diverging coefficients (separation): "
-                         + ", ".join(self.infinite_terms))
-        return "\n".join(lines)
+            notes.append("separation: " + ", ".join(self.infinite_terms)
+                         + " reported as +-inf (no finite estimate)")
+        return notes
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def plot(self, ax: Any = None, *, show_ci: bool = True, title: str | None = None) -> Any:
+        """Forest plot of the hazard ratios with their intervals (log axis).
 
-    def _repr_html_(self) -> str:
-        head = (f"<p><b>Cause-specific Cox model</b> (event = "
-                f"{html.escape(repr(self.event_of_interest))}, ties = {self.ties}): "
-                f"n = {self.n:,}, events = {self.n_events:,}"
-                + (f", clusters = {self.n_clusters:,} (robust SEs)" if self.n_clusters else "")
-                + f"; log partial likelihood = {self.loglik:.3f}</p>")
-        return head + self.coefficients.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        Uses the accessible style of :mod:`rpc_eval.engagement.plots`; returns the Axes.
+        """
+        from rpc_eval.engagement.plots import plot_ratios
+
+        return plot_ratios(self.coefficients, ax=ax, show_ci=show_ci,
+                           xlabel="Hazard ratio (log scale)", title=title)
 
 
 # --------------------------------------------------------------------------------------
 # The fitter
 # --------------------------------------------------------------------------------------
 
+def _separated_group(term: str, design: _Design, rows: pd.DataFrame,
+                     status: np.ndarray) -> tuple[str, str, str]:
+    """(term, group in words, what it lacks) for the separation warning."""
+    for cov, idx in design.terms:
+        if term in [design.names[j] for j in idx] and term.endswith("]") and "[T." in term:
+            level = term[len(cov) + 3:-1]
+            values = rows[cov].astype(str).to_numpy()
+            events = int(status[values == level].sum())
+            if events == 0:
+                return term, f"{cov} = {level!r}", "no event of interest"
+            ref = design.reference.get(cov)
+            if ref is not None and int(status[values == str(ref)].sum()) == 0:
+                return term, f"{cov} = {level!r}", (
+                    f"the reference group {cov} = {ref!r} has no event of interest")
+            return term, f"{cov} = {level!r}", "the hazard ratio diverges"
+    return term, f"the values of {term}", "the hazard ratio diverges"
+
+
 def fit_cox(
-    df: pd.DataFrame,
+    data: pd.DataFrame,
     duration: str,
     event: str,
-    covariates: str | Sequence[str],
     *,
+    covariates: str | Sequence[str],
     event_of_interest: Any = 1,
-    censored: Any = None,
+    censored: Any = 0,
     cluster: str | None = None,
     ties: str = "efron",
     strata: str | Sequence[str] | None = None,
     ci: float = 0.95,
     reference: Mapping[str, Any] | None = None,
     max_iter: int = 30,
-    eps: float = 1e-9,
+    tol: float = 1e-9,
 ) -> CoxResult:
     r"""Fit a cause-specific Cox proportional hazards model.
 
@@ -807,7 +848,7 @@ def fit_cox(
               - \tfrac{k}{d_j} \sum_{i \in D_j} e^{x_i'\beta}\Big)\Big]
 
     (Breslow's drops the ``k/d_j`` term), by Newton-Raphson with step halving, stopping
-    when the relative change in the log-likelihood is below ``eps`` (as R's
+    when the relative change in the log-likelihood is below ``tol`` (as R's
     ``coxph.control(eps = 1e-9)``). With ``cluster=``, the variance is the sandwich
     :math:`V = D'D`, where the rows of ``D`` are the dfbeta residuals
     (score residuals times the inverse information) summed within each cluster, with no
@@ -815,14 +856,16 @@ def fit_cox(
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         One row per subject (e.g. the time-to-event frame of
         :func:`rpc_eval.engagement.timetoevent.time_to_event`).
     duration : str
         Time to event or censoring (numeric, >= 0).
     event : str
-        Event code column (e.g. 0 censored, 1 dropout, 2 completion).
-    covariates : str or list of str
+        Event code column: numbers (e.g. 0 censored, 1 dropout, 2 completion) or text
+        (``"ongoing"``, ``"dropped_out"``, ``"completed"``), read by
+        :func:`rpc_eval.engagement.eventcodes.event_status`.
+    covariates : str or list of str (keyword)
         Numeric columns enter as they are (booleans as 0/1). Text, categorical and
         ``reference``-listed columns are expanded to treatment dummies named
         ``"col[T.level]"`` (as Fine-Gray and the discrete-time models); the reference
@@ -831,30 +874,34 @@ def fit_cox(
     event_of_interest : scalar
         The event code modelled; every other code is censoring. It must occur in
         ``event`` (the codes found are named otherwise).
-    censored : scalar, optional
-        The code of censored rows (e.g. ``0`` or ``"ongoing"``). Optional, as every code
-        other than ``event_of_interest`` is censored in a cause-specific model; when
-        given it is checked: a code that does not occur in ``event`` is refused with the
-        codes found, the sign of a mis-coded column.
+    censored : scalar or None
+        The code of censored rows (default ``0``; ``"ongoing"`` for text codes), as in
+        every survival function of the package: a code that does not occur in ``event``
+        is refused with the codes found, the sign of a mis-coded column (numeric codes
+        without it, i.e. complete follow-up, are accepted with a warning). ``None``
+        skips the check: every code other than ``event_of_interest`` is censored in a
+        cause-specific model anyway.
     cluster : str, optional
-        Cluster identifier (e.g. ``la_code``) for cluster-robust SEs.
+        Cluster identifier (e.g. ``la_code``) for cluster-robust SEs; with fewer than
+        10 clusters a :class:`~rpc_eval.errors.DataQualityWarning` says they may be too
+        small (:mod:`rpc_eval.stats.clusters`).
     ties : {"efron", "breslow"}
     strata : str or list of str, optional
         Stratify the baseline hazard (R's ``strata()``).
     ci : float
-        Confidence level of the hazard-ratio intervals.
+        Confidence level of the intervals.
     reference : dict, optional
         ``{covariate: reference level}``.
     max_iter : int
         Newton-Raphson iterations allowed.
-    eps : float
+    tol : float
         Convergence tolerance on the relative change of the log-likelihood.
 
     Returns
     -------
     CoxResult
-        See its attributes; ``coefficients`` has columns ``term, coef, se,
-        [robust_se], hr, ci_low, ci_high, z, p``.
+        See its attributes; ``coefficients`` has the columns of
+        :data:`COEFFICIENT_COLUMNS` (``naive_std_error`` only with ``cluster=``).
 
     Raises
     ------
@@ -866,10 +913,13 @@ def fit_cox(
     Warns
     -----
     ConvergenceWarning
-        No convergence, or a diverging coefficient (perfect separation: the
-        coefficient is reported as +-inf with NaN SE, and named).
+        No convergence.
+    SeparationWarning
+        (a :class:`~rpc_eval.errors.DataQualityWarning`) A diverging coefficient
+        (separation, e.g. a group with no events of interest): it is reported as +-inf
+        with NaN SE and limits, and the warning names the term and its group.
     DataQualityWarning
-        Rows dropped for missing values.
+        Rows dropped for missing values; fewer than 10 clusters.
 
     Notes
     -----
@@ -893,19 +943,19 @@ def fit_cox(
     >>> c = np.ceil(rng.uniform(0, 25, n))
     >>> frame = pd.DataFrame({"weeks": np.minimum(t, c), "event": (t <= c).astype(int),
     ...                       "arm": np.where(x == 1, "treated", "control")})
-    >>> res = fit_cox(frame, "weeks", "event", ["arm"])
-    >>> res.coefficients[["term", "coef", "hr"]].round(2)
-                 term  coef    hr
-    0  arm[T.treated]  0.67  1.95
+    >>> res = fit_cox(frame, "weeks", "event", covariates=["arm"])
+    >>> res.coefficients[["term", "estimate", "ratio"]].round(2)
+                 term  estimate  ratio
+    0  arm[T.treated]      0.67   1.95
     """
     covariates = _as_list(covariates)
     strata_cols = _as_list(strata)
-    if not isinstance(df, pd.DataFrame):
-        raise RpcEvalError("df must be a pandas DataFrame")
+    if not isinstance(data, pd.DataFrame):
+        raise RpcEvalError("data must be a pandas DataFrame")
+    df = data
     if ties not in ("efron", "breslow"):
         raise RpcEvalError(f"ties must be 'efron' or 'breslow', not {ties!r}")
-    if not 0 < ci < 1:
-        raise RpcEvalError(f"ci must be between 0 and 1, not {ci!r}")
+    ci = check_ci(ci)
     needed = [duration, event, *covariates, *strata_cols] + ([cluster] if cluster else [])
     missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
     if missing:
@@ -960,7 +1010,7 @@ def fit_cox(
         strat = np.zeros(len(sub), dtype=np.int64)
 
     S = _prepare(time, status, design.X, strat, ties)
-    beta, st, loglik0, n_iter, converged = _newton(S, p, max_iter, eps)
+    beta, st, loglik0, n_iter, converged = _newton(S, p, max_iter, tol)
     var = _inverse(st.info) if p else np.zeros((0, 0))
 
     infinite: list[str] = []
@@ -968,7 +1018,7 @@ def fit_cox(
         # R's check (coxph.fit, toler.inf = sqrt(eps)): the next Newton step is still
         # large relative to the coefficient although the log-likelihood has converged
         nxt = np.abs(var @ st.score)
-        flag = (nxt > eps) & (nxt > math.sqrt(eps) * np.abs(beta))
+        flag = (nxt > tol) & (nxt > math.sqrt(tol) * np.abs(beta))
     else:
         # not converged: a coefficient worth a hazard ratio beyond e^15 per standard
         # deviation of its covariate is diverging, not slow
@@ -978,11 +1028,8 @@ def fit_cox(
         warnings.warn(f"the Cox model did not converge in {max_iter} Newton-Raphson "
                       "iterations; estimates are unreliable", ConvergenceWarning, stacklevel=2)
     if infinite:
-        warnings.warn(
-            f"coefficient(s) {infinite} appear to be infinite: the log-likelihood "
-            "levelled off while they kept growing (perfect or near-perfect separation, "
-            "e.g. a level with no events, or only events); they are reported as +-inf "
-            "with NaN standard errors", ConvergenceWarning, stacklevel=2)
+        warn_separation("the Cox model", [
+            _separated_group(name, design, sub, status) for name in infinite])
 
     n_clusters = None
     robust: np.ndarray | None = None
@@ -995,11 +1042,7 @@ def fit_cox(
                 f"cluster-robust standard errors need at least 2 clusters; {cluster!r} "
                 f"has only {n_clusters} ({cuniq[0]!r}) in the rows used. Fit without "
                 f"cluster= for model-based standard errors")
-        if n_clusters < FEW_CLUSTERS:
-            warnings.warn(
-                f"only {n_clusters} clusters in {cluster!r}: the cluster-robust (sandwich) "
-                "standard errors are biased downwards with few clusters", RpcEvalWarning,
-                stacklevel=2)
+        warn_few_clusters(n_clusters, cluster, "the Cox model")
         if p:
             dfbeta = _score_residuals(S, st) @ var
             D = np.column_stack([np.bincount(ccodes, dfbeta[:, j], minlength=n_clusters)
@@ -1013,21 +1056,24 @@ def fit_cox(
     coef = beta.copy()
     names = design.names
     zq = stats.norm.ppf(0.5 + ci / 2)
-    table = pd.DataFrame({"term": names, "coef": coef, "se": se})
+    table = pd.DataFrame({"term": names, "estimate": coef, "std_error": use})
     if robust is not None:
-        table["robust_se"] = use
+        table["naive_std_error"] = se
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        table["hr"] = np.exp(coef)
-        table["ci_low"] = np.exp(coef - zq * use)
-        table["ci_high"] = np.exp(coef + zq * use)
-        table["z"] = coef / use
-        table["p"] = 2 * stats.norm.sf(np.abs(table["z"].to_numpy()))
+        table["statistic"] = coef / use
+        table["p_value"] = 2 * stats.norm.sf(np.abs(table["statistic"].to_numpy()))
+        table["ci_low"] = coef - zq * use
+        table["ci_high"] = coef + zq * use
+        table["ratio"] = np.exp(coef)
+        table["ratio_ci_low"] = np.exp(coef - zq * use)
+        table["ratio_ci_high"] = np.exp(coef + zq * use)
     for name in infinite:
         j = names.index(name)
         sign = np.sign(coef[j])
-        table.loc[j, ["coef", "hr"]] = [sign * np.inf, 0.0 if sign < 0 else np.inf]
-        cols = ["se", "ci_low", "ci_high", "z", "p"] + (["robust_se"] if robust is not None else [])
-        table.loc[j, cols] = np.nan
+        table.loc[j, ["estimate", "ratio"]] = [sign * np.inf, 0.0 if sign < 0 else np.inf]
+        cols = [c for c in COEFFICIENT_COLUMNS if c not in ("term", "estimate", "ratio")]
+        table.loc[j, [c for c in cols if c in table]] = np.nan
+    table = table[[c for c in COEFFICIENT_COLUMNS if c in table]]
 
     vnames = pd.Index(names)
     naive = pd.DataFrame(var, index=vnames, columns=vnames)

@@ -49,7 +49,6 @@ J Am Stat Assoc 22:209-212.
 
 from __future__ import annotations
 
-import html
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -62,7 +61,10 @@ from scipy import stats
 
 from rpc_eval._util import as_list as _as_list
 from rpc_eval._util import check_ci as _check_ci
+from rpc_eval.engagement.separation import SeparationWarning, warn_separation
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
+from rpc_eval.results import Result
+from rpc_eval.stats.clusters import warn_few_clusters
 from rpc_eval.stats.intervals import wilson_interval
 from rpc_eval.stats.missing import complete_rows
 
@@ -77,8 +79,8 @@ __all__ = [
 ]
 
 #: Columns of :attr:`DiscreteHazardResult.coefficients`.
-COEFFICIENT_COLUMNS = ["term", "coef", "se", "z", "p", "ci_low", "ci_high", "ratio",
-                       "ratio_ci_low", "ratio_ci_high", "ratio_type"]
+COEFFICIENT_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low",
+                       "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high", "ratio_type"]
 #: Columns of :meth:`DiscreteHazardResult.hazard_by_session` (``session`` is the name of
 #: the time column; a ``group`` column comes first when several profiles are asked for).
 HAZARD_COLUMNS = ["session", "hazard", "ci_low", "ci_high"]
@@ -97,13 +99,6 @@ _HARRELL_QUANTILES = {
     6: (0.05, 0.23, 0.41, 0.59, 0.77, 0.95),
     7: (0.025, 0.1833, 0.3417, 0.50, 0.6583, 0.8167, 0.975),
 }
-#: Fewer clusters than this: cluster-robust SEs are flagged as unreliable.
-_FEW_CLUSTERS = 10
-
-
-class SeparationWarning(ConvergenceWarning):
-    """The maximum-likelihood estimate of a coefficient does not exist (separation): a
-    session or covariate pattern in which nobody, or everybody, dropped out."""
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -192,13 +187,13 @@ class _Design:
     def __post_init__(self) -> None:
         t = self.time
         if self.time_effect == "categorical":
-            self.time_terms = [f"{t}[{lv}]" for lv in self.time_levels]
+            self.time_terms = [f"{t}[T.{lv}]" for lv in self.time_levels]
         elif self.time_effect == "linear":
             self.time_terms = ["Intercept", t]
         else:
             assert self.knots is not None  # a spline design is made with its knots
             n_nonlin = len(self.knots) - 2
-            self.time_terms = ["Intercept", t] + [f"{t}{chr(39) * (j + 1)}"
+            self.time_terms = ["Intercept", t] + [f"{t}_rcs{j + 1}"
                                                   for j in range(n_nonlin)]
         cov_terms = []
         for c in self.covariates:
@@ -254,23 +249,27 @@ def _covariate_kinds(frame: pd.DataFrame, covariates: list[str]
 
 
 # ------------------------------------------------------------------------------ results
-@dataclass
-class DiscreteHazardResult:
+@dataclass(repr=False)
+class DiscreteHazardResult(Result):
     """A fitted discrete-time hazard model (from :func:`fit_discrete_hazard`).
 
     Attributes
     ----------
     coefficients : pandas.DataFrame
-        One row per term, columns ``term, coef, se, z, p, ci_low, ci_high, ratio,
-        ratio_ci_low, ratio_ci_high, ratio_type``. ``coef``, ``ci_low`` and ``ci_high`` are
-        on the link scale (log odds or log hazard); ``ratio = exp(coef)`` with its limits.
+        One row per term, columns :data:`COEFFICIENT_COLUMNS` (``term, estimate,
+        std_error, statistic, p_value, ci_low, ci_high, ratio, ratio_ci_low,
+        ratio_ci_high, ratio_type``). ``estimate``, ``ci_low`` and ``ci_high`` are on
+        the link scale (log odds or log hazard); ``ratio = exp(estimate)`` with its
+        limits.
         ``ratio_type`` says what ``ratio`` is: ``"odds ratio"`` (logit) or ``"hazard
         ratio"`` (cloglog) for covariates and the linear session slope; ``"baseline odds"``
         / ``"baseline cumulative hazard"`` (``-log(1 - h)``) for the session terms of a
         categorical time effect and the intercept; ``"spline basis"`` for the spline's
         nonlinear terms, which are not interpretable one at a time (see
         :meth:`hazard_by_session`). A session with no events (or only events) has
-        ``coef = -inf`` (``+inf``) and no SE: see ``separated_sessions``.
+        ``estimate = -inf`` (``+inf``) and no SE: see ``separated_sessions``; so has a
+        covariate group with no events (or only events), whose rows are left out of the
+        fit (the limit of the likelihood), with a :class:`SeparationWarning`.
     vcov : pandas.DataFrame
         Covariance matrix of the estimated coefficients (the one the SEs come from).
     link, time_effect, outcome, time, covariates, cluster, ci
@@ -404,51 +403,46 @@ class DiscreteHazardResult:
         return out
 
     # ------------------------------------------------------------------ display
-    def _header(self) -> list[tuple[str, str]]:
+    def _title(self) -> str:
+        return "Discrete-time hazard model"
+
+    def _facts(self) -> list[tuple[str, Any]]:
         ratio = "odds ratios" if self.link == "logit" else "hazard ratios"
-        rows = [
-            ("Model", f"discrete-time hazard, {self.link} link ({ratio})"),
+        facts: list[tuple[str, Any]] = [
+            ("Person-periods", self.n_obs), ("Events", self.n_events),
+            ("Log-likelihood", self.loglik),
+            ("Model", f"{self.link} link ({ratio}), time effect {self.time_effect}"),
             ("Outcome", f"{self.outcome} per {self.time} at risk"),
-            ("Time effect", self.time_effect),
-            ("Person-periods", f"{self.n_obs:,}"
-             + (f" ({self.n_dropped:,} left out for missing values)" if self.n_dropped
-                else "")),
-            ("Events", f"{self.n_events:,}"),
-            ("Standard errors", self.se_type),
-        ]
+            ("Standard errors", self.se_type)]
+        if self.n_dropped:
+            facts.append(("Rows left out (missing values)", self.n_dropped))
         if self.n_clusters is not None:
-            rows.append(("Clusters", f"{self.n_clusters:,} ({self.cluster})"))
-        rows += [("Log-likelihood", f"{self.loglik:.3f}"), ("AIC", f"{self.aic:.3f}")]
-        if not self.converged:
-            rows.append(("Warning", "the fit did not converge"))
+            facts.append(("Clusters", f"{self.n_clusters:,} ({self.cluster})"))
+        facts += [("AIC", self.aic), ("Converged", self.converged)]
+        return facts
+
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"coefficients": self.coefficients}
+
+    def _notes(self) -> list[str]:
+        notes = [f"ci_low/ci_high: {self.ci:.0%} Wald limits of the estimate (link scale); "
+                 "ratio = exp(estimate) with ratio_ci_low/ratio_ci_high"]
         if self.separated_sessions:
-            rows.append(("Note", "sessions with no (or only) events, left out: "
-                         + ", ".join(map(str, self.separated_sessions))))
-        return rows
+            notes.append("sessions with no (or only) events, left out of the fit: "
+                         + ", ".join(map(str, self.separated_sessions)))
+        return notes
 
-    def summary(self) -> str:
-        """A plain-text summary: settings, fit statistics and the coefficient table."""
-        width = max(len(k) for k, _ in self._header())
-        lines = [f"{k:<{width}}  {v}" for k, v in self._header()]
-        table = self.coefficients.copy()
-        with pd.option_context("display.width", 200, "display.max_columns", 20,
-                               "display.float_format", "{:.4g}".format):
-            lines += ["", table.to_string(index=False)]
-        pct = f"{self.ci:.0%}"
-        lines.append(f"\nci_low/ci_high: {pct} Wald limits of coef; ratio = exp(coef).")
-        return "\n".join(lines)
+    def plot(self, profile: Mapping[str, Any] | None = None, ax: Any = None, *,
+             show_ci: bool = True, title: str | None = None) -> Any:
+        """Predicted hazard by session (:meth:`hazard_by_session`) in the accessible
+        style of :func:`rpc_eval.engagement.plots.plot_session_hazard`."""
+        from rpc_eval.engagement.plots import plot_session_hazard, words
 
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<tr><th scope='row' style='text-align:left'>{html.escape(k)}</th>"
-                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-                       for k, v in self._header())
-        table = self.coefficients.to_html(index=False, float_format="{:.4g}".format,
-                                          border=0, na_rep="")
-        return (f"<div><table><caption style='text-align:left;font-weight:600'>"
-                f"Discrete-time hazard model</caption>{head}</table>{table}</div>")
+        table = self.hazard_by_session(profile)
+        if not show_ci:
+            table = table.drop(columns=["ci_low", "ci_high"])
+        return plot_session_hazard(table, ax=ax, time=self.time, xlabel=words(self.time),
+                                   ylabel="Dropout hazard", title=title)
 
 
 def _inverse_link(link: str):
@@ -480,7 +474,7 @@ def _cluster_cov(score: np.ndarray, bread: np.ndarray, groups: np.ndarray) -> np
 
 
 # --------------------------------------------------------------------------- the fitter
-def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
+def fit_discrete_hazard(data: pd.DataFrame, outcome: str = "dropout",
                         covariates: str | Sequence[str] = (), *, time: str = "session",
                         time_effect: str = "categorical", link: str = "logit",
                         cluster: str | None = None, ci: float = 0.95,
@@ -489,8 +483,8 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
 
     Parameters
     ----------
-    person_period : pandas.DataFrame
-        One row per subject and session at risk (see
+    data : pandas.DataFrame
+        Person-period data: one row per subject and session at risk (see
         ``rpc_eval.engagement.timetoevent.person_period``). Rows with a missing value in a
         column used are left out, with a :class:`~rpc_eval.errors.DataQualityWarning`
         giving the count (also ``n_dropped`` on the result).
@@ -504,11 +498,12 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
         The session (period) column.
     time_effect : {"categorical", "linear", "spline"}
         The baseline hazard: one parameter per distinct session (no intercept; terms
-        ``session[1]``, ``session[2]``, ...; the classic, saturated choice); a straight
+        ``session[T.1]``, ``session[T.2]``, ...; the classic, saturated choice); a straight
         line on the link scale (``Intercept``, ``session``); or a restricted cubic
-        spline (``Intercept``, ``session``, ``session'``, ``session''`` ...).
+        spline (``Intercept``, ``session``, then its nonlinear basis terms
+        ``session_rcs1``, ``session_rcs2`` ..., R's ``session'``, ``session''``).
     link : {"logit", "cloglog"}
-        ``logit``: ``exp(coef)`` are odds ratios. ``cloglog``: hazard ratios of the
+        ``logit``: ``exp(estimate)`` are odds ratios. ``cloglog``: hazard ratios of the
         grouped-time proportional-hazards model.
     cluster : str, optional
         Column identifying clusters (local authority, family): cluster-robust SEs (CR1,
@@ -530,14 +525,17 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
     ------
     RpcEvalError
         Missing columns, an outcome that is not 0/1, no events (or no non-events) at all,
-        a level of a categorical (or two-valued numeric) covariate with no events or only
-        events (its coefficient does not exist: merge or drop the level), collinear
-        covariates, bad settings.
+        collinear covariates, bad settings.
 
     Warns
     -----
     SeparationWarning
-        A session with no events (or only events) under ``time_effect="categorical"``:
+        (a :class:`~rpc_eval.errors.DataQualityWarning`) A level of a categorical (or
+        two-valued numeric) covariate with no events or only events: its rows are left
+        out of the fit (the limit of the likelihood) and its term is reported as
+        ``-inf``/``+inf`` with no SE (NaN when the reference group is separated the same
+        way); the warning names the term and the group. A session with no events (or
+        only events) under ``time_effect="categorical"``:
         its hazard is estimated as 0 (1) and its coefficient is infinite, so its rows are
         left out of the fit, which gives exactly the limit of the maximum-likelihood
         estimates of the other coefficients; the warning suggests
@@ -577,6 +575,7 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
     >>> res.hazard_by_session({"online": 1}).shape
     (6, 4)
     """
+    person_period = data  # the table as given; ``data`` below holds its complete rows
     level = _check_ci(ci)
     if time_effect not in _TIME_EFFECTS:
         raise RpcEvalError(f"time_effect must be one of {', '.join(_TIME_EFFECTS)}, "
@@ -630,7 +629,7 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
                     "time effect cannot be estimated; use time_effect='linear'")
             described = "; ".join(
                 f"{time} {s}: {'no' if sep_counts[s][0] == 0 else 'only'} events among "
-                f"{sep_counts[s][1]:,} at risk" for s in separated)
+                f"{sep_counts[s][1]:,} at risk (term {time}[T.{s}])" for s in separated)
             warnings.warn(
                 f"separation: {described}. With time_effect='categorical' the hazard of such a "
                 f"session is 0 (or 1) and its coefficient is infinite, so it is reported as "
@@ -649,18 +648,25 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
     reference = {c: (first_rows[c].astype(float).mean() if kinds[c] == "numeric"
                      else levels[c][0]) for c in covs}
 
-    # covariate-level separation: no estimate exists, the user must decide what to do
-    for c in covs:
-        if kinds[c] != "categorical" and data[c].nunique() > 2:
-            continue  # binary 0/1 indicators are checked like categorical covariates
-        counts = pd.Series(y).groupby(data[c].to_numpy()).agg(["sum", "size"])
-        for lv, (ev, n) in counts.iterrows():
-            if ev == 0 or ev == n:
-                what = "no events" if ev == 0 else "only events"
-                raise RpcEvalError(
-                    f"covariate {c!r}: level {lv!r} has {what} ({int(ev)} of {int(n)} "
-                    f"person-periods), so its coefficient does not exist (separation). Merge "
-                    f"the level with another, leave those rows out, or drop the covariate")
+    # covariate-level separation (docs/conventions.md): the group's rows leave the fit
+    # (in the limit they are predicted exactly) and its term is reported as +-inf
+    cov_terms = [t for c in covs for t in ([c] if kinds[c] == "numeric"
+                                           else [f"{c}[T.{lv}]" for lv in levels[c][1:]])]
+    fixed, items, n_separated_rows = _covariate_separation(data, y, covs, kinds, levels)
+    if items:
+        warn_separation("the discrete-time hazard model", items)
+        gone = np.zeros(len(data), dtype=bool)
+        for c, bad in fixed.pop("__rows__").items():
+            gone |= data[c].isin(bad).to_numpy()
+        data, y = data.loc[~gone].reset_index(drop=True), y[~gone]
+        covs_fit = []
+        for c in covs:
+            if data[c].nunique() > 1:
+                covs_fit.append(c)
+        kinds, levels = _covariate_kinds(data, covs_fit)
+    else:
+        fixed.pop("__rows__")
+        covs_fit = covs
 
     knots = None
     if time_effect == "spline":
@@ -674,7 +680,7 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
                 f"{list(np.round(knots, 4))}. With few distinct sessions use "
                 f"time_effect='linear' or 'categorical'")
     design = _Design(time=time, time_effect=time_effect, time_levels=time_levels,
-                     knots=knots, covariates=covs, kinds=kinds, levels=levels)
+                     knots=knots, covariates=covs_fit, kinds=kinds, levels=levels)
     x = design.matrix(data)
     rank = np.linalg.matrix_rank(x.T @ x, hermitian=True)  # k x k: cheap at any n
     if rank < x.shape[1]:
@@ -701,11 +707,7 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
                           "SEs cannot be computed; model-based SEs are reported",
                           DataQualityWarning, stacklevel=2)
         else:
-            if n_clusters < _FEW_CLUSTERS:
-                warnings.warn(
-                    f"only {n_clusters} clusters in {cluster!r}: cluster-robust SEs are biased "
-                    f"downwards with so few clusters (Cameron & Miller 2015); read the "
-                    f"intervals as too narrow", DataQualityWarning, stacklevel=2)
+            warn_few_clusters(n_clusters, cluster, "the discrete-time hazard model")
             score = result.model.score_obs(params)
             cov = _cluster_cov(score, cov_naive, groups)
             se_type = "cluster-robust (CR1: G/(G-1), as sandwich::vcovCL HC0)"
@@ -721,6 +723,8 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
             SeparationWarning, stacklevel=2)
 
     coefficients = _coefficient_table(design, params, se, level, link)
+    if fixed:
+        coefficients = _add_fixed(coefficients, design, cov_terms, fixed, link)
     if separated:
         coefficients = _add_separated(coefficients, design, separated, sep_counts, link)
     return DiscreteHazardResult(
@@ -728,7 +732,7 @@ def fit_discrete_hazard(person_period: pd.DataFrame, outcome: str = "dropout",
         vcov=pd.DataFrame(cov, index=design.terms, columns=design.terms),
         link=link, time_effect=time_effect, outcome=outcome, time=time, covariates=covs,
         cluster=cluster, ci=level, se_type=se_type, n_obs=int(len(y)) + sum(
-            n for _, n in sep_counts.values()),
+            n for _, n in sep_counts.values()) + n_separated_rows,
         n_events=n_events, n_clusters=n_clusters, loglik=float(result.llf),
         deviance=float(result.deviance), aic=float(result.aic), converged=converged,
         separated_sessions=separated, n_dropped=int(n_dropped), glm_result=result, _design=design, _params=params,
@@ -765,26 +769,92 @@ def _coefficient_table(design: _Design, params: np.ndarray, se: np.ndarray, leve
     with np.errstate(over="ignore"):
         ratio, ratio_lo, ratio_hi = np.exp(params), np.exp(lo), np.exp(hi)
     return pd.DataFrame({
-        "term": design.terms, "coef": params, "se": se, "z": zval,
-        "p": 2.0 * stats.norm.sf(np.abs(zval)), "ci_low": lo, "ci_high": hi,
+        "term": design.terms, "estimate": params, "std_error": se, "statistic": zval,
+        "p_value": 2.0 * stats.norm.sf(np.abs(zval)), "ci_low": lo, "ci_high": hi,
         "ratio": ratio, "ratio_ci_low": ratio_lo, "ratio_ci_high": ratio_hi,
         "ratio_type": [_ratio_type(t, design, link) for t in design.terms],
     })
 
 
+def _covariate_separation(data: pd.DataFrame, y: np.ndarray, covs: list[str],
+                          kinds: dict[str, str], levels: dict[str, list[Any]]
+                          ) -> tuple[dict[str, Any], list[tuple[str, str, str]], int]:
+    """Groups of a categorical (or two-valued numeric) covariate with no events or only
+    events: the fixed value of each affected term (``-inf``, ``+inf`` or NaN), the
+    warning's items, and the number of rows they hold (``fixed["__rows__"]`` maps each
+    covariate to its separated values)."""
+    fixed: dict[str, Any] = {"__rows__": {}}
+    items: list[tuple[str, str, str]] = []
+    n_rows = 0
+    for c in covs:
+        if kinds[c] != "categorical" and data[c].nunique() > 2:
+            continue  # binary 0/1 indicators are checked like categorical covariates
+        counts = pd.Series(y).groupby(data[c].to_numpy()).agg(["sum", "size"])
+        bad = {lv: ("no events" if ev == 0 else "only events")
+               for lv, (ev, n) in counts.iterrows() if ev == 0 or ev == n}
+        if not bad or len(bad) == len(counts):
+            continue
+        sign = {"no events": -math.inf, "only events": math.inf}
+        n_rows += int(sum(counts.loc[lv, "size"] for lv in bad))
+        fixed["__rows__"][c] = list(bad)
+        if kinds[c] == "categorical":
+            ref = levels[c][0]
+            for lv in levels[c][1:]:
+                term = f"{c}[T.{lv}]"
+                if lv in bad:
+                    value = math.nan if bad.get(ref) == bad[lv] else sign[bad[lv]]
+                    items.append((term, f"{c} = {lv!r}", bad[lv]))
+                elif ref in bad:
+                    value = -sign[bad[ref]]
+                    items.append((term, f"{c} = {lv!r}",
+                                  f"the reference group {c} = {ref!r} has {bad[ref]}"))
+                else:
+                    continue
+                fixed[term] = value
+        else:
+            low, high = sorted(counts.index)
+            if high in bad:
+                fixed[c] = sign[bad[high]]
+                items.append((c, f"{c} = {high!r}", bad[high]))
+            else:
+                fixed[c] = -sign[bad[low]]
+                items.append((c, f"{c} = {low!r}", bad[low]))
+    return fixed, items, n_rows
+
+
+def _add_fixed(table: pd.DataFrame, design: _Design, cov_terms: list[str],
+               fixed: dict[str, Any], link: str) -> pd.DataFrame:
+    """The covariate terms in their original order, separated ones as +-inf (no SE)."""
+    fitted = table.set_index("term")
+    rows = [table.iloc[:len(design.time_terms)]]
+    effect = "odds ratio" if link == "logit" else "hazard ratio"
+    for term in cov_terms:
+        if term in fixed:
+            value = fixed[term]
+            rows.append(pd.DataFrame([{
+                "term": term, "estimate": value, "std_error": np.nan, "statistic": np.nan,
+                "p_value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                "ratio": math.exp(value) if not math.isnan(value) else np.nan,
+                "ratio_ci_low": np.nan, "ratio_ci_high": np.nan,
+                "ratio_type": effect + " (separated)"}]))
+        elif term in fitted.index:
+            rows.append(fitted.loc[[term]].reset_index())
+    return pd.concat(rows, ignore_index=True)[COEFFICIENT_COLUMNS]
+
+
 def _add_separated(table: pd.DataFrame, design: _Design, separated: list[Any],
                    counts: dict[Any, tuple[int, int]], link: str) -> pd.DataFrame:
-    """Rows for separated sessions (coef -inf / +inf, no SE), in session order."""
+    """Rows for separated sessions (estimate -inf / +inf, no SE), in session order."""
     baseline = "baseline odds" if link == "logit" else "baseline cumulative hazard"
     rows = []
     for s in separated:
         sign = -math.inf if counts[s][0] == 0 else math.inf
-        rows.append({"term": f"{design.time}[{s}]", "coef": sign, "se": np.nan, "z": np.nan,
-                     "p": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+        rows.append({"term": f"{design.time}[T.{s}]", "estimate": sign, "std_error": np.nan,
+                     "statistic": np.nan, "p_value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
                      "ratio": math.exp(sign), "ratio_ci_low": np.nan,
                      "ratio_ci_high": np.nan, "ratio_type": baseline + " (separated)"})
     times = sorted(design.time_levels + separated)
-    order = {f"{design.time}[{s}]": i for i, s in enumerate(times)}
+    order = {f"{design.time}[T.{s}]": i for i, s in enumerate(times)}
     time_rows = pd.concat([table.iloc[:len(design.time_terms)], pd.DataFrame(rows)],
                           ignore_index=True)
     time_rows = time_rows.sort_values("term", key=lambda s: s.map(order), kind="stable")
@@ -792,15 +862,16 @@ def _add_separated(table: pd.DataFrame, design: _Design, separated: list[Any],
 
 
 # ------------------------------------------------------------------- empirical hazard
-def empirical_hazard(person_period: pd.DataFrame, by: str | Sequence[str] | None = None, *,
+def empirical_hazard(data: pd.DataFrame, by: str | Sequence[str] | None = None, *,
                      outcome: str = "dropout", time: str = "session",
                      ci: float = 0.95) -> pd.DataFrame:
     """Life-table (empirical) hazard by session: events / number at risk, Wilson CIs.
 
     Parameters
     ----------
-    person_period : pandas.DataFrame
-        One row per subject and session at risk, with a 0/1 ``outcome`` column.
+    data : pandas.DataFrame
+        Person-period data: one row per subject and session at risk, with a 0/1
+        ``outcome`` column.
     by : str or list of str, optional
         Grouping columns (e.g. ``"intervention"``); rows with a missing group are left out
         with a :class:`~rpc_eval.errors.DataQualityWarning`.
@@ -837,8 +908,8 @@ def empirical_hazard(person_period: pd.DataFrame, by: str | Sequence[str] | None
     """
     level = _check_ci(ci)
     groups = _as_list(by)
-    _check_frame(person_period, [outcome, time] + groups, "person_period")
-    data = person_period[[outcome, time] + groups]
+    _check_frame(data, [outcome, time] + groups, "data")
+    data = data[[outcome, time] + groups]
     incomplete = data.isna().any(axis=1)
     if incomplete.any():
         warnings.warn(f"{int(incomplete.sum()):,} of {len(data):,} person-period rows have a "

@@ -21,7 +21,7 @@ import pandas as pd
 
 from rpc_eval.errors import DataQualityWarning, RpcEvalError
 
-__all__ = ["CENSORED", "COMPETING", "EVENT", "event_status"]
+__all__ = ["CENSORED", "COMPETING", "EVENT", "event_codes", "event_status", "type_code"]
 
 CENSORED, EVENT, COMPETING = 0, 1, 2
 
@@ -104,3 +104,95 @@ def event_status(values: pd.Series, column: str, event_of_interest: Any,
             f"{len(values):,} rows used (codes found: {found}); give one of these codes "
             "as event_of_interest")
     return np.where(cens, CENSORED, np.where(interest, EVENT, COMPETING)).astype(np.int64)
+
+
+def event_codes(values: pd.Series, column: str, censored: Any = 0, *,
+                model: str = "the estimate") -> tuple[np.ndarray, list[Any]]:
+    """Codes ``0`` (censored) and ``1..k`` (the event types), and the event types.
+
+    The non-parametric estimators (Kaplan-Meier, cumulative incidence, the log-rank and
+    Gray tests) read the event column with the same policy as the models
+    (:func:`event_status`): numbers or text, a ``censored`` code that does not occur is
+    refused naming the codes found (numbers without it are accepted with a warning:
+    complete follow-up), and every other code is an event type.
+
+    Parameters
+    ----------
+    values : Series
+        The event-code column, without missing values (booleans read as 0/1).
+    column : str
+        Its name (for messages).
+    censored : scalar or None
+        The code of censored rows; ``None``: no row is censored.
+    model : str
+        The caller, for messages.
+
+    Returns
+    -------
+    codes : ndarray of int
+        ``0`` censored, ``j`` the ``j``-th event type (1-based).
+    types : list
+        The event codes in sorted order (``types[j - 1]`` is code ``j``); whole numbers
+        are returned as ``int``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> event_codes(pd.Series(["ongoing", "dropped_out", "completed"]), "status",
+    ...             censored="ongoing")
+    (array([0, 2, 1]), ['completed', 'dropped_out'])
+    >>> event_codes(pd.Series([0, 1, 2, 1]), "event")
+    (array([0, 1, 2, 1]), [1, 2])
+    """
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype(np.int64)
+    numeric = pd.api.types.is_numeric_dtype(values)
+    if numeric:
+        v = values.to_numpy(dtype=float)
+        if not np.all(v == np.round(v)):
+            raise RpcEvalError(
+                f"{model}: event column {column!r} must hold whole-number codes (0 "
+                "censored, 1 dropout, 2 completion, ...) or text codes; found "
+                f"{_codes_text(values[v != np.round(v)])}")
+        values = pd.Series(v.astype(np.int64), index=values.index)
+    found = _codes_text(values)
+    if censored is None or (isinstance(censored, float) and np.isnan(censored)):
+        cens = np.zeros(len(values), dtype=bool)
+    else:
+        cens = _occurs(values, censored)
+        numeric_code = isinstance(censored, Real) and not isinstance(censored, bool)
+        if not cens.any() and numeric and numeric_code:
+            if len(values):
+                warnings.warn(
+                    f"{model}: no row has the censoring code {censored!r} in column "
+                    f"{column!r} (codes found: {found}), so no subject is treated as "
+                    "censored. If censored rows carry another code, give it as censored=",
+                    DataQualityWarning, stacklevel=3)
+        elif not cens.any():
+            raise RpcEvalError(
+                f"{model}: the censoring code {censored!r} does not occur in column "
+                f"{column!r} (codes found: {found}). Say which code marks rows still in "
+                "the programme or lost to follow-up, e.g. censored='ongoing'; if no row "
+                "is censored, pass censored=None")
+    rest = values[~cens]
+    try:
+        types = sorted(pd.unique(rest))
+    except TypeError:  # mixed types: order by their text
+        types = sorted(pd.unique(rest), key=str)
+    types = [t.item() if hasattr(t, "item") else t for t in types]
+    lookup = {t: j + 1 for j, t in enumerate(types)}
+    codes = np.zeros(len(values), dtype=np.int64)
+    codes[~cens] = [lookup[v.item() if hasattr(v, "item") else v] for v in rest]
+    return codes, types
+
+
+def type_code(types: list[Any], code: Any) -> int | None:
+    """The 1-based position of an event ``code`` among ``types``, or ``None`` when it does
+    not occur (the caller decides whether that is an error or an empty result)."""
+    for j, t in enumerate(types):
+        try:
+            if t == code:
+                return j + 1
+        except (TypeError, ValueError):
+            continue
+    return None

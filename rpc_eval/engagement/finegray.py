@@ -90,9 +90,8 @@ Gray RJ (2024) cmprsk: Subdistribution Analysis of Competing Risks. R package 2.
 
 from __future__ import annotations
 
-import html
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,13 +99,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rpc_eval._util import check_ci
 from rpc_eval.engagement.eventcodes import event_status
+from rpc_eval.engagement.separation import warn_separation
 from rpc_eval.errors import (
     ConvergenceWarning,
     DataQualityWarning,
     RpcEvalError,
     RpcEvalWarning,
 )
+from rpc_eval.results import Result
+from rpc_eval.stats.clusters import warn_few_clusters
 
 __all__ = [
     "fine_gray",
@@ -116,13 +119,12 @@ __all__ = [
 ]
 
 #: Columns of :attr:`FineGrayResult.coefficients`.
-COEFFICIENT_COLUMNS = ["term", "coef", "se", "hr", "ci_low", "ci_high", "p", "z"]
+COEFFICIENT_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low",
+                       "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high"]
 #: Columns of :meth:`FineGrayResult.predict_cif`.
 CIF_COLUMNS = ["profile", "time", "cif"]
 
 _EPS = np.finfo(float).eps
-#: Fewer clusters than this and the cluster-robust variance is flagged as unreliable.
-_FEW_CLUSTERS = 20
 
 
 # ----------------------------------------------------------------------------- design
@@ -236,15 +238,17 @@ class _Problem:
     g_at: np.ndarray      # ncg x D: G_g(u_k-)
     comp_idx: np.ndarray  # indices of competing subjects
     x_fail_sum: np.ndarray
+    offset: np.ndarray    # 0, or -inf for rows of a group without events (separation)
 
     @classmethod
     def build(cls, time: np.ndarray, status: np.ndarray, x: np.ndarray,
-              grp: np.ndarray) -> _Problem:
+              grp: np.ndarray, offset: np.ndarray | None = None) -> _Problem:
         order = np.argsort(time, kind="stable")
         time = time[order]
         status = status[order]
         x = np.ascontiguousarray(x[order])
         grp = grp[order]
+        offset = np.zeros(len(time)) if offset is None else offset[order]
         ncg = int(grp.max()) + 1 if len(grp) else 1
         fail, comp, cens = status == 1, status == 2, status == 0
         uft = np.unique(time[fail])
@@ -257,12 +261,12 @@ class _Problem:
             g_own[m] = _km_censoring_before(time[m], cens[m], time[m])
             g_at[g] = _km_censoring_before(time[m], cens[m], uft)
         return cls(time, x, fail, comp, cens, grp, ncg, uft, d, a, g_own, g_at,
-                   np.flatnonzero(comp), x[fail].sum(axis=0))
+                   np.flatnonzero(comp), x[fail].sum(axis=0), offset)
 
     # --- risk-set sums at the D event times -------------------------------------------
     def risk_sums(self, beta: np.ndarray) -> dict[str, Any]:
         D, p = len(self.uft), self.x.shape[1]
-        lin = self.x @ beta
+        lin = self.x @ beta + self.offset
         shift = lin.max()
         e = np.exp(lin - shift)
         # subjects still under observation: at risk at u_k for k <= a_j
@@ -391,17 +395,21 @@ def _tail_sums(terms: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ result
-@dataclass
-class FineGrayResult:
+@dataclass(repr=False)
+class FineGrayResult(Result):
     """A fitted Fine-Gray model (see :func:`fine_gray`).
 
     Attributes
     ----------
     coefficients : pandas.DataFrame
-        One row per term: ``term``, ``coef`` (log subdistribution hazard ratio), ``se``
-        (robust, or cluster-robust with ``cluster=``), ``hr`` (``exp(coef)``),
-        ``ci_low``, ``ci_high`` (Wald confidence interval of ``hr``), ``p`` (two-sided
-        Wald p-value) and ``z``.
+        One row per term (:data:`COEFFICIENT_COLUMNS`): ``term``, ``estimate`` (log
+        subdistribution hazard ratio), ``std_error`` (robust, or cluster-robust with
+        ``cluster=``), ``statistic`` (Wald z), ``p_value`` (two-sided), ``ci_low``,
+        ``ci_high`` (Wald limits of ``estimate``, log scale), ``ratio``
+        (``exp(estimate)``, the subdistribution hazard ratio) and its limits
+        ``ratio_ci_low``, ``ratio_ci_high``. A term without a finite estimate
+        (separation: its group has no event of interest) is ``-inf`` (or ``+inf``
+        when the reference group has none) with NaN SE and limits.
     cov : pandas.DataFrame
         The variance matrix behind ``se`` (``crr``'s ``var``).
     cov_naive : pandas.DataFrame
@@ -446,6 +454,9 @@ class FineGrayResult:
     _log_scale: float = field(repr=False, default=0.0)
     _hazard_scaled: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     n_dropped: int = 0
+    _fitted: np.ndarray | None = field(repr=False, default=None)
+    _beta_fit: np.ndarray | None = field(repr=False, default=None)
+    _empty_levels: dict[str, tuple[Any, ...]] = field(repr=False, default_factory=dict)
 
     # ---- prediction ------------------------------------------------------------------
     def predict_cif(self, profiles: pd.DataFrame, times: Sequence[float] | None = None
@@ -472,7 +483,13 @@ class FineGrayResult:
         if not isinstance(profiles, pd.DataFrame) or len(profiles) == 0:
             raise RpcEvalError("profiles must be a DataFrame with one row per profile")
         x = self._encoding.matrix(profiles, what="profiles")
-        beta = self.coefficients["coef"].to_numpy()
+        offset = np.zeros(len(profiles))
+        for cov, empty in self._empty_levels.items():
+            offset[profiles[cov].isin(empty).to_numpy()] = -np.inf
+        if self._fitted is not None:
+            x, beta = x[:, self._fitted], self._beta_fit
+        else:
+            beta = self.coefficients["estimate"].to_numpy()
         cum = np.cumsum(self._hazard_scaled)
         uft = self.baseline["time"].to_numpy()
         if times is None:
@@ -484,7 +501,7 @@ class FineGrayResult:
                 raise RpcEvalError("times must not be missing")
             pos = np.searchsorted(uft, t, side="right")
             cum_t = np.where(pos > 0, cum[np.maximum(pos - 1, 0)], 0.0)
-        lin = x @ beta - self._log_scale
+        lin = x @ beta + offset - self._log_scale
         cif = -np.expm1(-np.exp(lin)[:, None] * cum_t[None, :])
         return pd.DataFrame({
             "profile": np.repeat(np.asarray(profiles.index, dtype=object), len(t)),
@@ -492,51 +509,51 @@ class FineGrayResult:
             "cif": cif.ravel(),
         }, columns=CIF_COLUMNS)
 
-    def plot_cif(self, profiles: pd.DataFrame, ax: Any = None, **step_kwargs: Any) -> Any:
-        """Step plot of :meth:`predict_cif` for each profile; returns the Axes."""
-        import matplotlib.pyplot as plt
+    def plot_cif(self, profiles: pd.DataFrame, ax: Any = None, *,
+                 event_label: str | None = None, xlabel: str = "Sessions attended",
+                 title: str | None = None) -> Any:
+        """Step plot of :meth:`predict_cif` for each profile; returns the Axes.
 
-        if ax is None:
-            _, ax = plt.subplots()
+        Drawn in the accessible style of :mod:`rpc_eval.engagement.plots` (Okabe-Ito
+        colours with line styles, labels in words); ``event_label`` names the event
+        (default: "Completed" for code 2, "Dropped out" for code 1, else the code).
+        """
+        from rpc_eval.engagement.plots import event_label as _word
+        from rpc_eval.engagement.plots import plot_cumulative_incidence
+
         pred = self.predict_cif(profiles)
-        for label, part in pred.groupby("profile", sort=False):
-            t = np.concatenate([[0.0], part["time"].to_numpy()])
-            y = np.concatenate([[0.0], part["cif"].to_numpy()])
-            ax.step(t, y, where="post", label=str(label), **step_kwargs)
-        ax.set_xlabel("time")
-        ax.set_ylabel(f"cumulative incidence of event {self.event_of_interest}")
-        ax.set_ylim(bottom=0)
-        ax.legend(title="profile")
-        return ax
+        name = event_label or _word(self.event_of_interest)
+        table = pd.DataFrame({"cause": pred["profile"].astype(str), "time": pred["time"],
+                              "cif": pred["cif"]})
+        return plot_cumulative_incidence(
+            table, ax=ax, stacked=False, group=None, xlabel=xlabel,
+            ylabel=f"Cumulative incidence: {name.lower()}", title=title,
+            legend_title="Profile")
 
     # ---- display ---------------------------------------------------------------------
-    def _header(self) -> list[str]:
-        lines = [
-            f"Fine-Gray subdistribution hazards model, event of interest: "
-            f"{self.event_of_interest}",
-            f"n = {self.n}, events of interest = {self.n_events}, competing events = "
-            f"{self.n_competing}, censored = {self.n_censored}",
-            f"log pseudo-likelihood = {self.loglik:.4f} (null {self.loglik_null:.4f}); "
-            f"converged: {self.converged} ({self.n_iter} iterations)",
-            f"standard errors: {self.variance}; {100 * self.ci:g}% CI for the "
-            "subdistribution hazard ratio (hr)",
-        ]
-        return lines
+    def _title(self) -> str:
+        return "Fine-Gray subdistribution hazards model"
 
-    def summary(self) -> str:
-        """A plain-text report: sample, fit and the coefficient table."""
-        table = self.coefficients.copy()
-        fmt: dict[str, Callable[[float], str]] = {c: "{:.4f}".format for c in ("coef", "se", "hr", "ci_low", "ci_high", "z")}
-        fmt["p"] = lambda v: "<0.0001" if v < 1e-4 else f"{v:.4f}"
-        return "\n".join(self._header() + [table.to_string(index=False, formatters=fmt)])
+    def _facts(self) -> list[tuple[str, Any]]:
+        facts: list[tuple[str, Any]] = [
+            ("Observations", self.n), ("Events of interest", self.n_events),
+            ("Log pseudo-likelihood", self.loglik), ("Competing events", self.n_competing),
+            ("Censored", self.n_censored), ("Event of interest", self.event_of_interest),
+            ("Standard errors", self.variance), ("Converged", self.converged),
+            ("Iterations", self.n_iter)]
+        if self.n_dropped:
+            facts.append(("Rows left out (missing values)", self.n_dropped))
+        return facts
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"coefficients": self.coefficients}
 
-    def _repr_html_(self) -> str:
-        head = "<br>".join(html.escape(line) for line in self._header())
-        body = self.coefficients.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        return f"<div><p>{head}</p>{body}</div>"
+    def plot(self, ax: Any = None, *, show_ci: bool = True, title: str | None = None) -> Any:
+        """Forest plot of the subdistribution hazard ratios with their intervals."""
+        from rpc_eval.engagement.plots import plot_ratios
+
+        return plot_ratios(self.coefficients, ax=ax, show_ci=show_ci,
+                           xlabel="Subdistribution hazard ratio (log scale)", title=title)
 
 
 # ------------------------------------------------------------------------------ fitter
@@ -549,13 +566,13 @@ def fine_gray(
     data: pd.DataFrame,
     duration: str,
     event: str,
-    event_of_interest: Any,
-    covariates: Sequence[str] | str,
     *,
+    covariates: Sequence[str] | str,
+    event_of_interest: Any = 1,
+    censored: Any = 0,
     cluster: str | None = None,
     ci: float = 0.95,
     censoring_groups: str | None = None,
-    censored: Any = 0,
     reference: Mapping[str, Any] | None = None,
     group_variance: str = "stratified",
     max_iter: int = 50,
@@ -581,9 +598,7 @@ def fine_gray(
     event : str
         Column of event codes: ``censored`` (default 0) for censored, any other value
         an event type (e.g. 1 dropout, 2 completion).
-    event_of_interest : scalar
-        The event code modelled (e.g. 1); every other non-censored code is competing.
-    covariates : list of str
+    covariates : list of str (keyword)
         Covariate columns. Numeric and boolean columns enter as they are; text or
         categorical columns become treatment dummies named ``col[T.level]`` against a
         reference level: the first category of a pandas Categorical, otherwise the first
@@ -593,12 +608,16 @@ def fine_gray(
         residual plus the ``G``-estimation term) are summed within clusters before the
         sandwich is formed (Zhou et al. 2012), so any correlation within a cluster is
         allowed; no small-sample correction is applied, so use it with many clusters
-        (a warning is given below 20). ``crr`` has no such option.
+        (a :class:`~rpc_eval.errors.DataQualityWarning` below 10, the package's one
+        threshold, :mod:`rpc_eval.stats.clusters`). ``crr`` has no such option.
     ci : float
         Confidence level of ``ci_low``/``ci_high`` (Wald, on the log scale).
     censoring_groups : str, optional
         Column of groups within which ``G`` is estimated separately (``crr``'s
         ``cengroup``), for censoring that depends on the group.
+    event_of_interest : scalar
+        The event code modelled (default 1); every other non-censored code is
+        competing. Numbers or text codes.
     censored : scalar or None
         The code of censored subjects in ``event`` (default 0). With text codes
         (``"ongoing"``, ``"dropped_out"``, ``"completed"``) give it, e.g.
@@ -621,7 +640,7 @@ def fine_gray(
     Returns
     -------
     FineGrayResult
-        ``.coefficients`` (columns ``term, coef, se, hr, ci_low, ci_high, p, z``),
+        ``.coefficients`` (:data:`COEFFICIENT_COLUMNS`),
         ``.loglik``, ``.n``, ``.n_events``, ``.converged``, ``.predict_cif()``,
         ``.plot_cif()``, ``.summary()``.
 
@@ -630,17 +649,23 @@ def fine_gray(
     RpcEvalError
         Missing columns, negative or non-numeric durations, no event of interest, a
         censoring code that does not occur in ``event`` (the codes found are named),
-        no covariates, a constant covariate, collinear covariates, or a categorical
-        level without any event of interest (its estimate would be minus infinity).
+        no covariates, a constant covariate or collinear covariates.
 
     Warns
     -----
     DataQualityWarning
-        Rows with missing values were dropped; a categorical level has one subject.
+        Rows with missing values were dropped; a categorical level has one subject;
+        fewer than 10 clusters.
+    SeparationWarning
+        (a :class:`~rpc_eval.errors.DataQualityWarning`) A categorical level without
+        any event of interest: its term is reported as ``-inf`` (``+inf`` for the other
+        levels when it is the reference level) with NaN SE and limits, and the other
+        estimates are the limit of the fit (its rows keep their place in the censoring
+        distribution ``G`` but weigh nothing in the risk sets).
     ConvergenceWarning
         Newton-Raphson did not converge (e.g. monotone likelihood).
     RpcEvalWarning
-        Fewer than 20 clusters, or every cluster has one subject.
+        Every cluster has one subject.
 
     Notes
     -----
@@ -666,9 +691,10 @@ def fine_gray(
     >>> time = np.minimum(np.minimum(t1, t2), c)
     >>> ev = np.select([time == t1, time == t2], [1, 2], 0)
     >>> df = pd.DataFrame({"time": time, "event": ev, "x": x})
-    >>> fit = fine_gray(df, "time", "event", 1, ["x"])
-    >>> list(fit.coefficients.columns)
-    ['term', 'coef', 'se', 'hr', 'ci_low', 'ci_high', 'p', 'z']
+    >>> fit = fine_gray(df, "time", "event", covariates=["x"], event_of_interest=1)
+    >>> list(fit.coefficients.columns)  # doctest: +NORMALIZE_WHITESPACE
+    ['term', 'estimate', 'std_error', 'statistic', 'p_value', 'ci_low', 'ci_high',
+     'ratio', 'ratio_ci_low', 'ratio_ci_high']
     >>> fit.n, fit.converged
     (400, True)
     >>> cif = fit.predict_cif(pd.DataFrame({"x": [0, 1]}, index=["x=0", "x=1"]), times=[1.0])
@@ -684,8 +710,7 @@ def fine_gray(
         raise RpcEvalError("fine_gray needs at least one covariate")
     if len(set(covariates)) != len(covariates):
         raise RpcEvalError("covariates are listed more than once")
-    if not 0 < ci < 1:
-        raise RpcEvalError(f"ci must be between 0 and 1 (got {ci})")
+    ci = check_ci(ci)
     if group_variance not in ("stratified", "crr"):
         raise RpcEvalError("group_variance must be 'stratified' or 'crr'")
     extra = [c for c in (cluster, censoring_groups) if c is not None]
@@ -725,15 +750,19 @@ def fine_gray(
     n_events = int((status == 1).sum())
 
     enc = _build_encoding(frame, covariates, reference)
-    x = enc.matrix(frame)
-    _check_design(frame, enc, x, status)
+    x_all = enc.matrix(frame)
+    fitted, fixed, offset, empty_levels, separated = _separation(frame, enc, status)
+    x = x_all[:, fitted]
+    _check_design(frame, enc, x, status, [t for t, k in zip(enc.terms, fitted, strict=True)
+                                          if k])
+    warn_separation("the Fine-Gray model", separated)
 
     if censoring_groups is not None:
         grp, _ = _codes(frame[censoring_groups])
     else:
         grp = np.zeros(len(frame), dtype=np.int64)
 
-    prob = _Problem.build(time, status, x, grp)
+    prob = _Problem.build(time, status, x, grp, offset)
     beta, der, converged, n_iter = _newton(prob, max_iter=max_iter, tol=tol)
     p = x.shape[1]
 
@@ -756,11 +785,8 @@ def fine_gray(
             warnings.warn(
                 f"cluster column '{cluster}' has one subject per cluster: the cluster-robust "
                 "variance equals the ordinary robust variance", RpcEvalWarning, stacklevel=2)
-        elif n_clusters < _FEW_CLUSTERS:
-            warnings.warn(
-                f"only {n_clusters} clusters in '{cluster}': cluster-robust standard errors "
-                "are unreliable (typically too small) with fewer than about "
-                f"{_FEW_CLUSTERS} clusters", RpcEvalWarning, stacklevel=2)
+        else:
+            warn_few_clusters(n_clusters, cluster, "the Fine-Gray model")
         summed = np.zeros((n_clusters, p))
         for c in range(p):
             summed[:, c] = np.bincount(cl, weights=infl[:, c], minlength=n_clusters)
@@ -769,19 +795,30 @@ def fine_gray(
     cov = info_inv @ meat @ info_inv
     cov = (cov + cov.T) / 2
 
-    se = np.sqrt(np.diag(cov))
     zcrit = stats.norm.ppf(0.5 + ci / 2)
-    z = beta / se
-    coefficients = pd.DataFrame({
-        "term": list(enc.terms),
-        "coef": beta,
-        "se": se,
-        "hr": np.exp(beta),
-        "ci_low": np.exp(beta - zcrit * se),
-        "ci_high": np.exp(beta + zcrit * se),
-        "p": 2 * stats.norm.sf(np.abs(z)),
-        "z": z,
-    }, columns=COEFFICIENT_COLUMNS)
+    k = len(enc.terms)
+    est, se = np.full(k, np.nan), np.full(k, np.nan)
+    est[fitted], se[fitted] = beta, np.sqrt(np.diag(cov))
+    for j, value in fixed.items():
+        est[j] = value
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = est / se
+        coefficients = pd.DataFrame({
+            "term": list(enc.terms),
+            "estimate": est,
+            "std_error": se,
+            "statistic": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
+            "ci_low": est - zcrit * se,
+            "ci_high": est + zcrit * se,
+            "ratio": np.exp(est),
+            "ratio_ci_low": np.exp(est - zcrit * se),
+            "ratio_ci_high": np.exp(est + zcrit * se),
+        }, columns=COEFFICIENT_COLUMNS)
+    full_cov = np.full((k, k), np.nan)
+    full_cov[np.ix_(fitted, fitted)] = cov
+    full_naive = np.full((k, k), np.nan)
+    full_naive[np.ix_(fitted, fitted)] = info_inv
 
     # baseline for covariates 0: h_k = d_k / S0_k, S0 computed with exp(x'b - shift)
     hazard_scaled = der["h"]
@@ -798,8 +835,8 @@ def fine_gray(
                      f"(group_variance='{group_variance}')")
     return FineGrayResult(
         coefficients=coefficients,
-        cov=pd.DataFrame(cov, index=terms, columns=terms),
-        cov_naive=pd.DataFrame(info_inv, index=terms, columns=terms),
+        cov=pd.DataFrame(full_cov, index=terms, columns=terms),
+        cov_naive=pd.DataFrame(full_naive, index=terms, columns=terms),
         loglik=der["loglik"],
         loglik_null=prob.loglik(np.zeros(p)),
         n=len(frame),
@@ -816,11 +853,63 @@ def fine_gray(
         _encoding=enc,
         _log_scale=shift,
         _hazard_scaled=hazard_scaled,
+        _fitted=fitted if not fitted.all() else None,
+        _beta_fit=beta,
+        _empty_levels=empty_levels,
     )
 
 
+def _separation(frame: pd.DataFrame, enc: _Encoding, status: np.ndarray
+                ) -> tuple[np.ndarray, dict[int, float], np.ndarray,
+                           dict[str, tuple[Any, ...]], list[tuple[str, str, str]]]:
+    """Categorical levels without any event of interest (docs/conventions.md, separation).
+
+    Returns which terms are fitted, the fixed value of the others (``-inf``; ``+inf``
+    for levels with events when the reference level has none; NaN for a level without
+    events compared with a reference without events), the offset of each row (``-inf``
+    for rows of a level without events: they weigh nothing in the risk sets, the limit
+    of the likelihood), the empty levels per covariate and the warning's items.
+    """
+    fitted = np.ones(len(enc.terms), dtype=bool)
+    fixed: dict[int, float] = {}
+    offset = np.zeros(len(frame))
+    empty_levels: dict[str, tuple[Any, ...]] = {}
+    items: list[tuple[str, str, str]] = []
+    col = 0
+    for cov in enc.covariates:
+        if cov not in enc.categorical:
+            col += 1
+            continue
+        levels = enc.categorical[cov]
+        values = frame[cov]
+        events = values[status == 1].value_counts()
+        empty = tuple(lv for lv in levels if events.get(lv, 0) == 0)
+        position = {lv: col + k for k, lv in enumerate(levels[1:])}
+        col += len(levels) - 1
+        if not empty or len(empty) == len(levels):
+            continue
+        empty_levels[cov] = empty
+        offset[values.isin(empty).to_numpy()] = -np.inf
+        ref_empty = levels[0] in empty
+        for lv in levels[1:]:
+            if lv in empty:
+                fitted[position[lv]] = False
+                fixed[position[lv]] = np.nan if ref_empty else -np.inf
+                items.append((enc.terms[position[lv]], f"{cov} = {lv!r}",
+                              "no event of interest"))
+        if ref_empty:
+            with_events = [lv for lv in levels[1:] if lv not in empty]
+            fitted[position[with_events[0]]] = False  # the baseline of the fit
+            for lv in with_events:
+                fixed[position[lv]] = np.inf
+                items.append((enc.terms[position[lv]], f"{cov} = {lv!r}",
+                              f"the reference group {cov} = {levels[0]!r} has no event "
+                              "of interest"))
+    return fitted, fixed, offset, empty_levels, items
+
+
 def _check_design(frame: pd.DataFrame, enc: _Encoding, x: np.ndarray,
-                  status: np.ndarray) -> None:
+                  status: np.ndarray, terms: list[str]) -> None:
     """Raise for designs whose coefficients cannot be estimated; warn for fragile ones."""
     for cov in enc.covariates:
         values = frame[cov]
@@ -831,15 +920,7 @@ def _check_design(frame: pd.DataFrame, enc: _Encoding, x: np.ndarray,
             )
         if cov in enc.categorical:
             counts = values.value_counts()
-            events = values[status == 1].value_counts()
             for level in enc.categorical[cov]:
-                if events.get(level, 0) == 0:
-                    raise RpcEvalError(
-                        f"level {level!r} of '{cov}' has no event of interest "
-                        f"({int(counts.get(level, 0))} subject(s)): its subdistribution "
-                        "hazard ratio would be 0 (the estimate diverges); merge the level "
-                        "with another or leave those rows out"
-                    )
                 if counts.get(level, 0) == 1:
                     warnings.warn(
                         f"level {level!r} of '{cov}' has a single subject: its hazard ratio "
@@ -851,7 +932,7 @@ def _check_design(frame: pd.DataFrame, enc: _Encoding, x: np.ndarray,
         dependent: list[str] = []
         for j in range(x.shape[1]):
             if np.linalg.matrix_rank(xc[:, : j + 1]) <= j - len(dependent):
-                dependent.append(enc.terms[j])
+                dependent.append(terms[j])
         raise RpcEvalError(
             f"covariates are collinear: term(s) {dependent} are linear combinations of "
             "earlier terms; leave one of them out"

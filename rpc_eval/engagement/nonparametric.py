@@ -45,7 +45,6 @@ Therneau TM, Grambsch PM (2000). Modeling Survival Data. Springer (survfit, surv
 
 from __future__ import annotations
 
-import html
 import math
 import warnings
 from collections.abc import Sequence
@@ -57,7 +56,9 @@ import pandas as pd
 from scipy import stats
 
 from rpc_eval._util import check_ci as _check_ci
+from rpc_eval.engagement.eventcodes import event_codes, type_code
 from rpc_eval.errors import DataQualityWarning, RpcEvalError, RpcEvalWarning
+from rpc_eval.results import Result
 
 __all__ = [
     "kaplan_meier",
@@ -73,14 +74,16 @@ __all__ = [
 ]
 
 #: Columns of :attr:`KaplanMeierResult.table`.
-KM_COLUMNS = ["group", "time", "n_risk", "n_event", "n_censor", "survival", "std_err",
-              "ci_low", "ci_high"]
+KM_COLUMNS = ["group", "time", "n_at_risk", "n_events", "n_censored", "survival",
+              "std_error", "ci_low", "ci_high"]
 #: Columns of :attr:`CumulativeIncidenceResult.table` and of its ``at()``.
 CIF_COLUMNS = ["group", "cause", "time", "cif", "variance", "ci_low", "ci_high"]
 #: Columns of :func:`logrank_test`.
-TEST_COLUMNS = ["test", "statistic", "df", "p"]
+TEST_COLUMNS = ["test", "statistic", "df", "p_value"]
 #: Columns of :func:`gray_test`.
-GRAY_COLUMNS = ["cause", "statistic", "df", "p"]
+GRAY_COLUMNS = ["cause", "statistic", "df", "p_value"]
+#: Columns of :meth:`KaplanMeierResult.median`.
+MEDIAN_COLUMNS = ["group", "n", "n_events", "median", "ci_low", "ci_high"]
 
 _KM_CONF_TYPES = ("log", "log-log", "plain")
 _CIF_CONF_TYPES = ("log-log", "plain")
@@ -94,19 +97,26 @@ ALL = "all"  # group label when no grouping column is given
 @dataclass
 class _Prepared:
     time: np.ndarray  # float64
-    code: np.ndarray  # int64 event codes, 0 censored
+    code: np.ndarray  # int64 event codes, 0 censored, j = types[j - 1]
     group: np.ndarray  # int codes into labels
     labels: list
     strata: np.ndarray | None
     integer_time: bool
+    types: list  # the event codes of the data, in sorted order
+
+    def code_of(self, event_code: Any) -> int:
+        """Internal code of an event code of the data (0 when it does not occur)."""
+        return type_code(self.types, event_code) or 0
 
 
 def _prepare(df: pd.DataFrame, duration: str, event: str, group: str | None = None,
-             strata: str | None = None) -> _Prepared:
+             strata: str | None = None, censored: Any = 0,
+             model: str = "the estimate") -> _Prepared:
     """Check the columns and return clean numpy arrays. Rows with a missing value in a
-    used column are left out with a :class:`DataQualityWarning` (never silently)."""
+    used column are left out with a :class:`DataQualityWarning` (never silently); the
+    event codes are read by :func:`rpc_eval.engagement.eventcodes.event_codes`."""
     if not isinstance(df, pd.DataFrame):
-        raise RpcEvalError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        raise RpcEvalError(f"data must be a pandas DataFrame, not {type(df).__name__}")
     cols = [c for c in (duration, event, group, strata) if c is not None]
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -136,21 +146,7 @@ def _prepare(df: pd.DataFrame, duration: str, event: str, group: str | None = No
     if (t < 0).any():
         raise RpcEvalError(f"duration column {duration!r} has {int((t < 0).sum())} "
                            "negative values; durations must be >= 0")
-    e_raw = sub[event]
-    if pd.api.types.is_bool_dtype(e_raw):
-        code = e_raw.to_numpy(dtype=np.int64)
-    elif pd.api.types.is_numeric_dtype(e_raw):
-        e = e_raw.to_numpy(dtype=float)
-        if not np.all(e == np.round(e)) or (e < 0).any():
-            raise RpcEvalError(
-                f"event column {event!r} must hold whole-number codes >= 0 (0 censored, "
-                "1 dropout, 2 completion, ...)")
-        code = e.astype(np.int64)
-    else:
-        raise RpcEvalError(
-            f"event column {event!r} must hold integer codes (0 censored, 1 dropout, "
-            f"2 completion, ...), got dtype {e_raw.dtype}; map a status text column to "
-            "codes first")
+    code, types = event_codes(sub[event], event, censored, model=model)
     if group is None:
         gcode = np.zeros(len(t), dtype=np.int64)
         labels: list = [ALL]
@@ -167,7 +163,14 @@ def _prepare(df: pd.DataFrame, duration: str, event: str, group: str | None = No
     scode = None
     if strata is not None:
         scode = pd.factorize(sub[strata], sort=True)[0].astype(np.int64)
-    return _Prepared(t, code, gcode, labels, scode, integer_time)
+    return _Prepared(t, code, gcode, labels, scode, integer_time, types)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _tabulate(t: np.ndarray, code: np.ndarray, ncode: int):
@@ -179,28 +182,6 @@ def _tabulate(t: np.ndarray, code: np.ndarray, ncode: int):
     total = counts.sum(axis=1)
     n_risk = np.cumsum(total[::-1])[::-1]
     return times, n_risk, counts
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "NR"
-    return f"{x:.{digits}g}" if abs(x) >= 1 else f"{x:.{digits}f}"
-
-
-def _html_table(frame: pd.DataFrame, caption: str) -> str:
-    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
-    rows = []
-    for row in frame.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, float):
-                text = "" if math.isnan(v) else f"{v:.4g}"
-            else:
-                text = str(v)
-            cells.append(f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 # --------------------------------------------------------------------------------------
@@ -244,27 +225,27 @@ def _median_of(y: np.ndarray, x: np.ndarray) -> float:
     return float(xk[0])
 
 
-@dataclass
-class KaplanMeierResult:
+@dataclass(repr=False)
+class KaplanMeierResult(Result):
     """Kaplan-Meier estimates, as returned by :func:`kaplan_meier`.
 
     Attributes
     ----------
     table : DataFrame
         One row per distinct observed time per group (event or censoring times, like
-        ``summary(survfit(...), censored = TRUE)``): ``group, time, n_risk, n_event,
-        n_censor, survival, std_err, ci_low, ci_high``. ``std_err`` is the Greenwood
-        standard error of ``survival`` (survival scale, as ``summary.survfit``; NaN
-        once the curve reaches 0, as R). The CI limits are NaN where the transform is
-        undefined, as in R: ``survival = 0`` (every type) and ``survival = 1`` for
-        ``"log-log"``.
+        ``summary(survfit(...), censored = TRUE)``): :data:`KM_COLUMNS`, ``group, time,
+        n_at_risk, n_events, n_censored, survival, std_error, ci_low, ci_high``.
+        ``std_error`` is the Greenwood standard error of ``survival`` (survival scale,
+        as ``summary.survfit``; NaN once the curve reaches 0, as R). The CI limits are
+        NaN where the transform is undefined, as in R: ``survival = 0`` (every type) and
+        ``survival = 1`` for ``"log-log"``.
     ci : float
         Confidence level.
     conf_type : str
         ``"log"``, ``"log-log"`` or ``"plain"``.
     duration, event, group : str or None
         The column names used.
-    event_of_interest : int or None
+    event_of_interest : scalar or None
         Event code that ends the curve (others are censored); ``None`` = any event.
     """
 
@@ -274,7 +255,7 @@ class KaplanMeierResult:
     duration: str
     event: str
     group: str | None = None
-    event_of_interest: int | None = None
+    event_of_interest: Any = None
 
     @property
     def groups(self) -> list:
@@ -284,7 +265,7 @@ class KaplanMeierResult:
     def at_risk(self, times: Sequence[float]) -> pd.DataFrame:
         """Numbers at risk (duration >= t) at the given times, per group.
 
-        Returns a DataFrame ``group, time, n_risk`` (as ``summary(fit, times = ...,
+        Returns a DataFrame ``group, time, n_at_risk`` (as ``summary(fit, times = ...,
         extend = TRUE)$n.risk``); 0 after the last observed time.
         """
         tt = np.sort(np.unique(np.asarray(times, dtype=float)))
@@ -292,19 +273,20 @@ class KaplanMeierResult:
         for g in self.groups:
             sub = self.table[self.table["group"] == g]
             tg = sub["time"].to_numpy(dtype=float)
-            nr = sub["n_risk"].to_numpy()
+            nr = sub["n_at_risk"].to_numpy()
             idx = np.searchsorted(tg, tt, side="left")
             n = np.where(idx < len(tg), nr[np.minimum(idx, len(tg) - 1)], 0)
-            out.append(pd.DataFrame({"group": g, "time": tt, "n_risk": n.astype(np.int64)}))
+            out.append(pd.DataFrame({"group": g, "time": tt, "n_at_risk": n.astype(np.int64)}))
         return pd.concat(out, ignore_index=True)
 
     def median(self) -> pd.DataFrame:
         """Median time with its CI per group, as ``print(survfit(...))``.
 
-        Returns a DataFrame ``group, n, events, median, ci_low, ci_high``: the median is
-        the first time the survival curve is at or below 0.5 (the midpoint to the next
-        drop when it sits exactly at 0.5); the CI limits are the same read off the CI
-        curves. NaN means "not reached" (the curve or limit never falls to 0.5).
+        Returns a DataFrame :data:`MEDIAN_COLUMNS` (``group, n, n_events, median,
+        ci_low, ci_high``): the median is the first time the survival curve is at or
+        below 0.5 (the midpoint to the next drop when it sits exactly at 0.5); the CI
+        limits are the same read off the CI curves. NaN means "not reached" (the curve
+        or limit never falls to 0.5).
         """
         rows = []
         for g in self.groups:
@@ -312,102 +294,97 @@ class KaplanMeierResult:
             x = sub["time"].to_numpy(dtype=float)
             rows.append({
                 "group": g,
-                "n": int(sub["n_risk"].iloc[0]),
-                "events": int(sub["n_event"].sum()),
+                "n": int(sub["n_at_risk"].iloc[0]),
+                "n_events": int(sub["n_events"].sum()),
                 "median": _median_of(sub["survival"].to_numpy(), x),
                 "ci_low": _median_of(sub["ci_low"].to_numpy(), x),
                 "ci_high": _median_of(sub["ci_high"].to_numpy(), x),
             })
-        return pd.DataFrame(rows, columns=["group", "n", "events", "median", "ci_low",
-                                           "ci_high"])
+        return pd.DataFrame(rows, columns=MEDIAN_COLUMNS)
 
     def _title(self) -> str:
+        from rpc_eval.engagement.plots import event_label
+
         what = ("any event" if self.event_of_interest is None
-                else f"event {self.event_of_interest} (other events censored)")
-        return f"Kaplan-Meier estimate of time to {what}"
+                else f"{event_label(self.event_of_interest)} (other events censored)")
+        return f"Kaplan-Meier estimate of time to event: {what}"
 
-    def summary(self) -> str:
-        """A few lines for people: per group n, events and the median with its CI."""
-        med = self.median()
-        pct = f"{self.ci:.0%}"
-        lines = [self._title(), f"  duration: {self.duration}; {pct} CI ({self.conf_type})"]
-        width = max(5, *(len(str(g)) for g in med["group"]))
-        lines.append(f"  {'group':<{width}} {'n':>8} {'events':>8} {'median':>8}  {pct} CI")
-        for r in med.itertuples(index=False):
-            lines.append(f"  {str(r.group):<{width}} {r.n:>8,} {r.events:>8,} "
-                         f"{_fmt(r.median):>8}  ({_fmt(r.ci_low)}, {_fmt(r.ci_high)})")
-        lines.append("  NR = not reached")
-        return "\n".join(lines)
+    def _facts(self) -> list[tuple[str, Any]]:
+        return [("Groups", len(self.groups)), ("Duration", self.duration),
+                ("Confidence level", self.ci), ("Interval", self.conf_type)]
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"median": self.median(), "table": self.table}
 
-    def _repr_html_(self) -> str:
-        return (f"<p><strong>{html.escape(self._title())}</strong> ({html.escape(self.duration)}; "
-                f"{self.ci:.0%} CI, {html.escape(self.conf_type)})</p>"
-                + _html_table(self.median(), "Median time (NaN = not reached)"))
+    def _notes(self) -> list[str]:
+        return ["median NaN: not reached (the curve, or the limit, never falls to 0.5)"]
 
-    def plot(self, ax: Any = None, ci: bool = True, xlabel: str | None = None,
-             ylabel: str | None = None) -> Any:
+    def to_frame(self) -> pd.DataFrame:
+        """The estimates, one row per group and time (``table``), as a copy."""
+        return self.table.copy()
+
+    def plot(self, ax: Any = None, *, show_ci: bool = True, xlabel: str | None = None,
+             ylabel: str | None = None, title: str | None = None) -> Any:
         """Step curves of the survival estimate per group with CI bands.
+
+        Drawn by :func:`rpc_eval.engagement.plots.plot_retention` (Okabe-Ito colours
+        with line styles, labels in words).
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
             Axes to draw on; a new figure is made when omitted.
-        ci : bool
+        show_ci : bool
             Shade the confidence band.
-        xlabel, ylabel : str, optional
-            Axis labels (default: the duration column and "Survival probability").
+        xlabel, ylabel, title : str, optional
+            Labels (default: the duration column in words, "Not yet <event>" and the
+            estimate's title).
 
         Returns
         -------
         matplotlib.axes.Axes
         """
-        import matplotlib.pyplot as plt
+        from rpc_eval.engagement.plots import event_label, words
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
-        for g in self.groups:
-            sub = self.table[self.table["group"] == g]
-            x = np.r_[0.0, sub["time"].to_numpy(dtype=float)]
-            y = np.r_[1.0, sub["survival"].to_numpy()]
-            (line,) = ax.step(x, y, where="post", label=str(g))
-            if ci:
-                lo = np.r_[1.0, sub["ci_low"].to_numpy()]
-                hi = np.r_[1.0, sub["ci_high"].to_numpy()]
-                ax.fill_between(x, lo, hi, step="post", alpha=0.2, color=line.get_color(),
-                                linewidth=0)
-        ax.set_ylim(0, 1.02)
-        ax.set_xlim(left=0)
-        ax.set_xlabel(xlabel or self.duration)
-        ax.set_ylabel(ylabel or "Survival probability")
-        ax.set_title(self._title())
-        if self.group is not None:
-            ax.legend(title=self.group)
-        return ax
+        if ylabel is None:
+            ylabel = ("Share still in the programme" if self.event_of_interest is None
+                      else f"Share not yet {event_label(self.event_of_interest).lower()}")
+        from rpc_eval.engagement.plots import plot_retention
+
+        return plot_retention(
+            self.table, ax=ax, show_ci=show_ci, xlabel=xlabel or words(self.duration),
+            ylabel=ylabel, title=title if title is not None else self._title(),
+            legend_title=words(self.group) if self.group else None)
 
 
-def kaplan_meier(df: pd.DataFrame, duration: str, event: str, *,
-                 event_of_interest: int | None = None, group: str | None = None,
-                 ci: float = 0.95, conf_type: str = "log") -> KaplanMeierResult:
+def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *,
+                 group: str | None = None, event_of_interest: Any = 1,
+                 censored: Any = 0, ci: float = 0.95,
+                 conf_type: str = "log") -> KaplanMeierResult:
     """Kaplan-Meier survival curves with Greenwood standard errors.
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         One row per subject (parent).
     duration : str
         Column of durations (days, sessions, ...), >= 0.
     event : str
-        Column of integer event codes: 0 censored, 1, 2, ... event types (bool is read
-        as 0/1).
-    event_of_interest : int, optional
-        Event code that ends a spell; other codes count as censored (``1`` = time to
-        dropout with completion censored: "retention" in the dropout sense). ``None``
-        (default): any non-zero code is an event (time in the programme).
+        Column of event codes, numbers (``0`` censored, ``1`` dropout, ``2``
+        completion; bool is read as 0/1) or text (``"ongoing"``, ``"dropped_out"``,
+        ``"completed"``), read as :func:`fit_cox` reads them
+        (:func:`rpc_eval.engagement.eventcodes.event_codes`).
     group : str, optional
         Column to estimate a curve per group (labels sorted, or in category order).
+    event_of_interest : scalar or None
+        Event code that ends a spell; other codes count as censored (``1``, the
+        default, = time to dropout with completion censored: "retention" in the dropout
+        sense). ``None``: any event ends a spell (time in the programme). A code that
+        does not occur gives flat curves, with a warning.
+    censored : scalar or None
+        The code of censored rows (default 0; e.g. ``"ongoing"`` for text codes). A
+        code that does not occur is refused naming the codes found (numbers without it
+        are accepted with a warning: complete follow-up).
     ci : float
         Confidence level (default 0.95).
     conf_type : {"log", "log-log", "plain"}
@@ -416,15 +393,16 @@ def kaplan_meier(df: pd.DataFrame, duration: str, event: str, *,
     Returns
     -------
     KaplanMeierResult
-        ``.table`` has columns ``group, time, n_risk, n_event, n_censor, survival,
-        std_err, ci_low, ci_high`` (``group`` is ``"all"`` without ``group=``); see
-        also ``.at_risk(times)``, ``.median()``, ``.summary()``, ``.plot()``.
+        ``.table`` has columns :data:`KM_COLUMNS`, ``group, time, n_at_risk, n_events,
+        n_censored, survival, std_error, ci_low, ci_high`` (``group`` is ``"all"``
+        without ``group=``); see also ``.at_risk(times)``, ``.median()``,
+        ``.summary()``, ``.plot()``.
 
     Notes
     -----
     ``S(t) = prod_{t_j <= t} (1 - d_j / n_j)``; Greenwood:
     ``Var(log S(t)) = sum_{t_j <= t} d_j / (n_j (n_j - d_j))`` with ``se_H`` its square
-    root and ``std_err = S(t) se_H``. CIs with ``z = Phi^-1((1 + ci) / 2)``:
+    root and ``std_error = S(t) se_H``. CIs with ``z = Phi^-1((1 + ci) / 2)``:
     "log" ``S exp(+-z se_H)`` (upper capped at 1); "log-log"
     ``S^exp(+-z se_H / log S)``; "plain" ``S (1 +- z se_H)`` clipped to [0, 1]
     (``survival:::survfit_confint``). Times are used as given (R's ``timefix`` merges
@@ -437,20 +415,30 @@ def kaplan_meier(df: pd.DataFrame, duration: str, event: str, *,
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"days": [2, 3, 3, 5, 8, 9], "event": [1, 0, 2, 1, 0, 1]})
-    >>> km = kaplan_meier(d, "days", "event")
+    >>> km = kaplan_meier(d, "days", "event", event_of_interest=None)
     >>> km.table["survival"].round(4).tolist()
     [0.8333, 0.6667, 0.4444, 0.4444, 0.0]
-    >>> kaplan_meier(d, "days", "event", event_of_interest=1).table["n_event"].tolist()
+    >>> kaplan_meier(d, "days", "event", event_of_interest=1).table["n_events"].tolist()
+    [1, 0, 1, 0, 1]
+
+    Text codes work as in :func:`fit_cox`:
+
+    >>> words = d.assign(status=d["event"].map({0: "ongoing", 1: "dropped_out",
+    ...                                          2: "completed"}))
+    >>> kaplan_meier(words, "days", "status", event_of_interest="dropped_out",
+    ...              censored="ongoing").table["n_events"].tolist()
     [1, 0, 1, 0, 1]
     """
     ci = _check_ci(ci)
     if conf_type not in _KM_CONF_TYPES:
         raise RpcEvalError(f"conf_type must be one of {_KM_CONF_TYPES}, got {conf_type!r}")
-    p = _prepare(df, duration, event, group)
+    p = _prepare(data, duration, event, group, censored=censored,
+                 model="the Kaplan-Meier estimate")
     if event_of_interest is None:
         d = (p.code != 0).astype(np.int64)
     else:
-        d = (p.code == event_of_interest).astype(np.int64)
+        k = p.code_of(event_of_interest)
+        d = ((p.code == k) & (k > 0)).astype(np.int64)
     z = stats.norm.ppf(1 - (1 - ci) / 2)
     what = "events" if event_of_interest is None else f"events of type {event_of_interest}"
     if d.sum() == 0:
@@ -471,16 +459,16 @@ def kaplan_meier(df: pd.DataFrame, duration: str, event: str, *,
             surv = np.cumprod(1.0 - n_event / n_risk)
             term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
             se_h = np.sqrt(np.cumsum(term))
-            std_err = np.where(np.isinf(se_h), np.nan, surv * se_h)
+            std_error = np.where(np.isinf(se_h), np.nan, surv * se_h)
         low, high = _km_ci(surv, se_h, z, conf_type)
         parts.append(pd.DataFrame({
             "group": [label] * len(times),
             "time": times.astype(np.int64) if p.integer_time else times,
-            "n_risk": n_risk.astype(np.int64),
-            "n_event": n_event.astype(np.int64),
-            "n_censor": n_censor.astype(np.int64),
+            "n_at_risk": n_risk.astype(np.int64),
+            "n_events": n_event.astype(np.int64),
+            "n_censored": n_censor.astype(np.int64),
             "survival": surv,
-            "std_err": std_err,
+            "std_error": std_error,
             "ci_low": low,
             "ci_high": high,
         }))
@@ -493,20 +481,22 @@ def kaplan_meier(df: pd.DataFrame, duration: str, event: str, *,
 # log-rank
 # --------------------------------------------------------------------------------------
 
-def logrank_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
-                 event_of_interest: int | None = None,
+def logrank_test(data: pd.DataFrame, duration: str, event: str, *, group: str,
+                 event_of_interest: Any = 1, censored: Any = 0,
                  strata: str | None = None) -> pd.DataFrame:
     """k-sample log-rank test of equal hazards (survival curves) across groups.
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
     duration, event : str
-        As :func:`kaplan_meier`.
+        As :func:`kaplan_meier` (numeric or text event codes).
     group : str
         Column of the groups compared.
-    event_of_interest : int, optional
-        Event code tested (others censored); ``None`` = any event.
+    event_of_interest : scalar or None
+        Event code tested (others censored; default 1); ``None`` = any event.
+    censored : scalar or None
+        The code of censored rows (default 0), as :func:`kaplan_meier`.
     strata : str, optional
         Column of strata: observed - expected and its variance are summed over strata
         (``survdiff(... + strata(s))``).
@@ -514,8 +504,8 @@ def logrank_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
     Returns
     -------
     DataFrame
-        One row: ``test`` ("log-rank" or "stratified log-rank"), ``statistic`` (chi-
-        square), ``df``, ``p``.
+        One row, :data:`TEST_COLUMNS`: ``test`` ("log-rank" or "stratified log-rank"),
+        ``statistic`` (chi-square), ``df``, ``p_value``.
 
     Notes
     -----
@@ -532,15 +522,17 @@ def logrank_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
     >>> import pandas as pd
     >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 0, 1, 1, 0, 1, 0],
     ...                   "g": ["a", "a", "a", "a", "b", "b", "b", "b"]})
-    >>> res = logrank_test(d, "t", "e", "g")
+    >>> res = logrank_test(d, "t", "e", group="g")
     >>> round(float(res["statistic"].iloc[0]), 4), int(res["df"].iloc[0])
     (5.3478, 1)
     """
-    p = _prepare(df, duration, event, group, strata)
+    p = _prepare(data, duration, event, group, strata, censored=censored,
+                 model="the log-rank test")
     if event_of_interest is None:
         d = (p.code != 0).astype(np.int64)
     else:
-        d = (p.code == event_of_interest).astype(np.int64)
+        k = p.code_of(event_of_interest)
+        d = ((p.code == k) & (k > 0)).astype(np.int64)
     k = len(p.labels)
     if k < 2:
         raise RpcEvalError(f"the log-rank test needs at least two groups in {group!r}; "
@@ -582,8 +574,8 @@ def logrank_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
         raise RpcEvalError("the log-rank variance matrix is singular") from err
     pval = float(stats.chi2.sf(stat, dof))
     name = "log-rank" if strata is None else "stratified log-rank"
-    return pd.DataFrame({"test": [name], "statistic": [stat], "df": [dof], "p": [pval]},
-                        columns=TEST_COLUMNS)
+    return pd.DataFrame({"test": [name], "statistic": [stat], "df": [dof],
+                         "p_value": [pval]}, columns=TEST_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------
@@ -638,21 +630,22 @@ def _cif_ci(cif: np.ndarray, var: np.ndarray, z: float, conf_type: str):
     return low, high
 
 
-@dataclass
-class CumulativeIncidenceResult:
+@dataclass(repr=False)
+class CumulativeIncidenceResult(Result):
     """Aalen-Johansen cumulative incidence functions, from :func:`cumulative_incidence`.
 
     Attributes
     ----------
     table : DataFrame
         One row per group, cause and distinct observed time of the group: ``group,
-        cause, time, cif, variance, ci_low, ci_high``. ``variance`` is cmprsk's
-        (``cuminc(...)$var``).
+        cause, time, cif, variance, ci_low, ci_high, n_at_risk, n_events``.
+        ``variance`` is cmprsk's (``cuminc(...)$var``); ``cause`` is the event code of
+        the data.
     ci : float
         Confidence level.
     conf_type : str
         ``"log-log"`` (default; as tidycmprsk) or ``"plain"``.
-    causes : list of int
+    causes : list
         The event codes estimated.
     duration, event, group : str or None
         Column names used.
@@ -674,9 +667,9 @@ class CumulativeIncidenceResult:
     def at(self, times: Sequence[float]) -> pd.DataFrame:
         """Estimates at chosen times, like ``cmprsk::timepoints``.
 
-        Returns a DataFrame with the columns of ``.table``: the step function's value at
-        each time (right-continuous). Times after a group's last observed time have no
-        estimate (NaN, as ``timepoints``' NA) and a warning names them.
+        Returns a DataFrame with the columns of :data:`CIF_COLUMNS`: the step function's
+        value at each time (right-continuous). Times after a group's last observed time
+        have no estimate (NaN, as ``timepoints``' NA) and a warning names them.
         """
         tt = np.sort(np.unique(np.asarray(times, dtype=float)))
         if (tt < 0).any():
@@ -713,130 +706,89 @@ class CumulativeIncidenceResult:
         return self.table.groupby(["group", "cause"], sort=False).tail(1).reset_index(
             drop=True)
 
-    def summary(self) -> str:
-        """A few lines for people: the CIF at the end of follow-up per group and cause."""
-        fin = self.final()
-        pct = f"{self.ci:.0%}"
-        lines = [self._title(), f"  duration: {self.duration}; causes: "
-                 f"{', '.join(map(str, self.causes))}; {pct} CI ({self.conf_type})"]
-        width = max(5, *(len(str(g)) for g in fin["group"]))
-        lines.append(f"  {'group':<{width}} {'cause':>5} {'time':>8} {'CIF':>7}  {pct} CI")
-        for r in fin.itertuples(index=False):
-            lines.append(f"  {str(r.group):<{width}} {r.cause!s:>5} {r.time:>8g} "
-                         f"{r.cif:7.3f}  ({r.ci_low:.3f}, {r.ci_high:.3f})")
-        return "\n".join(lines)
+    def _facts(self) -> list[tuple[str, Any]]:
+        return [("Groups", len(self.groups)),
+                ("Causes", ", ".join(map(str, self.causes))),
+                ("Duration", self.duration), ("Confidence level", self.ci),
+                ("Interval", self.conf_type)]
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        return {"final": self.final(), "table": self.table}
 
-    def _repr_html_(self) -> str:
-        return (f"<p><strong>{html.escape(self._title())}</strong> "
-                f"({html.escape(self.duration)}; {self.ci:.0%} CI, "
-                f"{html.escape(self.conf_type)})</p>"
-                + _html_table(self.final(), "Cumulative incidence at the end of follow-up"))
+    def to_frame(self) -> pd.DataFrame:
+        """The estimates, one row per group, cause and time (``table``), as a copy."""
+        return self.table.copy()
 
-    def plot(self, ax: Any = None, stacked: bool = True, group: Any = None,
-             ci: bool = True, labels: dict | None = None) -> Any:
-        """Plot the CIFs.
+    def plot(self, ax: Any = None, *, stacked: bool = True, group: Any = None,
+             show_ci: bool = True, labels: dict | None = None, axes: Any = None,
+             xlabel: str | None = None, title: str | None = None) -> Any:
+        """Plot the CIFs in the accessible style of :mod:`rpc_eval.engagement.plots`.
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Axes to draw on; a new figure is made when omitted.
+            Axes to draw on (one group); a new figure is made when omitted.
         stacked : bool
-            ``True`` (default): stacked areas, one per cause, for one group; the top of
-            the stack is ``1 - S(t)`` (all-cause incidence) and the white space above
-            it the proportion still in the programme. ``False``: one step line per
-            group and cause (colour = group, line style = cause), with CI bands when
-            ``ci``.
+            ``True`` (default): stacked hatched areas, one per cause; the top of the
+            stack is ``1 - S(t)`` (all-cause incidence) and the white space above it
+            the proportion still in the programme. ``False``: one step line per cause
+            (line style and colour), with CI bands when ``show_ci``.
         group : label, optional
-            Group to draw when stacked; required when there are several groups.
-        ci : bool
+            The group to draw; default: every group, one panel each.
+        show_ci : bool
             CI bands (unstacked plot only).
         labels : dict, optional
-            Names for causes, e.g. ``{1: "dropout", 2: "completion"}``.
+            Names of the causes; default "Dropped out" (1, ``"dropped_out"``),
+            "Completed" (2, ``"completed"``), otherwise the code in words.
+        axes : sequence of Axes, optional
+            One per group, when several groups are drawn.
+        xlabel, title : str, optional
 
         Returns
         -------
-        matplotlib.axes.Axes
+        matplotlib.axes.Axes, or an array of Axes (one per group)
         """
-        import matplotlib.pyplot as plt
+        from rpc_eval.engagement.plots import event_label, plot_cumulative_incidence, words
 
-        labels = labels or {}
-        groups = self.groups
-        if stacked:
-            if group is None:
-                if len(groups) > 1:
-                    raise RpcEvalError(
-                        "a stacked plot shows one group; pass group= one of "
-                        f"{groups} (or stacked=False for all groups)")
-                group = groups[0]
-            if group not in groups:
-                raise RpcEvalError(f"no group {group!r}; groups are {groups}")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
+        names = {c: (labels or {}).get(c, event_label(c)) for c in self.causes}
         tab = self.table
-        if stacked:
-            sub = tab[tab["group"] == group]
-            bottom = None
-            for c in self.causes:
-                sc = sub[sub["cause"] == c]
-                x = np.r_[0.0, sc["time"].to_numpy(dtype=float)]
-                y = np.r_[0.0, sc["cif"].to_numpy()]
-                lo = np.zeros_like(y) if bottom is None else bottom
-                ax.fill_between(x, lo, lo + y, step="post", alpha=0.7,
-                                label=str(labels.get(c, c)), linewidth=0)
-                bottom = lo + y
-            if self.group is not None:
-                ax.set_title(f"Cumulative incidence, {self.group} = {group}")
-            else:
-                ax.set_title("Cumulative incidence")
-        else:
-            colours = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
-            styles = ["-", "--", ":", "-."]
-            for (g, c), sc in tab.groupby(["group", "cause"], sort=False):
-                x = np.r_[0.0, sc["time"].to_numpy(dtype=float)]
-                y = np.r_[0.0, sc["cif"].to_numpy()]
-                name = str(labels.get(c, c)) if len(groups) == 1 else f"{g}: {labels.get(c, c)}"
-                gi, ci_ = groups.index(g), self.causes.index(c)
-                colour = colours[(ci_ if len(groups) == 1 else gi) % len(colours)]
-                style = "-" if len(groups) == 1 else styles[ci_ % len(styles)]
-                (line,) = ax.step(x, y, where="post", label=name, color=colour,
-                                  linestyle=style)
-                if ci:
-                    lo = np.r_[0.0, sc["ci_low"].to_numpy()]
-                    hi = np.r_[0.0, sc["ci_high"].to_numpy()]
-                    ax.fill_between(x, lo, hi, step="post", alpha=0.2,
-                                    color=line.get_color(), linewidth=0)
-            ax.set_title("Cumulative incidence")
-        ax.set_ylim(0, 1.02)
-        legend_title = "cause" if stacked or len(groups) == 1 else f"{self.group}: cause"
-        ax.set_xlim(left=0)
-        ax.set_xlabel(self.duration)
-        ax.set_ylabel("Cumulative incidence")
-        ax.legend(title=legend_title)
-        return ax
+        if group is not None:
+            if group not in self.groups:
+                raise RpcEvalError(f"no group {group!r}; groups are {self.groups}")
+            tab = tab[tab["group"] == group]
+        tab = tab.assign(cause=tab["cause"].map(names))
+        ungrouped = self.group is None or tab["group"].nunique() == 1
+        return plot_cumulative_incidence(
+            tab, ax=ax, stacked=stacked, axes=axes, group=None if ungrouped else "group",
+            show_ci=show_ci and not stacked, causes=[names[c] for c in self.causes],
+            xlabel=xlabel or words(self.duration), ylabel="Cumulative incidence",
+            title=title if title is not None else (
+                f"{words(self.group)}: {group}" if group is not None and self.group
+                else None))
 
 
-def cumulative_incidence(df: pd.DataFrame, duration: str, event: str, *,
-                         group: str | None = None, causes: Sequence[int] | None = None,
-                         ci: float = 0.95,
+def cumulative_incidence(data: pd.DataFrame, duration: str, event: str, *,
+                         group: str | None = None, causes: Sequence[Any] | None = None,
+                         censored: Any = 0, ci: float = 0.95,
                          conf_type: str = "log-log") -> CumulativeIncidenceResult:
     """Aalen-Johansen cumulative incidence of each event type with competing events.
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         One row per subject.
     duration : str
         Column of durations, >= 0.
     event : str
-        Column of integer codes: 0 censored, 1, 2, ... event types (causes).
+        Column of event codes, numbers (0 censored, 1, 2, ... event types) or text
+        (``"ongoing"``, ``"dropped_out"``, ``"completed"``), as :func:`kaplan_meier`.
     group : str, optional
         Column to estimate the CIFs per group.
-    causes : sequence of int, optional
-        Causes to report (default: every non-zero code present). Every non-zero code
-        still counts as a competing event for the others.
+    causes : sequence, optional
+        Event codes (causes) to report (default: every event code present). Every
+        code other than ``censored`` still counts as a competing event for the others.
+    censored : scalar or None
+        The code of censored rows (default 0), as :func:`kaplan_meier`.
     ci : float
         Confidence level (default 0.95).
     conf_type : {"log-log", "plain"}
@@ -848,8 +800,8 @@ def cumulative_incidence(df: pd.DataFrame, duration: str, event: str, *,
     -------
     CumulativeIncidenceResult
         ``.table`` with columns ``group, cause, time, cif, variance, ci_low, ci_high,
-        n_risk, n_event`` (one row per group, cause and distinct observed time;
-        ``n_risk`` at risk just before ``time``, ``n_event`` events of the cause at
+        n_at_risk, n_events`` (one row per group, cause and distinct observed time;
+        ``n_at_risk`` at risk just before ``time``, ``n_events`` events of the cause at
         ``time``); ``.at(times)`` (the first seven columns),
         ``.final()``, ``.summary()``, ``.plot()``.
 
@@ -881,40 +833,42 @@ def cumulative_incidence(df: pd.DataFrame, duration: str, event: str, *,
     ci = _check_ci(ci)
     if conf_type not in _CIF_CONF_TYPES:
         raise RpcEvalError(f"conf_type must be one of {_CIF_CONF_TYPES}, got {conf_type!r}")
-    p = _prepare(df, duration, event, group)
-    present = sorted(int(c) for c in np.unique(p.code) if c != 0)
+    p = _prepare(data, duration, event, group, censored=censored,
+                 model="the cumulative incidence")
     if causes is None:
-        causes = present
+        causes = list(p.types)
         if not causes:
             warnings.warn("there are no events (everyone is censored): nothing to "
                           "estimate, the table is empty", RpcEvalWarning, stacklevel=2)
     else:
-        causes = [int(c) for c in causes]
-        if any(c == 0 for c in causes):
-            raise RpcEvalError("0 is the censoring code, not a cause")
-        absent = [c for c in causes if c not in present]
+        causes = [c.item() if hasattr(c, "item") else c for c in causes]
+        if censored is not None and any(_same(c, censored) for c in causes):
+            raise RpcEvalError(f"{censored!r} is the censoring code, not a cause")
+        absent = [c for c in causes if p.code_of(c) == 0]
         if absent:
             warnings.warn(f"no events of cause {absent}: their incidence is 0",
                           RpcEvalWarning, stacklevel=2)
     z = stats.norm.ppf(1 - (1 - ci) / 2)
-    ncode = int(max(p.code.max(), max(causes, default=0))) + 1
+    ncode = len(p.types) + 2  # censored, the event types, and a column for absent causes
     parts = []
     for gi, label in enumerate(p.labels):
         m = p.group == gi
         times, n_risk, counts = _tabulate(p.time[m], p.code[m], ncode)
-        d_all = counts[:, 1:].sum(axis=1)
         if m.sum() == 1 and len(p.labels) > 1:
             warnings.warn(f"group {label!r} has a single subject", RpcEvalWarning,
                           stacklevel=2)
+        d_all = counts[:, 1:len(p.types) + 1].sum(axis=1)
         for c in causes:
-            cif, var = _cif_one(times, n_risk, counts[:, c], d_all)
+            k = p.code_of(c) or ncode - 1  # an absent cause reads an empty column
+            cif, var = _cif_one(times, n_risk, counts[:, k], d_all)
             low, high = _cif_ci(cif, var, z, conf_type)
             parts.append(pd.DataFrame({
-                "group": [label] * len(times), "cause": c,
+                "group": [label] * len(times), "cause": [c] * len(times),
                 "time": times.astype(np.int64) if p.integer_time else times,
                 "cif": cif, "variance": var, "ci_low": low, "ci_high": high,
-                "n_risk": n_risk.astype(np.int64), "n_event": counts[:, c].astype(np.int64)}))
-    columns = [*CIF_COLUMNS, "n_risk", "n_event"]
+                "n_at_risk": n_risk.astype(np.int64),
+                "n_events": counts[:, k].astype(np.int64)}))
+    columns = [*CIF_COLUMNS, "n_at_risk", "n_events"]
     if parts:
         table = pd.concat(parts, ignore_index=True)[columns]
     else:
@@ -997,20 +951,23 @@ def _gray_stratum(t: np.ndarray, m: np.ndarray, g: np.ndarray, k: int,
     return score, v
 
 
-def gray_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
-              cause: int | Sequence[int] | None = None,
+def gray_test(data: pd.DataFrame, duration: str, event: str, *, group: str,
+              cause: Any | Sequence[Any] | None = None, censored: Any = 0,
               strata: str | None = None) -> pd.DataFrame:
     """Gray's (1988) k-sample test for equal cumulative incidence of a cause.
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
     duration, event : str
-        As :func:`cumulative_incidence` (0 censored, other codes causes).
+        As :func:`cumulative_incidence` (``censored`` rows censored, other codes
+        causes; numbers or text).
     group : str
         Column of the groups compared.
-    cause : int or sequence of int, optional
+    cause : scalar or sequence, optional
         Cause(s) to test, one row each (default: every cause present).
+    censored : scalar or None
+        The code of censored rows (default 0), as :func:`kaplan_meier`.
     strata : str, optional
         Column of strata; scores and variances are summed over strata (as
         ``cuminc(..., strata = s)``).
@@ -1018,7 +975,8 @@ def gray_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
     Returns
     -------
     DataFrame
-        ``cause, statistic, df, p``; ``df`` = number of groups - 1.
+        :data:`GRAY_COLUMNS`: ``cause, statistic, df, p_value``; ``df`` = number of
+        groups - 1.
 
     Notes
     -----
@@ -1057,29 +1015,30 @@ def gray_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
     >>> rng = np.random.default_rng(1)
     >>> d = pd.DataFrame({"t": rng.integers(1, 10, 60), "e": rng.integers(0, 3, 60),
     ...                   "g": np.repeat(["a", "b"], 30)})
-    >>> gray_test(d, "t", "e", "g", cause=1).columns.tolist()
-    ['cause', 'statistic', 'df', 'p']
+    >>> gray_test(d, "t", "e", group="g", cause=1).columns.tolist()
+    ['cause', 'statistic', 'df', 'p_value']
     """
-    p = _prepare(df, duration, event, group, strata)
+    p = _prepare(data, duration, event, group, strata, censored=censored,
+                 model="Gray's test")
     k = len(p.labels)
     if k < 2:
         raise RpcEvalError(f"Gray's test needs at least two groups in {group!r}; found {k}")
-    present = sorted(int(c) for c in np.unique(p.code) if c != 0)
     if cause is None:
-        causes = present
-    elif isinstance(cause, int | np.integer):
-        causes = [int(cause)]
+        causes = list(p.types)
+    elif isinstance(cause, str) or not isinstance(cause, Sequence | np.ndarray):
+        causes = [cause.item() if hasattr(cause, "item") else cause]
     else:
-        causes = [int(c) for c in cause]
+        causes = [c.item() if hasattr(c, "item") else c for c in cause]
     if not causes:
         raise RpcEvalError("there are no events, so Gray's test is undefined")
     strata_codes = p.strata if p.strata is not None else np.zeros(len(p.time), np.int64)
     rows = []
     for c in causes:
-        if c not in present:
-            raise RpcEvalError(f"there are no events of cause {c}, so Gray's test for it "
+        kc = p.code_of(c)
+        if kc == 0:
+            raise RpcEvalError(f"there are no events of cause {c!r}, so Gray's test for it "
                                "is undefined")
-        m = np.where(p.code == 0, 0, np.where(p.code == c, 1, 2))
+        m = np.where(p.code == 0, 0, np.where(p.code == kc, 1, 2))
         score = np.zeros(k)
         var = np.zeros((k, k))
         for s in np.unique(strata_codes):
@@ -1096,6 +1055,6 @@ def gray_test(df: pd.DataFrame, duration: str, event: str, group: str, *,
         else:
             stat = float(s1 @ np.linalg.solve(v1, s1))
         rows.append({"cause": c, "statistic": stat, "df": k - 1,
-                     "p": float(stats.chi2.sf(stat, k - 1)) if not math.isnan(stat)
+                     "p_value": float(stats.chi2.sf(stat, k - 1)) if not math.isnan(stat)
                      else math.nan})
     return pd.DataFrame(rows, columns=GRAY_COLUMNS)

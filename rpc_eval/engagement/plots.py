@@ -40,6 +40,10 @@ __all__ = [
     "plot_retention",
     "plot_cumulative_incidence",
     "plot_session_hazard",
+    "plot_ratios",
+    "event_label",
+    "words",
+    "EVENT_LABELS",
     "PALETTE",
     "LINESTYLES",
     "MARKERS",
@@ -58,6 +62,43 @@ MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 HATCHES = ["", "//", "\\\\", "xx", "..", "++", "oo"]
 
 _FS_TICK, _FS_LABEL, _FS_TITLE, _FS_LEGEND, _FS_NOTE = 11, 12, 13, 11, 10
+
+#: Event codes in words, as figures and summaries name them (the codes of
+#: :func:`rpc_eval.engagement.timetoevent.time_to_event`, numeric or text).
+EVENT_LABELS: dict[Any, str] = {0: "Still attending", 1: "Dropped out", 2: "Completed",
+                                "ongoing": "Still attending", "dropped_out": "Dropped out",
+                                "completed": "Completed"}
+#: Column names in words, for axis labels.
+_COLUMN_WORDS = {"sessions": "Sessions attended", "session": "Session",
+                 "days": "Days since the start", "la_code": "Local authority"}
+
+
+def event_label(code: Any) -> str:
+    """An event code in words: ``1`` or ``"dropped_out"`` -> "Dropped out", ``2`` or
+    ``"completed"`` -> "Completed"; any other code as text with spaces.
+
+    >>> event_label(1), event_label("completed"), event_label("moved_away")
+    ('Dropped out', 'Completed', 'Moved away')
+    """
+    key = code.item() if hasattr(code, "item") else code
+    try:
+        if key in EVENT_LABELS:
+            return EVENT_LABELS[key]
+    except TypeError:
+        pass
+    text = str(key).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def words(column: str | None) -> str:
+    """A column name in words for an axis or legend: ``"sessions"`` -> "Sessions
+    attended", ``"delivery_mode"`` -> "Delivery mode"."""
+    if column is None:
+        return ""
+    if column in _COLUMN_WORDS:
+        return _COLUMN_WORDS[column]
+    text = str(column).replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 def _style(i: int) -> dict[str, Any]:
@@ -125,31 +166,31 @@ def _label(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------ retention
-def plot_retention(km_table: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFrame | None = None,
+def plot_retention(data: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFrame | None = None,
                    at_risk_times: Sequence[float] | None = None, group: str = "group",
                    time: str = "time", survival: str = "survival", ci_low: str = "ci_low",
-                   ci_high: str = "ci_high", ci: bool = True,
+                   ci_high: str = "ci_high", show_ci: bool = True,
                    xlabel: str = "Sessions attended", ylabel: str = "Proportion still engaged",
                    title: str | None = None, legend_title: str | None = None) -> Any:
     """Kaplan-Meier retention curves: step lines with confidence bands.
 
     Parameters
     ----------
-    km_table : pandas.DataFrame
+    data : pandas.DataFrame
         Columns ``[group], time, survival, ci_low, ci_high`` (the CI columns are needed only
-        with ``ci=True``). Without a ``group`` column the table is one curve. A curve whose
+        with ``show_ci=True``). Without a ``group`` column the table is one curve. A curve whose
         first time is after 0 is started at ``(0, 1)``.
     ax : matplotlib Axes, optional
         Where to draw; a new figure if omitted.
     at_risk : pandas.DataFrame, optional
-        Numbers at risk, columns ``[group], time, n_risk``; printed beneath the axis in one
-        row per group, at ``at_risk_times`` (default: the x tick positions). The number at
-        a time is the table's ``n_risk`` at the last listed time at or before it. The rows
+        Numbers at risk, columns ``[group], time, n_at_risk``; printed beneath the axis in
+        one row per group, at ``at_risk_times`` (default: the x tick positions). The number
+        at a time is the table's ``n_at_risk`` at the last listed time at or before it. The rows
         are annotations outside the Axes: a figure made here makes room for them; on your
         own figure use ``layout="constrained"`` or ``savefig(..., bbox_inches="tight")``.
     group, time, survival, ci_low, ci_high : str
         Column names.
-    ci : bool
+    show_ci : bool
         Draw the confidence bands (shaded, in the curve's colour).
     xlabel, ylabel, title, legend_title : str
         Labels; the legend appears when there are several groups.
@@ -165,8 +206,9 @@ def plot_retention(km_table: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFr
     R equivalent: ``plot(survfit(...), conf.int = TRUE, lty = 1:k)`` or
     ``survminer::ggsurvplot(fit, risk.table = TRUE)``.
     """
+    ci = show_ci
     needed = [time, survival] + ([ci_low, ci_high] if ci else [])
-    table = _check_table(km_table, needed, "km_table")
+    table = _check_table(data, needed, "data")
     groups = _groups(table, group)
     ax = _new_axes(ax)
     for i, (label, rows) in enumerate(groups):
@@ -196,7 +238,7 @@ def plot_retention(km_table: pd.DataFrame, ax: Any = None, *, at_risk: pd.DataFr
 def _at_risk_rows(ax: Any, at_risk: pd.DataFrame, groups: list[tuple[Any, pd.DataFrame]],
                   group: str, time: str, at_times: Sequence[float] | None) -> None:
     """Numbers at risk as rows of text beneath the x axis (below the axis label)."""
-    table = _check_table(at_risk, [time, "n_risk"], "at_risk")
+    table = _check_table(at_risk, [time, "n_at_risk"], "at_risk")
     if at_times is None:
         lo, hi = ax.get_xlim()
         at_times = [x for x in ax.get_xticks() if lo - 1e-9 <= x <= hi + 1e-9]
@@ -209,7 +251,7 @@ def _at_risk_rows(ax: Any, at_risk: pd.DataFrame, groups: list[tuple[Any, pd.Dat
         rows = table.loc[table[group] == label] if has_group and label is not None else table
         rows = rows.sort_values(time)
         tt = rows[time].to_numpy(dtype=float)
-        nn = rows["n_risk"].to_numpy()
+        nn = rows["n_at_risk"].to_numpy()
         y = base - 15 * (i + 1)
         if len(groups) > 1:
             ax.annotate(_label(label), xy=(0, 0), xycoords="axes fraction", xytext=(-22, y),
@@ -223,10 +265,11 @@ def _at_risk_rows(ax: Any, at_risk: pd.DataFrame, groups: list[tuple[Any, pd.Dat
 
 
 # --------------------------------------------------------------- cumulative incidence
-def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: bool = True, *,
-                              axes: Any = None, group: str = "group", cause: str = "cause",
+def plot_cumulative_incidence(data: pd.DataFrame, ax: Any = None, stacked: bool = True, *,
+                              axes: Any = None, group: str | None = "group", cause: str = "cause",
                               time: str = "time", cif: str = "cif",
-                              causes: Sequence[Any] | None = None,
+                              causes: Sequence[Any] | None = None, show_ci: bool = False,
+                              ci_low: str = "ci_low", ci_high: str = "ci_high",
                               xlabel: str = "Sessions attended",
                               ylabel: str = "Cumulative incidence", title: str | None = None,
                               legend_title: str | None = "Exit") -> Any:
@@ -234,7 +277,7 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
 
     Parameters
     ----------
-    cif_table : pandas.DataFrame
+    data : pandas.DataFrame
         Columns ``[group], cause, time, cif`` (Aalen-Johansen estimates; each cause's
         curve may have its own times; it is read as a step function that is 0 before its
         first time).
@@ -250,6 +293,13 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
         Column names.
     causes : list, optional
         Causes to draw and their order (stacking bottom up); default: order of appearance.
+        Give them in words ("Dropped out", "Completed"): the legend shows them as they
+        are (:func:`event_label` turns codes into words).
+    show_ci : bool
+        Unstacked only: shade the confidence band of each curve (columns ``ci_low``,
+        ``ci_high``).
+    ci_low, ci_high : str
+        Column names of the limits.
     xlabel, ylabel, title, legend_title : str
         Labels; each panel is titled with its group (after ``title``, if given).
 
@@ -264,11 +314,11 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
     -----
     R equivalent: ``plot(cmprsk::cuminc(...))`` (lines) or ``ggplot2::geom_area()``.
     """
-    table = _check_table(cif_table, [cause, time, cif], "cif_table")
+    table = _check_table(data, [cause, time, cif], "data")
     groups = _groups(table, group)
     cause_list = list(causes) if causes is not None else list(pd.unique(table[cause].dropna()))
     if not cause_list:
-        raise RpcEvalError("cif_table has no causes to plot")
+        raise RpcEvalError("data has no causes to plot")
     if axes is not None:
         panels = list(np.ravel(np.asarray(axes, dtype=object)))
         if len(panels) < len(groups):
@@ -277,7 +327,7 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
     elif ax is not None:
         if len(groups) > 1:
             raise RpcEvalError(
-                f"cif_table has {len(groups)} groups, which need one panel each: pass "
+                f"data has {len(groups)} groups, which need one panel each: pass "
                 "axes=[...] with one Axes per group, or neither ax nor axes")
         panels = [ax]
     else:
@@ -293,7 +343,9 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
             fig.delaxes(extra)
     for k, (label, rows) in enumerate(groups):
         pax = panels[k]
-        _cif_panel(pax, rows, cause_list, cause, time, cif, stacked)
+        _cif_panel(pax, rows, cause_list, cause, time, cif, stacked,
+                   (ci_low, ci_high) if show_ci and not stacked
+                   and {ci_low, ci_high} <= set(rows.columns) else None)
         panel_title = _label(label) if label is not None else None
         if title and panel_title:
             panel_title = f"{title}: {panel_title}"
@@ -308,7 +360,7 @@ def plot_cumulative_incidence(cif_table: pd.DataFrame, ax: Any = None, stacked: 
 
 
 def _cif_panel(ax: Any, rows: pd.DataFrame, cause_list: list[Any], cause: str, time: str,
-               cif: str, stacked: bool) -> None:
+               cif: str, stacked: bool, band: tuple[str, str] | None = None) -> None:
     from matplotlib.colors import to_rgba
 
     grid = np.unique(np.r_[0.0, rows[time].to_numpy(dtype=float)])
@@ -331,10 +383,15 @@ def _cif_panel(ax: Any, rows: pd.DataFrame, cause_list: list[Any], cause: str, t
         else:
             ax.step(grid, values, where="post", color=st["color"], linestyle=st["linestyle"],
                     linewidth=2.2, label=str(c))
+            if band is not None and len(t):
+                lims = [sub[b].to_numpy(dtype=float) for b in band]
+                lo, hi = (np.where(k >= 0, v[np.clip(k, 0, None)], 0.0) for v in lims)
+                ax.fill_between(grid, lo, hi, step="post", color=st["color"], alpha=0.18,
+                                linewidth=0, label="_nolegend_")
 
 
 # ------------------------------------------------------------------- session hazard
-def plot_session_hazard(hazard_table: pd.DataFrame, ax: Any = None, *, kind: str = "points",
+def plot_session_hazard(data: pd.DataFrame, ax: Any = None, *, kind: str = "points",
                         group: str = "group", time: str = "session", hazard: str = "hazard",
                         ci_low: str = "ci_low", ci_high: str = "ci_high",
                         xlabel: str = "Session", ylabel: str = "Dropout hazard",
@@ -343,7 +400,7 @@ def plot_session_hazard(hazard_table: pd.DataFrame, ax: Any = None, *, kind: str
 
     Parameters
     ----------
-    hazard_table : pandas.DataFrame
+    data : pandas.DataFrame
         Columns ``[group], session, hazard, ci_low, ci_high`` (from
         :func:`rpc_eval.engagement.discrete.empirical_hazard` or
         ``DiscreteHazardResult.hazard_by_session``). Without the CI columns no error bars
@@ -373,7 +430,7 @@ def plot_session_hazard(hazard_table: pd.DataFrame, ax: Any = None, *, kind: str
     """
     if kind not in ("points", "bars"):
         raise RpcEvalError(f"kind must be 'points' or 'bars', not {kind!r}")
-    table = _check_table(hazard_table, [time, hazard], "hazard_table")
+    table = _check_table(data, [time, hazard], "data")
     has_ci = ci_low in table.columns and ci_high in table.columns
     groups = _groups(table, group)
     ax = _new_axes(ax)
@@ -406,3 +463,87 @@ def plot_session_hazard(hazard_table: pd.DataFrame, ax: Any = None, *, kind: str
     ax.set_ylim(bottom=0)
     _finish(ax, xlabel, ylabel, title, legend=n > 1, legend_title=legend_title)
     return ax
+
+
+# -------------------------------------------------------------------- ratio (forest)
+def plot_ratios(coefficients: pd.DataFrame, ax: Any = None, *, show_ci: bool = True,
+                term: str = "term", ratio: str = "ratio", ci_low: str = "ratio_ci_low",
+                ci_high: str = "ratio_ci_high", xlabel: str = "Ratio (log scale)",
+                title: str | None = None) -> Any:
+    """Forest plot of ratios (hazard, odds) with their intervals, on a log axis.
+
+    Parameters
+    ----------
+    coefficients : pandas.DataFrame
+        A model's coefficient table (columns ``term, ratio, ratio_ci_low,
+        ratio_ci_high``, docs/conventions.md). Terms whose ratio is 0, infinite or
+        missing (separation) are listed with the words "no finite estimate".
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure if omitted.
+    show_ci : bool
+        Draw the interval of each ratio.
+    term, ratio, ci_low, ci_high : str
+        Column names.
+    xlabel, title : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One errorbar container (``ax.containers``) for the finite ratios; the line at 1
+        marks no difference.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> tab = pd.DataFrame({"term": ["g[T.B]", "age"], "ratio": [1.5, 0.9],
+    ...                     "ratio_ci_low": [1.1, 0.8], "ratio_ci_high": [2.0, 1.0]})
+    >>> ax = plot_ratios(tab)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['g: B', 'age']
+    """
+    needed = [term, ratio] + ([ci_low, ci_high] if show_ci else [])
+    table = _check_table(coefficients, needed, "coefficients")
+    ax = _new_axes(ax, figsize=(7.0, 0.5 * len(table) + 1.6))
+    y = np.arange(len(table))[::-1].astype(float)
+    r = table[ratio].to_numpy(dtype=float)
+    finite = np.isfinite(r) & (r > 0)
+    st = _style(0)
+    yerr = None
+    if show_ci:
+        lo = table[ci_low].to_numpy(dtype=float)
+        hi = table[ci_high].to_numpy(dtype=float)
+        yerr = np.vstack([r - lo, hi - r])[:, finite]
+        yerr = np.where(np.isfinite(yerr), np.clip(yerr, 0, None), 0.0)
+    ax.errorbar(r[finite], y[finite], xerr=yerr, fmt=st["marker"], color=st["color"],
+                markersize=7, elinewidth=1.6, capsize=3, label="_nolegend_")
+    for yy, ok in zip(y, finite, strict=True):
+        if not ok:
+            ax.annotate("no finite estimate", xy=(0.02, yy), xycoords=("axes fraction", "data"),
+                        va="center", fontsize=_FS_NOTE, style="italic")
+    ax.axvline(1.0, color="black", linewidth=1.0, linestyle="--")
+    ax.set_xscale("log")
+    _ratio_ticks(ax)
+    ax.set_yticks(y)
+    ax.set_yticklabels([_term_words(t) for t in table[term].astype(str)])
+    ax.set_ylim(-0.7, len(table) - 0.3)
+    _finish(ax, xlabel, "", title, legend=False)
+    return ax
+
+
+def _term_words(term: str) -> str:
+    """``g[T.B]`` -> ``g: B``; interactions joined with " x "."""
+    import re
+
+    return " x ".join(re.sub(r"^(.*)\[T\.(.*)\]$", r"\1: \2", part)
+                      for part in term.split(":"))
+
+
+def _ratio_ticks(ax: Any) -> None:
+    """Plain-number ticks on a log ratio axis (0.25, 0.5, 1, 2, 4 ...), no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=2.0, numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())

@@ -466,7 +466,7 @@ def time_to_event(data: EvaluationData, *, censor_date=None) -> pd.DataFrame:
 
 
 def person_period(
-    tte: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     max_sessions: int | None = None,
     id_col: str = "parent_id",
@@ -496,7 +496,7 @@ def person_period(
 
     Parameters
     ----------
-    tte : DataFrame
+    data : DataFrame
         One row per parent, e.g. from :func:`time_to_event`; any frame with
         ``id_col``, ``sessions_col`` (whole numbers >= 0) and ``event_col``.
     max_sessions : int, optional
@@ -510,7 +510,7 @@ def person_period(
         Value of ``event_col`` that means dropout (1 in :func:`time_to_event`; use
         ``event_col="status", dropout_code="dropout"`` for the text column).
     covariates : sequence of str, optional
-        Columns copied onto every row. Default: every column of ``tte`` other than
+        Columns copied onto every row. Default: every column of ``data`` other than
         ``id_col``, ``sessions_col``, ``event_col`` and the outcome columns of
         :func:`time_to_event` (:data:`PERSON_PERIOD_OUTCOMES`).
 
@@ -518,7 +518,7 @@ def person_period(
     -------
     DataFrame
         Columns ``id_col``, ``session`` (int64, 1-based), ``dropout`` (int64, 0/1),
-        then the covariates; rows ordered by parent (as in ``tte``) then session.
+        then the covariates; rows ordered by parent (as in ``data``) then session.
 
     Raises
     ------
@@ -553,45 +553,45 @@ def person_period(
     5         c        2        0            y
     6         c        3        0            y
     """
-    if not isinstance(tte, pd.DataFrame):
-        raise RpcEvalError("tte must be a DataFrame, e.g. from time_to_event(data)")
-    _require(tte, [id_col, sessions_col, event_col], "time-to-event")
+    if not isinstance(data, pd.DataFrame):
+        raise RpcEvalError("data must be a DataFrame, e.g. from time_to_event(data)")
+    _require(data, [id_col, sessions_col, event_col], "time-to-event")
     if covariates is None:
         skip = {id_col, sessions_col, event_col, *PERSON_PERIOD_OUTCOMES}
-        covariates = [c for c in tte.columns if c not in skip]
+        covariates = [c for c in data.columns if c not in skip]
     else:
         covariates = [covariates] if isinstance(covariates, str) else list(covariates)
-        _require(tte, covariates, "time-to-event")
+        _require(data, covariates, "time-to-event")
     if max_sessions is not None and (
             isinstance(max_sessions, bool) or not float(max_sessions).is_integer()
             or max_sessions < 1):
         raise RpcEvalError(f"max_sessions must be a whole number >= 1; got {max_sessions!r}")
-    dup = tte[id_col].duplicated(keep=False)
+    dup = data[id_col].duplicated(keep=False)
     if dup.any():
         raise RpcEvalError(
             f"{id_col} must identify one row per parent; repeated: "
-            f"{_ids_text(pd.unique(tte.loc[dup, id_col]))}")
-    if sessions_col == "last_session" and len(tte) and tte[sessions_col].isna().all():
+            f"{_ids_text(pd.unique(data.loc[dup, id_col]))}")
+    if sessions_col == "last_session" and len(data) and data[sessions_col].isna().all():
         raise RpcEvalError(
             "last_session (the highest session number attended) is missing for every "
             "parent: the data give only a count of sessions attended (sessions_attended), "
             "and session numbers need the attendance table (one row per session); use "
             "sessions_col='sessions' to count sessions attended")
-    s = pd.to_numeric(tte[sessions_col], errors="coerce").astype("Float64")
+    s = pd.to_numeric(data[sessions_col], errors="coerce").astype("Float64")
     bad = s.isna() | (s < 0) | (s.round() != s)
     if bad.fillna(True).any():
         raise RpcEvalError(
             f"{sessions_col} must be a whole number >= 0 for every parent; not so for "
-            f"{_ids_text(tte.loc[bad.fillna(True).to_numpy(), id_col])}")
+            f"{_ids_text(data.loc[bad.fillna(True).to_numpy(), id_col])}")
     s = s.to_numpy(dtype="int64")
-    is_drop = (tte[event_col] == dropout_code).fillna(False).to_numpy(dtype=bool)
+    is_drop = (data[event_col] == dropout_code).fillna(False).to_numpy(dtype=bool)
     n_rows = s + is_drop.astype("int64")
     if max_sessions is not None:
         n_rows = np.minimum(n_rows, int(max_sessions))
-    idx = np.repeat(np.arange(len(tte)), n_rows)
+    idx = np.repeat(np.arange(len(data)), n_rows)
     starts = np.cumsum(n_rows) - n_rows
     session = np.arange(idx.size, dtype="int64") - np.repeat(starts, n_rows) + 1
     dropout = (is_drop[idx] & (session == s[idx] + 1)).astype("int64")
-    base = tte.iloc[idx].reset_index(drop=True)
+    base = data.iloc[idx].reset_index(drop=True)
     head = pd.DataFrame({id_col: base[id_col], "session": session, "dropout": dropout})
     return pd.concat([head, base[[c for c in covariates if c != id_col]]], axis=1)

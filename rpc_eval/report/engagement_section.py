@@ -25,7 +25,8 @@ from rpc_eval.report.html import esc  # noqa: E402
 from rpc_eval.report.publish import Report, Shown  # noqa: E402
 from rpc_eval.report.step_figures import MERGED_CAPTION, draw_published_steps  # noqa: E402
 
-__all__ = ["engagement_section", "funnel_wide", "coarse_steps", "round_count"]
+__all__ = ["engagement_section", "funnel_wide", "coarse_steps", "round_count",
+           "published_model"]
 
 CAUSE_LABELS = {1: "Dropped out", 2: "Completed"}
 #: Numbers of the published survival steps (coarse_steps: every step rests on at least
@@ -70,7 +71,8 @@ def round_count(values, base: int) -> np.ndarray:
 
 
 def coarse_steps(table: pd.DataFrame, by: Sequence[str], events: str, threshold: int,
-                 keep: Sequence[str], digits: int = 2) -> pd.DataFrame:
+                 keep: Sequence[str], digits: int = 2, at_risk: str = "n_at_risk"
+                 ) -> pd.DataFrame:
     """The published form of a step table (Kaplan-Meier, cumulative incidence).
 
     Within each ``by`` group (sorted by ``time``), a step is published only once at
@@ -78,15 +80,16 @@ def coarse_steps(table: pd.DataFrame, by: Sequence[str], events: str, threshold:
     published step, so each published step rests on at least ``threshold`` events;
     groups with fewer than ``threshold`` people at risk at the start are not published.
     The estimate columns ``keep`` are those of the last time merged into the step,
-    rounded to ``digits`` decimals; ``n_risk_rounded`` is the number at risk at the
-    step's first merged time, rounded to ``threshold``. Counts of events, censorings
+    rounded to ``digits`` decimals; ``n_risk_rounded`` (the published header) is the
+    number at risk (column ``at_risk``) at the step's first merged time, rounded to
+    ``threshold``. Counts of events, censorings
     and standard errors are not published: with the estimate they would give the
     numbers at risk exactly, and their running differences small counts of people.
     """
     rows = []
     for _, sub in table.groupby(list(by), sort=False):
         sub = sub.sort_values("time")
-        if not len(sub) or sub["n_risk"].iloc[0] < threshold:
+        if not len(sub) or sub[at_risk].iloc[0] < threshold:
             continue
         acc, first = 0, None
         for _, r in sub.iterrows():
@@ -95,7 +98,7 @@ def coarse_steps(table: pd.DataFrame, by: Sequence[str], events: str, threshold:
             if acc >= threshold:
                 row = {c: r[c] for c in by}
                 row["time"] = r["time"]
-                row["n_risk_rounded"] = first["n_risk"]
+                row["n_risk_rounded"] = first[at_risk]
                 for c in keep:
                     row[c] = r[c]
                 rows.append(row)
@@ -122,6 +125,34 @@ def term_rests_on(terms: pd.Series, counts: dict[str, float]) -> list[float]:
     for terms resting on everyone (intercept, covariates)."""
     return [counts.get(level, np.nan) if level is not None else np.nan
             for level in _levels(terms)]
+
+
+#: The published layout of a model's coefficient table (the first published reports'
+#: column names) -> the column of the result it is read from. ``ci_low``/``ci_high`` are
+#: published on the ratio scale.
+_PUBLISHED_MODEL = {"term": "term", "coef": "estimate", "se": "std_error",
+                    "robust_se": "std_error", "hr": "ratio", "ci_low": "ratio_ci_low",
+                    "ci_high": "ratio_ci_high", "z": "statistic", "p": "p_value"}
+_PUBLISHED_COX = ("term", "coef", "se", "robust_se", "hr", "ci_low", "ci_high", "z", "p")
+_PUBLISHED_FINE_GRAY = ("term", "coef", "se", "hr", "ci_low", "ci_high", "p", "z")
+#: Published test tables: ``p`` is the result's ``p_value``.
+_PUBLISHED_TEST = {"p_value": "p"}
+
+
+def published_model(coefficients: pd.DataFrame, layout: Sequence[str]) -> pd.DataFrame:
+    """A model's coefficient table in its published layout (same headers and values as
+    the first published reports): ``coef, se, [robust_se], hr, ci_low, ci_high, z, p``
+    with the limits on the ratio scale. With cluster-robust errors ``se`` is the
+    model-based SE (``naive_std_error``) and ``robust_se`` the one used (``std_error``);
+    ``robust_se`` is left out when the model was not clustered."""
+    clustered = "naive_std_error" in coefficients
+    out = {}
+    for col in layout:
+        if col == "robust_se" and not clustered:
+            continue
+        source = "naive_std_error" if (col == "se" and clustered) else _PUBLISHED_MODEL[col]
+        out[col] = coefficients[source]
+    return pd.DataFrame(out)
 
 
 def _model_columns(coefficients: pd.DataFrame) -> list[str]:
@@ -183,7 +214,7 @@ def engagement_section(rpt: Report, res: EngagementResults,
             columns=[group, *[c for s in stages for c in (f"n_{s}", f"rate_{s}")
                               if c in wide]], max_rows=20)
     if "retention" in analyses:
-        km = coarse_steps(res.retention.table, ["group"], "n_event", thr,
+        km = coarse_steps(res.retention.table, ["group"], "n_events", thr,
                           ["survival", "ci_low", "ci_high"])
         out += Shown(f"<h3>Retention by {esc(label)}</h3>")
         shown = rpt.table(
@@ -225,11 +256,12 @@ def engagement_section(rpt: Report, res: EngagementResults,
                           caption=retention_caption)
         out += shown
         if len(res.logrank):
-            out += rpt.table("engagement_logrank", res.logrank,
+            out += rpt.table("engagement_logrank",
+                             res.logrank.rename(columns=_PUBLISHED_TEST),
                              "Log-rank test of equal dropout across groups",
                              spec=TableSpec(safe=TEST_STATISTICS))
     if "cumulative_incidence" in analyses:
-        cif = coarse_steps(res.cumulative_incidence.table, ["group", "cause"], "n_event",
+        cif = coarse_steps(res.cumulative_incidence.table, ["group", "cause"], "n_events",
                            thr, ["cif", "ci_low", "ci_high"])
         out += Shown("<h3>Dropout and completion as competing exits</h3>")
         shown = rpt.table(
@@ -271,7 +303,8 @@ def engagement_section(rpt: Report, res: EngagementResults,
                           caption=cif_caption)
         out += shown
         if len(res.gray):
-            out += rpt.table("engagement_gray_test", res.gray,
+            out += rpt.table("engagement_gray_test",
+                             res.gray.rename(columns=_PUBLISHED_TEST),
                              "Gray's test of equal cumulative incidence (cause 1 = dropout, "
                              "2 = completion)", spec=TableSpec(safe=TEST_STATISTICS))
     if "session_hazard" in analyses:
@@ -325,20 +358,22 @@ def engagement_section(rpt: Report, res: EngagementResults,
                 f"in the term's {label}")
 
     if "cox" in analyses and res.cox is not None:
+        cox = published_model(res.cox.coefficients, _PUBLISHED_COX)
         out += rpt.table(
-            "engagement_cox_dropout", res.cox.coefficients,
+            "engagement_cox_dropout", cox,
             f"Cause-specific Cox model of dropout: hazard ratios against {lab.name(group, ref)}, 95% "
             "intervals from standard errors clustered by LA (Efron ties)",
-            rests_on=rests(res.cox.coefficients, "started", "dropped_out"),
-            columns=_model_columns(res.cox.coefficients))
+            rests_on=rests(cox, "started", "dropped_out"),
+            columns=_model_columns(cox))
     if "fine_gray" in analyses and res.fine_gray is not None:
+        fg = published_model(res.fine_gray.coefficients, _PUBLISHED_FINE_GRAY)
         out += rpt.table(
-            "engagement_finegray_completion", res.fine_gray.coefficients,
+            "engagement_finegray_completion", fg,
             f"Fine-Gray model of completion: subdistribution hazard ratios against "
             f"{lab.name(group, ref)}, "
             "95% intervals from robust standard errors clustered by LA",
-            rests_on=rests(res.fine_gray.coefficients, "started", "completed"),
-            columns=_model_columns(res.fine_gray.coefficients))
+            rests_on=rests(fg, "started", "completed"),
+            columns=_model_columns(fg))
     for note in res.notes:
         out += rpt.caution(note)
     return out
@@ -353,6 +388,6 @@ def _group_counts(rpt: Report, res: EngagementResults, group: str) -> pd.DataFra
     out["started"] = wide.get("started")
     out["completed"] = wide.get("completed")
     km = res.retention.table if res.retention is not None else None
-    if km is not None and "n_event" in km:
-        out["dropped_out"] = km.groupby("group")["n_event"].sum().reindex(out.index)
+    if km is not None and "n_events" in km:
+        out["dropped_out"] = km.groupby("group")["n_events"].sum().reindex(out.index)
     return out
