@@ -69,3 +69,21 @@ def test_results_display_as_one_family(result):
         assert f"id='part-{part}'" in page
     summary = res.summary()
     assert {"cox", "fine_gray", "logrank"} <= set(summary.tables)
+
+
+def test_complete_follow_up_is_not_a_coding_mistake(default_data):
+    """When every starter has finished or left (no ongoing parent, so no event code 0),
+    the section's own time-to-event coding is known: it warns nothing about a censoring
+    code (the report turns warnings into notes, and a note on Gray's test would tell
+    readers the test was left out) and every test is run."""
+    import warnings
+
+    from rpc_eval.engagement import time_to_event
+
+    data, _ = default_data
+    assert not (time_to_event(data)["event"] == 0).any()  # the case this test is about
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = engagement_analysis(data)
+    assert not [str(w.message) for w in caught if "censoring code" in str(w.message)]
+    assert len(res.gray) and len(res.logrank)

@@ -170,15 +170,22 @@ def engagement_analysis(
     overall = funnel(data)
     fun = pd.concat([funnel(data, by=group), overall.assign(**{group: "All"})],
                     ignore_index=True)
-    km = kaplan_meier(tte, "sessions", "event", group=group, event_of_interest=1)
+    # time_to_event codes ongoing parents 0; when every parent has finished or left (no 0
+    # at all) nobody is censored, which is this frame's known coding, not a mistake to warn
+    # about, so the censoring code is given only when it occurs
+    cens = 0 if (tte["event"] == 0).any() else None
+    km = kaplan_meier(tte, "sessions", "event", group=group, event_of_interest=1,
+                      censored=cens)
     try:
-        lr = logrank_test(tte, "sessions", "event", group=group, event_of_interest=1)
+        lr = logrank_test(tte, "sessions", "event", group=group, event_of_interest=1,
+                          censored=cens)
     except RpcEvalError as exc:  # e.g. one group: the rest of the section still stands
         lr = pd.DataFrame()
         notes.append(f"Log-rank test not run: {exc}")
-    cif = cumulative_incidence(tte, "sessions", "event", group=group, causes=[1, 2])
+    cif = cumulative_incidence(tte, "sessions", "event", group=group, causes=[1, 2],
+                               censored=cens)
     try:
-        gray = gray_test(tte, "sessions", "event", group=group)
+        gray = gray_test(tte, "sessions", "event", group=group, censored=cens)
     except RpcEvalError as exc:
         gray = pd.DataFrame()
         notes.append(f"Gray's test not run: {exc}")
@@ -190,12 +197,14 @@ def engagement_analysis(
         warnings.simplefilter("always")
         try:
             cox = fit_cox(frame, "sessions", "event", covariates=[group, *covariates],
-                          event_of_interest=1, cluster=cluster, reference={group: ref})
+                          event_of_interest=1, censored=cens, cluster=cluster,
+                          reference={group: ref})
         except RpcEvalError as exc:
             notes.append(f"Cox model of dropout not fitted: {exc}")
         try:
             fg = fine_gray(frame, "sessions", "event", covariates=[group, *covariates],
-                           event_of_interest=2, reference={group: ref}, cluster=cluster)
+                           event_of_interest=2, censored=cens, reference={group: ref},
+                           cluster=cluster)
         except RpcEvalError as exc:
             notes.append(f"Fine-Gray model of completion not fitted: {exc}")
     for w in caught:  # model warnings become notes in the report, not lost
