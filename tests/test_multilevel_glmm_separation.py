@@ -39,10 +39,11 @@ def _fit(d, formula=FORMULA, **kw):
         return fit_glmm(d, formula, groups="la", **kw)
 
 
-def _held_fit(d: pd.DataFrame, held: str, value: float, n_agq: int = 10):
-    """ML fit of FORMULA on ALL rows with the coefficient of ``held`` fixed at
+def _held_fit(d: pd.DataFrame, held: str, value: float, n_agq: int = 10,
+              formula: str = FORMULA):
+    """ML fit of ``formula`` on ALL rows with the coefficient of ``held`` fixed at
     ``value``: the other coefficients, the group SD and the log-likelihood."""
-    Y, X = patsy.dmatrices(FORMULA, d, return_type="dataframe")
+    Y, X = patsy.dmatrices(formula, d, return_type="dataframe")
     y = Y.iloc[:, 0].to_numpy(float)
     codes, levels = pd.factorize(d["la"], sort=True)
     prob = _Problem(X.to_numpy(float), y, codes.astype(np.intp), len(levels), n_agq,
@@ -96,7 +97,8 @@ def test_separated_reference_level_sends_the_intercept_the_other_way():
     # and arm[T.rpc] to +inf, their sum staying finite (the log-odds in arm = rpc)
     d = _data()
     d.loc[d.arm == "control", "y"] = 0
-    with pytest.warns(SeparationWarning, match=r"arm other than 'rpc': no events"):
+    with pytest.warns(SeparationWarning,
+                      match=r"arm = 'control' \(the reference level\): no events"):
         res = fit_glmm(d, FORMULA, groups="la")
     fe = res.fixed_effects.set_index("term")
     assert fe.loc["Intercept", "estimate"] == -np.inf
@@ -112,6 +114,55 @@ def test_separated_reference_level_sends_the_intercept_the_other_way():
     a = alone.fixed_effects.set_index("term")
     assert abs(-30.0 + beta["arm[T.rpc]"] - a.loc["Intercept", "estimate"]) < 1e-4
     assert fe.loc["x", "estimate"] == pytest.approx(a.loc["x", "estimate"], rel=1e-8)
+
+
+def _four_arms() -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    la = np.repeat(np.arange(25), 40)
+    arm = np.tile(["a", "b", "c", "d"], 250)
+    x = rng.normal(size=la.size)
+    eta = -0.2 + 0.5 * x + rng.normal(0, 0.5, 25)[la] + 0.4 * (arm == "c")
+    return pd.DataFrame({"la": la, "arm": arm, "x": x,
+                         "y": (rng.random(la.size) < 1 / (1 + np.exp(-eta))).astype(int)})
+
+
+def test_reference_level_of_a_four_level_column():
+    # reference a has no events: intercept -inf, every other level +inf; the limit
+    # keeps the contrasts among b, c, d finite (not terms of the model: not reported)
+    d = _four_arms()
+    d.loc[d.arm == "a", "y"] = 0
+    with pytest.warns(SeparationWarning, match=r"arm = 'a' \(the reference level\)"):
+        res = fit_glmm(d, "y ~ x + arm", groups="la")
+    fe = res.fixed_effects.set_index("term")["estimate"]
+    assert fe["Intercept"] == -np.inf
+    assert (fe[["arm[T.b]", "arm[T.c]", "arm[T.d]"]] == np.inf).all()
+    beta, sd, ll = _held_fit(d, "Intercept", -30.0, formula="y ~ x + arm")
+    assert abs(fe["x"] - beta["x"]) < 1e-4
+    assert abs(res.variance_components["sd"].iloc[0] - sd) < 1e-4
+    assert abs(res.loglik - ll) < 1e-4
+    alone = fit_glmm(d[d.arm != "a"], "y ~ x + arm", groups="la")
+    a = alone.fixed_effects.set_index("term")["estimate"]
+    assert abs((beta["arm[T.c]"] - beta["arm[T.b]"]) - a["arm[T.c]"]) < 1e-4
+    assert abs(-30.0 + beta["arm[T.b]"] - a["Intercept"]) < 1e-4
+
+
+def test_two_levels_without_events_one_the_reference():
+    # a (reference) and c have no events: the intercept carries c's rows to 0 too,
+    # so c's own coefficient is not determined (NaN), b and d are +inf
+    d = _four_arms()
+    d.loc[d.arm.isin(["a", "c"]), "y"] = 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit_glmm(d, "y ~ x + arm", groups="la")
+    said = " ".join(str(w.message) for w in caught
+                    if issubclass(w.category, SeparationWarning))
+    assert "arm[T.c] are non-zero only in rows of a separated group" in said
+    fe = res.fixed_effects.set_index("term")["estimate"]
+    assert fe["Intercept"] == -np.inf and np.isnan(fe["arm[T.c]"])
+    assert fe["arm[T.b]"] == np.inf and fe["arm[T.d]"] == np.inf
+    alone = fit_glmm(d[d.arm.isin(["b", "d"])], "y ~ x + arm", groups="la")
+    assert fe["x"] == pytest.approx(alone.fixed_effects.set_index("term")["estimate"]["x"],
+                                    rel=1e-8)
 
 
 def test_counts_with_only_successes_are_plus_inf():

@@ -71,6 +71,7 @@ from rpc_eval.multilevel.formula import complete_rows, formula_columns, term_lab
 from rpc_eval.multilevel.glmm_nested import NestedLaplace, fit_nested
 from rpc_eval.multilevel.glmm_separation import (
     GlmmSeparation,
+    categorical_blocks,
     find_separation,
     warn_glmm_separation,
 )
@@ -609,8 +610,10 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
     column's 0 (for a two-level categorical column, its reference level) the limit
     sends the intercept the other way too: with no events in the reference level the
     intercept is ``-inf`` and the level's term ``+inf`` (their finite sum, the log-odds
-    in the other level, is not a term and is not reported). A term that is non-zero
-    only in separated rows (an interaction with the level) is NaN. A group with no
+    in the other level, is not a term and is not reported); the reference level of a
+    column with more levels is the same, every other level's term ``+inf``. A term
+    that is non-zero only in separated rows (an interaction with the level), or a
+    level separated the same way as the reference, is NaN. A group with no
     rows left has its BLUP at the prior (0, conditional SD = the group SD). See
     :mod:`rpc_eval.multilevel.glmm_separation` for the argument and the directions.
     glmer has no such rule: it stops at a large finite coefficient (about -27 with an
@@ -700,7 +703,7 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
     # separation (docs/conventions.md): the separated rows and terms leave the fit
     columns, n_all = list(X.columns), len(y)
     all_levels = _group_levels(frame.loc[Y.index], groups)
-    sep = find_separation(X, y, m, family, trials is not None)
+    sep = find_separation(X, y, m, family, trials is not None, categorical_blocks(X))
     if sep:
         warn_glmm_separation(sep, n_all)
         Y, y, m = Y.loc[sep.keep], y[sep.keep], m[sep.keep]
@@ -715,9 +718,11 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
         if ((gy.min() == gy.max()) & gy.min().isin([0.0, 1.0])).all():
             raise RpcEvalError(
                 f"Perfect separation by {group}: the outcome is constant within every "
-                "group, so the group variance is infinite and no other term has a limit. "
-                "This case is refused (docs/conventions.md, Separation): fit an ordinary "
-                "regression of the group proportions, or merge groups.")
+                "group, so the group variance is infinite and the fixed effects grow with "
+                "it: there is no limit to report. "
+                "This case is refused (docs/conventions.md, Separation): model the group "
+                "outcome with an ordinary logistic regression (one row per group), or "
+                "merge groups.")
     if nested:
         res = _fit_two_level(frame.loc[Y.index], X, y, m, groups, family, ci, trials,
                              formula, n_dropped)
