@@ -277,3 +277,21 @@ def test_other_estimates_match_glmer_at_its_large_finite_stop(arm):
         assert fe["arm[T.rpc]"] == -np.inf
     else:
         assert (fe["Intercept"], fe["arm[T.rpc]"]) == (-np.inf, np.inf)
+
+
+def test_two_valued_column_other_than_0_1_follows_the_direction_of_the_limit():
+    # s takes 1 and 2; every row with s = 2 has y = 0. The limit keeps
+    # beta0 + 1 * beta_s finite and sends beta0 + 2 * beta_s to -inf, so beta_s -> -inf
+    # and the intercept -> +inf
+    d = _data()
+    d["s"] = np.where(d.arm == "rpc", 2.0, 1.0)
+    d.loc[d.s == 2, "y"] = 0
+    with pytest.warns(SeparationWarning, match=r"term s \(s = 2: no events"):
+        res = fit_glmm(d, "y ~ x + s", groups="la")
+    fe = res.fixed_effects.set_index("term")["estimate"]
+    assert fe["s"] == -np.inf and fe["Intercept"] == np.inf
+    beta, sd, ll = _held_fit(d, "s", -30.0, formula="y ~ x + s")
+    assert beta["Intercept"] > 25                    # the held fit goes the same way
+    assert abs(fe["x"] - beta["x"]) < 1e-4
+    assert abs(res.variance_components["sd"].iloc[0] - sd) < 1e-4
+    assert abs(res.loglik - ll) < 1e-4

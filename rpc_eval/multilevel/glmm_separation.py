@@ -199,8 +199,8 @@ def find_separation(X: pd.DataFrame, y: np.ndarray, m: np.ndarray, family: str,
             sep.reported[name] = direction * math.inf
             sep.dropped.append(name)
             sep.items.append((labels[name], group, what))
-            if w != 0:
-                intercept_diverges(sign, group, what)
+            if w != 0:                         # the intercept is -w beta_d
+                intercept_diverges(1 if -w * direction > 0 else -1, group, what)
             else:
                 level_sign[name] = sign
             sep.keep &= X[name].to_numpy(dtype=float) != v
