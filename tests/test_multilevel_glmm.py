@@ -12,6 +12,7 @@ import pytest
 
 from rpc_eval.errors import BoundaryFitWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.multilevel.glmm import fit_glmm
+from rpc_eval.stats.separation import SeparationWarning
 
 REF = Path(__file__).parent / "reference"
 FIXTURE = json.loads((REF / "glmm.json").read_text())
@@ -142,14 +143,21 @@ def test_constant_outcome_is_an_error():
         fit_glmm(d, FORMULA, groups="la")
 
 
-def test_binary_covariate_separation_is_an_error():
+def test_binary_covariate_separation_fits_with_plus_inf():
+    # docs/conventions.md, Separation: the model fits, the term is +inf with no SE
     d = pd.read_csv(REF / "glmm_a.csv")
     d.loc[d.arm == "rpc", "y"] = 1
-    with pytest.raises(RpcEvalError, match="Perfect separation.*arm"):
-        fit_glmm(d, FORMULA, groups="la")
+    with pytest.warns(SeparationWarning, match=r"arm\[T\.rpc\] \(arm = 'rpc': only events"):
+        res = fit_glmm(d, FORMULA, groups="la")
+    fe = res.fixed_effects.set_index("term")
+    assert fe.loc["arm[T.rpc]", "estimate"] == np.inf
+    assert fe.loc["arm[T.rpc]", ["std_error", "ci_low", "ci_high", "p_value"]].isna().all()
+    assert np.isfinite(fe.loc[["Intercept", "x"], "estimate"]).all()
+    assert res.n_obs == len(d) and res.separated == ["arm[T.rpc]"]
 
 
-def test_continuous_covariate_separation_is_an_error():
+def test_continuous_covariate_separation_is_still_refused():
+    # no limit is computed for a diverging continuous term (docs/conventions.md)
     d = pd.read_csv(REF / "glmm_a.csv")
     d["y"] = (d.x > 0.1).astype(int)
     with warnings.catch_warnings():
@@ -158,7 +166,8 @@ def test_continuous_covariate_separation_is_an_error():
             fit_glmm(d, FORMULA, groups="la")
 
 
-def test_group_separation_is_an_error():
+def test_group_separation_is_still_refused():
+    # outcome constant within every group: no limit of the other terms exists
     d = pd.read_csv(REF / "glmm_a.csv")
     d["y"] = (d.la <= "LA20").astype(int)
     with pytest.raises(RpcEvalError, match="constant within every group"):

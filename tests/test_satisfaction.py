@@ -290,3 +290,50 @@ def test_ordinal_cluster_warns_with_few_clusters(groups):
         lambda c: "even" if c in "02468" else "odd"))
     with pytest.warns(DataQualityWarning, match="only 2 clusters"):
         compare_groups(few, "y", "g", method="ordinal", cluster="cluster")
+
+
+def _three_groups():
+    rng = np.random.default_rng(2)
+    return pd.DataFrame({"g": np.repeat(["a", "b", "c"], 40), "y": rng.integers(1, 6, 120)})
+
+
+def test_ordinal_separated_group_is_plus_inf_and_the_rest_is_the_limit():
+    # docs/conventions.md, Separation: group c answers only the highest code
+    from rpc_eval.stats.separation import SeparationWarning
+
+    d = _three_groups()
+    d.loc[d.g == "c", "y"] = 5
+    with pytest.warns(SeparationWarning, match=r"g\[T\.c\] \(g = 'c': every response is "
+                                               r"the highest code\)"):
+        r = compare_groups(d, "y", "g", method="ordinal").set_index("term")
+    assert r.loc["g[T.c]", "estimate"] == np.inf and r.loc["g[T.c]", "ratio"] == np.inf
+    assert r.loc["g[T.c]", ["std_error", "p_value", "ci_low", "ci_high"]].isna().all()
+    assert (r["n"] == len(d)).all()
+    alone = compare_groups(d[d.g != "c"], "y", "g", method="ordinal").set_index("term")
+    np.testing.assert_allclose(r.loc[alone.index, "estimate"], alone["estimate"], rtol=1e-6)
+    assert np.isfinite(r.loc["g[T.b]", "std_error"])
+
+
+def test_ordinal_separation_with_only_the_reference_left():
+    from rpc_eval.stats.separation import SeparationWarning
+
+    d = _three_groups().query("g != 'b'").copy()
+    d.loc[d.g == "c", "y"] = 1
+    with pytest.warns(SeparationWarning, match="the lowest code"):
+        r = compare_groups(d, "y", "g", method="ordinal").set_index("term")
+    assert r.loc["g[T.c]", "estimate"] == -np.inf and r.loc["g[T.c]", "ratio"] == 0.0
+    share = np.cumsum(d.loc[d.g == "a", "y"].value_counts(normalize=True).sort_index())
+    expected = np.log(share / (1 - share)).to_numpy()[:-1]
+    np.testing.assert_allclose(r.filter(like="threshold", axis=0)["estimate"], expected)
+
+
+def test_ordinal_separated_reference_or_lost_code_is_refused_in_words():
+    d = _three_groups()
+    d.loc[d.g == "a", "y"] = 1
+    with pytest.raises(RpcEvalError, match="reference group 'a' is the lowest code"):
+        compare_groups(d, "y", "g", method="ordinal")
+    d = _three_groups()
+    d.loc[d.g != "c", "y"] = d.loc[d.g != "c", "y"].clip(upper=4)
+    d.loc[d.g == "c", "y"] = 5
+    with pytest.raises(RpcEvalError, match=r"code\(s\) \[5.0\] occur only in group"):
+        compare_groups(d, "y", "g", method="ordinal")

@@ -39,6 +39,7 @@ from scipy import stats
 from rpc_eval._util import check_ci as _check_ci
 from rpc_eval.errors import ConvergenceWarning, DataQualityWarning, RpcEvalError
 from rpc_eval.stats.intervals import wilson_interval
+from rpc_eval.stats.separation import warn_separation
 
 __all__ = [
     "likert_distribution",
@@ -491,6 +492,14 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
         parametrisation as ``MASS::polr``), with standard errors left NaN (statsmodels
         estimates them on an increment scale).
 
+        Separation (docs/conventions.md): a group (not the reference) whose every
+        response is the highest code has ``estimate`` ``+inf`` (the lowest: ``-inf``)
+        with NaN standard error and limits, and a
+        :class:`~rpc_eval.stats.separation.SeparationWarning`; its rows leave the fit
+        (the limit of the likelihood), ``n`` still counts them. Refused in words: a
+        reference group like that (choose another ``reference``), or a response code
+        that only such groups use (the thresholds have no finite estimate).
+
     Notes
     -----
     Cramér's V = :math:`\\sqrt{\\chi^2 / (n\\,(\\min(r, c) - 1))}`. Only observed
@@ -559,8 +568,27 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
     elif reference not in levels_g:
         raise RpcEvalError(f"reference group {reference!r} has no responses; groups are {levels_g}")
     others = [g for g in levels_g if g != reference]
+    # separation (docs/conventions.md): a group whose every response is the lowest or
+    # the highest code has log odds ratio -inf / +inf; its rows leave the fit
+    separated = _ordinal_separation(d[group], y, reference, levels_y)
+    n_separated = 0
+    if separated:
+        warn_separation("the proportional-odds model", [
+            (f"{group}[T.{g}]", f"{group} = {g!r}",
+             f"every response is {'the highest' if v > 0 else 'the lowest'} code")
+            for g, v in separated.items()], stacklevel=3)
+        keep = ~d[group].isin(list(separated)).to_numpy()
+        n_separated = int((~keep).sum())
+        d, y = d.loc[keep], y.loc[keep]
+        others = [g for g in others if g not in separated]
     X = pd.DataFrame({f"{group}[T.{g}]": (d[group] == g).astype(float).to_numpy()
                       for g in others})
+    if not others:
+        # only the reference is left: its thresholds are the cumulative logits
+        share = np.cumsum([(y == c).mean() for c in levels_y])[:-1]
+        return _ordinal_table(pd.DataFrame(columns=["term", "kind", "estimate"]),
+                              np.log(share / (1 - share)), levels_y, group, separated,
+                              levels_g, "nonrobust", len(d) + n_separated)
     endog = pd.Series(pd.Categorical(y.to_numpy(), categories=levels_y, ordered=True))
     model = OrderedModel(endog, X, distr="logit")
     fit_kw = {}
@@ -595,12 +623,59 @@ def compare_groups(data: pd.DataFrame, response: str, group: str, *, method: str
         "statistic": z, "p_value": 2 * stats.norm.sf(np.abs(z)), "ci_low": lo, "ci_high": hi,
         "ratio": np.exp(est), "ratio_ci_low": np.exp(lo), "ratio_ci_high": np.exp(hi)})
     cuts = model.transform_threshold_params(params)[1:-1]
+    return _ordinal_table(rows, cuts, levels_y, group, separated, levels_g, cov_type,
+                          len(d) + n_separated)
+
+
+def _ordinal_table(rows: pd.DataFrame, cuts, levels_y, group: str, separated: dict,
+                   levels_g: list, cov_type: str, n: int) -> pd.DataFrame:
+    """The group rows (separated groups as -inf / +inf, in group order) and the
+    thresholds of the proportional-odds model."""
+    if separated:
+        inf_rows = pd.DataFrame({
+            "term": [f"{group}[T.{g}]" for g in separated], "kind": "group",
+            "estimate": [v * np.inf for v in separated.values()], "ratio":
+            [np.inf if v > 0 else 0.0 for v in separated.values()]})
+        order = {f"{group}[T.{g}]": i for i, g in enumerate(levels_g)}
+        rows = pd.concat([df for df in (rows, inf_rows) if len(df)], ignore_index=True)
+        rows = rows.sort_values("term", key=lambda t: t.map(order), kind="stable",
+                                ignore_index=True)
     labels = [f"threshold[T.{_fmt(a)}|{_fmt(b)}]"
               for a, b in zip(levels_y[:-1], levels_y[1:], strict=True)]
     thr = pd.DataFrame({"term": labels, "kind": "threshold", "estimate": cuts})
-    out = pd.concat([rows, thr], ignore_index=True)
+    out = pd.concat([df for df in (rows, thr) if len(df)], ignore_index=True)
+    out = out.reindex(columns=["term", "kind", "estimate", "std_error", "statistic",
+                               "p_value", "ci_low", "ci_high", "ratio", "ratio_ci_low",
+                               "ratio_ci_high"])
     out["cov_type"] = cov_type
-    out["n"] = len(d)
+    out["n"] = n
+    return out
+
+
+def _ordinal_separation(groups: pd.Series, y: pd.Series, reference: object,
+                        levels_y: np.ndarray) -> dict:
+    """Groups (not the reference) whose every response is the lowest (-1) or the
+    highest (+1) code. A reference group like that, or a response code only the
+    separated groups use, is refused in words: there is no finite limit to report."""
+    out = {}
+    for g, values in y.groupby(groups.to_numpy(), sort=False):
+        for v, code in ((-1, levels_y[0]), (1, levels_y[-1])):
+            if (values == code).all():
+                if g == reference:
+                    raise RpcEvalError(
+                        f"every response of the reference group {g!r} is the "
+                        f"{'lowest' if v < 0 else 'highest'} code ({code:g}), so every "
+                        "odds ratio against it is infinite; choose another reference= (a "
+                        "group with more than one response code)")
+                out[g] = v
+    if out:
+        left = set(y[~groups.isin(list(out)).to_numpy()].unique())
+        lost = [c for c in levels_y if c not in left]
+        if lost:
+            raise RpcEvalError(
+                f"response code(s) {[float(c) for c in lost]} occur only in group(s) "
+                f"{list(out)}, whose every response is the same extreme code: the "
+                "thresholds have no finite estimate. Merge response categories or groups")
     return out
 
 

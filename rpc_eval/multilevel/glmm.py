@@ -69,6 +69,12 @@ from rpc_eval.errors import (
 )
 from rpc_eval.multilevel.formula import complete_rows, formula_columns, term_labels
 from rpc_eval.multilevel.glmm_nested import NestedLaplace, fit_nested
+from rpc_eval.multilevel.glmm_separation import (
+    GlmmSeparation,
+    categorical_blocks,
+    find_separation,
+    warn_glmm_separation,
+)
 from rpc_eval.results import Result
 
 __all__ = ["fit_glmm", "GlmmResult", "GLMM_FIXED_COLUMNS"]
@@ -311,9 +317,11 @@ class GlmmResult(Result):
         A random-intercept SD is below ``BOUNDARY_SD`` (a singular fit, as lme4's
         ``isSingular(fit, tol = 1e-4)``).
     n_obs, n_dropped : int
-        Rows used; rows dropped for missing values.
+        Rows used (including rows of a separated group, which the limit fit predicts
+        exactly); rows dropped for missing values.
     n_groups : dict
-        Number of groups per grouping factor (lme4's names, as ``variance_components``).
+        Number of groups per grouping factor (lme4's names, as ``variance_components``),
+        including a group whose rows all belong to a separated group.
     groups : list of str
         The grouping columns, outermost first (``["la_code"]`` or ``["la_code",
         "practitioner_id"]``).
@@ -325,6 +333,9 @@ class GlmmResult(Result):
         The final check: ``max_abs_gradient``, ``hessian_max_eigenvalue``,
         ``modes_converged``, ``mode_decrement`` (largest Newton decrement of a group's
         mode), ``restarts`` (optimiser runs after the first), ``message``.
+    separated : list of str
+        Terms with no finite estimate (separation, see :func:`fit_glmm`), reported in
+        ``fixed_effects`` as ``-inf``, ``+inf`` or NaN with NaN standard errors.
     """
 
     fixed_effects: pd.DataFrame
@@ -344,6 +355,7 @@ class GlmmResult(Result):
     trials: str | None = None
     optimizer: dict = field(default_factory=dict, repr=False)
     boundary: bool = False
+    separated: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """The tables in the package's vocabulary (docs/conventions.md), whatever names
@@ -434,23 +446,13 @@ class GlmmResult(Result):
             notes.append(f"{self.n_dropped} rows with missing values were left out.")
         if not self.converged:
             notes.append("The optimum could not be confirmed (see .optimizer).")
+        if self.separated:
+            notes.append(
+                f"Separation: {', '.join(self.separated)} have no finite estimate (a "
+                "group with no events, or only events); they are reported as -inf, +inf "
+                "or NaN with no standard error, and the other estimates are the limit of "
+                "the fit, which leaves that group's rows out.")
         return notes
-
-
-def _check_separation(X: pd.DataFrame, y: np.ndarray, m: np.ndarray) -> None:
-    """A binary covariate level whose outcome is all 0 or all 1 (binomial only)."""
-    for name in X.columns:
-        col = X[name].to_numpy()
-        vals = np.unique(col)
-        if vals.size == 2 and name != "Intercept":
-            for v in vals:
-                sel = col == v
-                for what, full in (("0", y[sel] == 0), ("1", y[sel] == m[sel])):
-                    if np.all(full):
-                        raise RpcEvalError(
-                            f"Perfect separation: every row with {name} = {v:g} has "
-                            f"outcome {what}, so the coefficient of '{name}' is infinite. "
-                            "Merge sparse categories or drop the term.")
 
 
 #: the optimum is confirmed when max |gradient| of the log-likelihood over
@@ -538,8 +540,32 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
         ``.fixed_effects`` (``term, estimate, std_error, df, ci_low, ci_high, p``),
         ``.variance_components`` (``group, variance, sd``; nested: the inner factor
         ``inner:outer`` first, as lme4's ``VarCorr``), ``.loglik``, ``.converged``,
-        ``.boundary`` (a singular fit), ``.optimizer`` (the final check), ``.blups()``,
-        ``.icc()``, ``summary()``.
+        ``.boundary`` (a singular fit), ``.optimizer`` (the final check),
+        ``.separated`` (terms with no finite estimate), ``.blups()``, ``.icc()``,
+        ``summary()``.
+
+    Raises
+    ------
+    RpcEvalError
+        A constant outcome, a single group, an outcome that does not fit the family,
+        nested groups with ``n_agq > 1`` or with one inner group per outer group. For
+        separation, only the cases with no limit computed (docs/conventions.md): a
+        binomial term whose coefficient diverges after the fit (a continuous
+        covariate that (nearly) predicts the outcome), an outcome constant within
+        every group (or a group SD that diverges), an outcome fully predicted by the
+        separated terms, and a separated design that is collinear, has fewer than two
+        groups left or needs an intercept it has not got.
+
+    Warns
+    -----
+    SeparationWarning
+        (:class:`rpc_eval.stats.separation.SeparationWarning`, a
+        :class:`~rpc_eval.errors.DataQualityWarning`) naming each separated term, its
+        group and the number of rows that leave the fit.
+    BoundaryFitWarning
+        An SD is below 1e-4 (a singular fit).
+    ConvergenceWarning
+        The optimum could not be confirmed.
 
     Notes
     -----
@@ -572,12 +598,28 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
         glmer(sessions ~ x + (1 | la), family = poisson, nAGQ = 10)
         glmer(y ~ x + (1 | la/practitioner), family = binomial)   # groups=["la", "practitioner"]
 
-    Raises :class:`RpcEvalError` for a constant outcome, a single group, an outcome
-    that does not fit the family, nested groups with ``n_agq > 1`` or with one inner
-    group per outer group, and perfect separation (a binary covariate level with a
-    constant outcome, a term whose coefficient diverges, or an outcome constant within
-    every group); warns :class:`BoundaryFitWarning` when an SD is below 1e-4 (a singular
-    fit) and :class:`ConvergenceWarning` when the optimum could not be confirmed.
+    **Separation** (docs/conventions.md). A two-valued fixed-effect column (a level of a
+    categorical column, a 0/1 indicator) one of whose values has a constant outcome
+    (every outcome 0, every outcome 1, every trial a success or, Poisson, every count
+    0) has no finite estimate. The model still fits: those rows contribute nothing in
+    the limit of the likelihood (their probability tends to the observed outcome
+    whatever the random effects), so the other estimates, the variances and
+    ``loglik`` are those of the fit without the rows and the term, and the term is
+    reported with ``estimate`` ``-inf`` (no events) or ``+inf`` (only events) and NaN
+    standard error, statistic, p-value and limits. When the separated value is the
+    column's 0 (for a two-level categorical column, its reference level) the limit
+    sends the intercept the other way too: with no events in the reference level the
+    intercept is ``-inf`` and the level's term ``+inf`` (their finite sum, the log-odds
+    in the other level, is not a term and is not reported); the reference level of a
+    column with more levels is the same, every other level's term ``+inf``. A term
+    that is non-zero only in separated rows (an interaction with the level), or a
+    level separated the same way as the reference, is NaN. A group with no
+    rows left has its BLUP at the prior (0, conditional SD = the group SD). See
+    :mod:`rpc_eval.multilevel.glmm_separation` for the argument and the directions.
+    glmer has no such rule: it stops at a large finite coefficient (about -27 with an
+    SE of several hundred, and a "nearly unidentifiable" warning, on the data of
+    ``tests/reference/glmm_separation.R``), where its other estimates, variance and
+    ``logLik()`` agree with the limit reported here (to about 1e-9).
 
     Examples
     --------
@@ -658,17 +700,33 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
     if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
         raise RpcEvalError("The fixed-effects design is rank deficient (collinear terms: "
                            f"{list(X.columns)}).")
+    # separation (docs/conventions.md): the separated rows and terms leave the fit
+    columns, n_all = list(X.columns), len(y)
+    all_levels = _group_levels(frame.loc[Y.index], groups)
+    sep = find_separation(X, y, m, family, trials is not None, categorical_blocks(X))
+    if sep:
+        warn_glmm_separation(sep, n_all)
+        Y, y, m = Y.loc[sep.keep], y[sep.keep], m[sep.keep]
+        X = X.loc[sep.keep, [c for c in columns if c not in sep.dropped]]
+        _check_after_separation(frame.loc[Y.index], X, y, m, groups, sep)
+        labels = frame.loc[Y.index, group]
+        codes, levels = pd.factorize(labels, sort=True)
+        G = len(levels)
     if family == "binomial":
-        _check_separation(X, y, m)
         prop = pd.Series(y / m)
         gy = prop.groupby(codes)
         if ((gy.min() == gy.max()) & gy.min().isin([0.0, 1.0])).all():
             raise RpcEvalError(
                 f"Perfect separation by {group}: the outcome is constant within every "
-                "group, so the group variance is infinite.")
+                "group, so the group variance is infinite and the fixed effects grow with "
+                "it: there is no limit to report. "
+                "This case is refused (docs/conventions.md, Separation): model the group "
+                "outcome with an ordinary logistic regression (one row per group), or "
+                "merge groups.")
     if nested:
-        return _fit_two_level(frame.loc[Y.index], X, y, m, groups, family, ci, trials,
-                              formula, n_dropped)
+        res = _fit_two_level(frame.loc[Y.index], X, y, m, groups, family, ci, trials,
+                             formula, n_dropped)
+        return _with_separated(res, columns, sep, n_all, all_levels) if sep else res
 
     Xa = X.to_numpy(dtype=float)
     prob = _Problem(Xa, y, codes.astype(np.intp), G, int(n_agq), _Family(family, y, m))
@@ -768,7 +826,9 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
         if family == "binomial" and name != "Intercept" and abs(theta[j]) * ranges[j] > 25:
             raise RpcEvalError(
                 f"Perfect separation: the coefficient of '{name}' diverges "
-                f"({theta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome.")
+                f"({theta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome. "
+                "No finite limit is computed for this case (docs/conventions.md, "
+                "Separation): drop the term, or group the covariate into categories.")
     if sigma > 20:
         raise RpcEvalError(
             f"Perfect separation by {group}: the group SD diverges ({sigma:.3g} on the "
@@ -830,13 +890,103 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
                           "estimate": sigma * u0, "se": sigma * s})
     blups["pi_low"] = blups["estimate"] - zq * blups["se"]
     blups["pi_high"] = blups["estimate"] + zq * blups["se"]
-    return GlmmResult(
+    res = GlmmResult(
         fixed_effects=fixed, variance_components=vc, loglik=float(ll), converged=converged,
         n_obs=len(y), n_groups={group: G}, n_dropped=int(n_dropped), formula=formula,
         groups=[group], boundary=bool(sigma < BOUNDARY_SD or on_boundary),
         n_agq=int(n_agq), ci=ci,
         cov_params=pd.DataFrame(cov, index=X.columns, columns=X.columns), _blups=blups,
         family=family, trials=trials, optimizer=optimizer)
+    return _with_separated(res, columns, sep, n_all, all_levels) if sep else res
+
+
+def _group_levels(frame: pd.DataFrame, groups: list[str]) -> dict[str, np.ndarray]:
+    """The levels of each grouping factor, by lme4's component name, as the fits order
+    their BLUPs (nested: ``inner:outer`` first)."""
+    if len(groups) == 1:
+        return {groups[0]: np.asarray(pd.factorize(frame[groups[0]], sort=True)[1])}
+    outer, inner = groups
+    outer_lab = frame[outer].astype(str).to_numpy()
+    key = (pd.Series(frame[inner].astype(str).to_numpy()) + ":" + pd.Series(outer_lab))
+    return {f"{inner}:{outer}": np.asarray(pd.factorize(key.to_numpy(), sort=True)[1],
+                                           dtype=object),
+            outer: np.asarray(pd.factorize(outer_lab, sort=True)[1], dtype=object)}
+
+
+def _check_after_separation(frame: pd.DataFrame, X: pd.DataFrame, y: np.ndarray,
+                            m: np.ndarray, groups: list[str], sep: GlmmSeparation) -> None:
+    """The cases of separation that are still refused, in words."""
+    terms = ", ".join(term for term, _, _ in sep.items)
+    if np.all(y == 0) or np.all(y == m):
+        raise RpcEvalError(
+            f"Perfect separation: {terms} predict(s) the outcome exactly (the rows left "
+            "once the separated groups are set aside all have the same outcome), so no "
+            "other term has a limit. This case is refused (docs/conventions.md, "
+            "Separation): merge the groups or drop the term.")
+    n_left = frame[groups[0]].nunique()
+    if n_left < 2:
+        raise RpcEvalError(
+            f"Perfect separation: once the rows of the separated groups ({terms}) are set "
+            f"aside, only {n_left} {groups[0]} has rows, and a random intercept needs two. "
+            "Merge the groups or drop the term.")
+    if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
+        raise RpcEvalError(
+            f"Perfect separation: once the rows of the separated groups ({terms}) are set "
+            "aside, the other terms are collinear on the rows left "
+            f"({', '.join(X.columns)}), so their limit is not determined. Merge the "
+            "groups or drop terms.")
+
+
+def _with_separated(res: GlmmResult, columns: list[str], sep: GlmmSeparation,
+                    n_all: int, all_levels: dict[str, np.ndarray]) -> GlmmResult:
+    """The fit without the separated rows, reported as the model with them: every term
+    in its place (separated ones +-inf, undetermined ones NaN, no SE), all rows counted
+    in ``n_obs`` and a BLUP for every group (a group with no rows left is at its prior:
+    estimate 0, conditional SD the group SD)."""
+    labels = term_labels(columns)
+    fitted = [c for c in columns if c not in sep.dropped]
+    pos = {c: i for i, c in enumerate(fitted)}
+    fe = res.fixed_effects
+    rows = []
+    for c, lab in zip(columns, labels, strict=True):
+        if c in sep.reported:
+            row: dict[str, Any] = dict.fromkeys(fe.columns, np.nan)
+            row.update(term=lab, estimate=sep.reported[c])
+        else:
+            row = fe.iloc[pos[c]].to_dict()
+            row["term"] = lab
+        rows.append(row)
+    res.fixed_effects = pd.DataFrame(rows, columns=fe.columns)
+    cov = np.full((len(columns), len(columns)), np.nan)
+    old = res.cov_params.to_numpy()
+    idx = [(i, pos[c]) for i, c in enumerate(columns) if c not in sep.reported]
+    for i, a in idx:
+        for j, b in idx:
+            cov[i, j] = old[a, b]
+    res.cov_params = pd.DataFrame(cov, index=labels, columns=labels)
+    # groups whose rows all left the fit: the random intercept at its prior
+    zq = stats.norm.ppf(0.5 + res.ci / 2)
+    sd = res.variance_components.set_index("component")["sd"]
+    blups = res._blups
+    parts = []
+    for comp, levels in all_levels.items():
+        have = blups[blups["component"] == comp]
+        missing = [lv for lv in levels if lv not in set(have["level"])]
+        if missing:
+            s = float(sd[comp])
+            have = pd.concat([have, pd.DataFrame({
+                "component": comp, "level": pd.Series(missing, dtype=have["level"].dtype),
+                "estimate": 0.0, "std_error": s, "pi_low": -zq * s, "pi_high": zq * s})],
+                ignore_index=True)
+            order = {lv: i for i, lv in enumerate(levels)}
+            have = have.sort_values("level", key=lambda v: v.map(order), kind="stable")
+        parts.append(have)
+    res._blups = pd.concat(parts, ignore_index=True)
+    res.n_groups = {comp: len(levels) for comp, levels in all_levels.items()}
+    res.n_obs = int(n_all)
+    res.separated = [lab for c, lab in zip(columns, labels, strict=True)
+                     if c in sep.reported]
+    return res
 
 
 def _normalise_groups(groups, group) -> list[str]:
@@ -907,7 +1057,9 @@ def _fit_two_level(frame, X, y, m, groups, family, ci, trials, formula,
         if family == "binomial" and name != "Intercept" and abs(beta[j]) * ranges[j] > 25:
             raise RpcEvalError(
                 f"Perfect separation: the coefficient of '{name}' diverges "
-                f"({beta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome.")
+                f"({beta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome. "
+                "No finite limit is computed for this case (docs/conventions.md, "
+                "Separation): drop the term, or group the covariate into categories.")
     for name, sd in ((inner_name, sd_in), (outer_name, sd_out)):
         if sd > 20:
             raise RpcEvalError(
