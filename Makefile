@@ -14,7 +14,7 @@ OUT    ?= $(if $(filter default,$(SCALE)),report,report-$(SCALE))
 
 help:
 	@echo "make report   install (first time) and build the reports in $(OUT)/ (SCALE=national: national-scale data; FORCE=1: rebuild all)"
-	@echo "make test     install (first time) and run the whole test suite"
+	@echo "make test     install (first time) and run the whole test suite (two workers)"
 	@echo "make test-fast  the suite without the tests marked slow (reports, browser, simulations)"
 	@echo "make bench    time the main workloads (results in benchmarks/results/)"
 	@echo "make lint     run ruff and mypy (type checks of rpc_eval/)"
@@ -37,7 +37,7 @@ report: $(STAMP) $(DATA)/parents.csv
 	$(PY) -m rpc_eval.cli report --data $(DATA) --out $(OUT) $(if $(FORCE),--force,)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 # two workers on two cores: one BLAS thread each, so they do not compete
 test-fast: $(STAMP)

@@ -67,6 +67,7 @@ from rpc_eval.errors import (
     DataQualityWarning,
     RpcEvalError,
 )
+from rpc_eval.multilevel.display import MixedModelResult
 from rpc_eval.multilevel.formula import complete_rows, formula_columns, term_labels
 from rpc_eval.multilevel.glmm_nested import NestedLaplace, fit_nested
 from rpc_eval.multilevel.glmm_separation import (
@@ -75,7 +76,6 @@ from rpc_eval.multilevel.glmm_separation import (
     find_separation,
     warn_glmm_separation,
 )
-from rpc_eval.results import Result
 
 __all__ = ["fit_glmm", "GlmmResult", "GLMM_FIXED_COLUMNS"]
 
@@ -289,7 +289,7 @@ class _Problem:
 
 
 @dataclass(repr=False)
-class GlmmResult(Result):
+class GlmmResult(MixedModelResult):
     """Result of :func:`fit_glmm`.
 
     ``repr`` is one line; ``summary()`` gives the fit's facts and its tables
@@ -436,16 +436,8 @@ class GlmmResult(Result):
                 facts.append((f"ICC (latent scale, {comp})", self.icc(comp)))
         return facts
 
-    def _tables(self) -> dict[str, pd.DataFrame]:
-        return {"fixed_effects": self.fixed_effects,
-                "variance_components": self.variance_components}
-
     def _notes(self) -> list[str]:
-        notes = []
-        if self.n_dropped:
-            notes.append(f"{self.n_dropped} rows with missing values were left out.")
-        if not self.converged:
-            notes.append("The optimum could not be confirmed (see .optimizer).")
+        notes = self._fit_notes()
         if self.separated:
             notes.append(
                 f"Separation: {', '.join(self.separated)} have no finite estimate (a "

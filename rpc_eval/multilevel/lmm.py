@@ -53,8 +53,8 @@ import pandas as pd
 from scipy import optimize, sparse, stats
 
 from rpc_eval.errors import BoundaryFitWarning, ConvergenceWarning, RpcEvalError
+from rpc_eval.multilevel.display import MixedModelResult
 from rpc_eval.multilevel.formula import build_design
-from rpc_eval.results import Result
 
 __all__ = ["fit_lmm", "LmmResult", "LmmSlopesResult", "FIXED_COLUMNS",
            "VARIANCE_COLUMNS", "ICC_COLUMNS", "BLUP_COLUMNS"]
@@ -472,7 +472,7 @@ def _refit_theta(eng, k, t0):
 
 
 @dataclass(repr=False)
-class LmmResult(Result):
+class LmmResult(MixedModelResult):
     """A fitted random-intercept linear mixed model (see :func:`fit_lmm`).
 
     ``repr`` is one line; ``summary()`` gives the fit's facts and its tables
@@ -810,19 +810,11 @@ class LmmResult(Result):
     def _facts(self) -> list[tuple[str, Any]]:
         return _lmm_facts(self)
 
-    def _tables(self) -> dict[str, pd.DataFrame]:
-        return {"fixed_effects": self.fixed_effects,
-                "variance_components": self.variance_components}
-
     def _notes(self) -> list[str]:
-        notes = []
-        if self.n_dropped:
-            notes.append(f"{self.n_dropped} rows with missing values were left out.")
+        notes = self._fit_notes()
         if self.boundary:
             notes.append("Boundary (singular) fit: a variance component is estimated as "
                          "zero.")
-        if not self.optimizer.get("confirmed", True):
-            notes.append("The optimum could not be confirmed (see .optimizer).")
         return notes
 
 
@@ -835,7 +827,7 @@ def _lmm_facts(res) -> list[tuple[str, Any]]:
 
 
 @dataclass(repr=False)
-class LmmSlopesResult(Result):
+class LmmSlopesResult(MixedModelResult):
     """A linear mixed model with correlated random intercepts and slopes for one grouping
     factor (see ``fit_lmm(..., re_formula=...)`` and :mod:`rpc_eval.multilevel.slopes`).
 
@@ -917,16 +909,8 @@ class LmmSlopesResult(Result):
     def _facts(self) -> list[tuple[str, Any]]:
         return _lmm_facts(self)
 
-    def _tables(self) -> dict[str, pd.DataFrame]:
-        return {"fixed_effects": self.fixed_effects,
-                "variance_components": self.variance_components}
-
     def _notes(self) -> list[str]:
-        notes = []
-        if self.n_dropped:
-            notes.append(f"{self.n_dropped} rows with missing values were left out.")
-        if not self.converged:
-            notes.append("The optimum could not be confirmed (see .optimizer).")
+        notes = self._fit_notes()
         if self.boundary:
             notes.append("Boundary (singular) fit: the random-effects covariance is singular "
                          "(a variance at zero or a correlation at +/-1).")
