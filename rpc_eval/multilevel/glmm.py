@@ -447,6 +447,20 @@ class GlmmResult(MixedModelResult):
         return notes
 
 
+def _refuse_diverging_terms(X: pd.DataFrame, Xa: np.ndarray, beta: np.ndarray,
+                            family: str) -> None:
+    """Refuse, in words, a binomial fit whose coefficient runs off over its covariate's
+    range (continuous quasi-separation: no finite limit is computed for it)."""
+    ranges = np.ptp(Xa, axis=0)
+    for j, name in enumerate(X.columns):
+        if family == "binomial" and name != "Intercept" and abs(beta[j]) * ranges[j] > 25:
+            raise RpcEvalError(
+                f"Perfect separation: the coefficient of '{name}' diverges "
+                f"({beta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome. "
+                "No finite limit is computed for this case (docs/conventions.md, "
+                "Separation): drop the term, or group the covariate into categories.")
+
+
 #: the optimum is confirmed when max |gradient| of the log-likelihood over
 #: (beta, log sigma) is below this (lme4 checks 0.002 on its scaled gradient)
 GRAD_TOL = 1e-3
@@ -813,14 +827,7 @@ def fit_glmm(data: pd.DataFrame, formula: str, groups: str | list | None = None,
     sigma = float(np.exp(theta[-1]))
 
     # divergence of a fixed effect = (quasi-)separation
-    ranges = np.ptp(Xa, axis=0)
-    for j, name in enumerate(X.columns):
-        if family == "binomial" and name != "Intercept" and abs(theta[j]) * ranges[j] > 25:
-            raise RpcEvalError(
-                f"Perfect separation: the coefficient of '{name}' diverges "
-                f"({theta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome. "
-                "No finite limit is computed for this case (docs/conventions.md, "
-                "Separation): drop the term, or group the covariate into categories.")
+    _refuse_diverging_terms(X, Xa, theta, family)
     if sigma > 20:
         raise RpcEvalError(
             f"Perfect separation by {group}: the group SD diverges ({sigma:.3g} on the "
@@ -1044,14 +1051,7 @@ def _fit_two_level(frame, X, y, m, groups, family, ci, trials, formula,
     phi = best["phi"]
     beta, sd_in, sd_out = phi[:p], float(phi[p]), float(phi[p + 1])
 
-    ranges = np.ptp(Xa, axis=0)
-    for j, name in enumerate(X.columns):
-        if family == "binomial" and name != "Intercept" and abs(beta[j]) * ranges[j] > 25:
-            raise RpcEvalError(
-                f"Perfect separation: the coefficient of '{name}' diverges "
-                f"({beta[j]:.3g}); the covariate (nearly) perfectly predicts the outcome. "
-                "No finite limit is computed for this case (docs/conventions.md, "
-                "Separation): drop the term, or group the covariate into categories.")
+    _refuse_diverging_terms(X, Xa, beta, family)
     for name, sd in ((inner_name, sd_in), (outer_name, sd_out)):
         if sd > 20:
             raise RpcEvalError(
